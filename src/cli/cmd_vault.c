@@ -1,0 +1,204 @@
+/* cmd_vault.c - `kura init` and `kura verify`. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "crypto/crypto.h"
+#include "util/fs.h"
+#include "util/limits.h"
+#include "util/time.h"
+#include "vault/verify.h"
+#include "util/banned.h"
+
+static const char init_usage[] =
+	"kura init [--vault DIR] [--kdf-ops N] [--kdf-mem-mib N]\n"
+	"  create a vault; the passphrase comes from KURA_PASSPHRASE_FILE,\n"
+	"  KURA_PASSPHRASE or the terminal.  Argon2id defaults: 3 passes, 64 MiB.";
+
+int cmd_init(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"kdf-ops", required_argument, NULL, 'o'},
+		{"kdf-mem-mib", required_argument, NULL, 'm'},
+		{NULL, 0, NULL, 0},
+	};
+	struct kura_kdf_params kdf = {KURA_KDF_DEFAULT_OPS, KURA_KDF_DEFAULT_MEM_KIB};
+	uint64_t v;
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "", opts, init_usage)) != -1) {
+		if (o == '?')
+			return EXIT_USAGE;
+		if (cli_parse_u64(optarg, &v) || v == 0 || v > 1u << 20)
+			return cli_fail(c, KURA_EUSAGE, "invalid number '%s'", "不正な数値 '%s'", optarg);
+		if (o == 'o')
+			kdf.ops = v;
+		else
+			kdf.mem_kib = v * 1024;
+	}
+	if (optind != argc)
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", init_usage);
+	char *pass;
+	size_t n;
+	int e = cli_passphrase(c, 1, &pass, &n);
+	if (e)
+		return e;
+	struct kura_sth sth;
+	int r = kura_vault_init(c->vault_dir, pass, n, &kdf, &sth);
+	kura_secret_free(pass);
+	if (r == KURA_EEXIST)
+		return cli_fail(c, r, "a vault already exists at '%s'; choose another --vault DIR",
+				"'%s' には既に保管庫があります。別の --vault DIR を指定してください",
+				c->vault_dir);
+	if (r == KURA_EINVAL)
+		return cli_fail(c, r, "Argon2id parameters out of range (ops >= 1, memory >= 1 MiB)",
+				"Argon2id のパラメータが範囲外です（ops >= 1、メモリ >= 1 MiB）");
+	if (r)
+		return cli_fail_code(c, r, c->vault_dir);
+	if (c->json)
+		return cli_print_json(json_pack("{s:s, s:o}", "vault", c->vault_dir, "sth",
+						kura_sth_to_json(&sth)));
+	printf(L(c, "created vault '%s' (ledger public key in %s/%s)\n",
+		 "保管庫 '%s' を作成しました（台帳の公開鍵: %s/%s）\n"),
+	       c->vault_dir, c->vault_dir, KURA_VAULT_PUBKEY);
+	return EXIT_OK;
+}
+
+static const char verify_usage[] =
+	"kura verify [--vault DIR] [--against STH_FILE] [--json]\n"
+	"  recompute every ciphertext, hash, version chain, leaf, tree head and\n"
+	"  tree node; with --against, also check consistency with a tree head\n"
+	"  saved earlier (kura sth -o FILE).  Exit 1 names every problem.";
+
+static void print_problem(void *ctx, const struct kura_verify_problem *p)
+{
+	struct cli *c = ctx;
+	if (c->progress)
+		fputc('\n', stderr);
+	fprintf(c->json ? stderr : stdout, "%s [%s]", L(c, "FAIL", "不一致"), p->code);
+	if (p->record_id[0])
+		fprintf(c->json ? stderr : stdout, " record %s version %u", p->record_id, p->version);
+	if (p->leaf_index != KURA_NO_LEAF)
+		fprintf(c->json ? stderr : stdout, " leaf %llu", (unsigned long long)p->leaf_index);
+	if (p->tree_size)
+		fprintf(c->json ? stderr : stdout, " tree-size %llu", (unsigned long long)p->tree_size);
+	fprintf(c->json ? stderr : stdout, ": %s\n", p->detail);
+}
+
+struct json_problems {
+	struct cli *c;
+	json_t *list;
+};
+
+static void collect_problem(void *ctx, const struct kura_verify_problem *p)
+{
+	struct json_problems *jp = ctx;
+	json_t *o = json_pack("{s:s, s:s}", "code", p->code, "detail", p->detail);
+	if (!o)
+		return;
+	if (p->record_id[0]) {
+		json_object_set_new(o, "record", json_string(p->record_id));
+		json_object_set_new(o, "version", json_integer(p->version));
+	}
+	if (p->leaf_index != KURA_NO_LEAF)
+		json_object_set_new(o, "leaf_index", json_integer((json_int_t)p->leaf_index));
+	if (p->tree_size)
+		json_object_set_new(o, "tree_size", json_integer((json_int_t)p->tree_size));
+	json_array_append_new(jp->list, o);
+}
+
+static void verify_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct json_problems *jp = ctx;
+	cli_progress(jp->c, done, total);
+}
+
+static void json_problem(void *ctx, const struct kura_verify_problem *p)
+{
+	struct json_problems *jp = ctx;
+	if (jp->c->json)
+		collect_problem(jp, p);
+	else
+		print_problem(jp->c, p);
+}
+
+static int load_against(struct cli *c, const char *path, struct kura_sth *ret)
+{
+	struct kura_buf b;
+	kura_buf_init(&b, KURA_MAX_PROOF_FILE);
+	int r = kura_fs_read(path, b.max, &b);
+	json_t *j = r ? NULL : json_loadb((char *)b.data, b.len, JSON_REJECT_DUPLICATES, NULL);
+	kura_buf_release(&b);
+	if (r)
+		return cli_fail_code(c, r, path);
+	r = kura_sth_from_json(j, ret);
+	json_decref(j);
+	if (r)
+		return cli_fail(c, KURA_EINVAL, "'%s' is not a kura tree head (save one with 'kura sth -o FILE')",
+				"'%s' は kura のツリーヘッドではありません（'kura sth -o FILE' で保存できます）",
+				path);
+	return 0;
+}
+
+static int verify_result(struct cli *c, int r, const struct kura_verify_report *rep,
+			 json_t *problems, double secs)
+{
+	if (r && r != KURA_EVERIFY) {
+		json_decref(problems);
+		return cli_fail_code(c, r, NULL);
+	}
+	double mb = (double)rep->content_bytes / 1e6;
+	if (c->json) {
+		cli_print_json(json_pack(
+			       "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "ok", !r,
+			       "versions", (json_int_t)rep->versions, "tree_size",
+			       (json_int_t)rep->tree_size, "tree_heads", (json_int_t)rep->tree_heads,
+			       "nodes", (json_int_t)rep->nodes, "content_bytes",
+			       (json_int_t)rep->content_bytes, "problems", (json_int_t)rep->problems,
+			       "seconds", secs, "mb_per_s", secs > 0 ? mb / secs : 0.0, "findings",
+			       problems));
+		return r ? EXIT_VERIFY : EXIT_OK;
+	}
+	json_decref(problems);
+	if (r) {
+		printf(L(c, "verification FAILED: %llu problem(s)\n", "検証失敗: 問題 %llu 件\n"),
+		       (unsigned long long)rep->problems);
+		return EXIT_VERIFY;
+	}
+	printf(L(c, "ok: %llu versions, %llu tree heads, %llu nodes, tree size %llu, %.1f MB in %.2f s\n",
+		 "正常: 版 %llu、ツリーヘッド %llu、ノード %llu、ツリーサイズ %llu、%.1f MB（%.2f 秒）\n"),
+	       (unsigned long long)rep->versions, (unsigned long long)rep->tree_heads,
+	       (unsigned long long)rep->nodes, (unsigned long long)rep->tree_size, mb, secs);
+	return EXIT_OK;
+}
+
+int cmd_verify(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"against", required_argument, NULL, 'a'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *against = NULL;
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "", opts, verify_usage)) != -1) {
+		if (o == '?')
+			return EXIT_USAGE;
+		against = optarg;
+	}
+	if (optind != argc)
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", verify_usage);
+	struct kura_sth old;
+	int e = against ? load_against(c, against, &old) : 0;
+	struct kura_vault *v;
+	if (e || (e = cli_open_vault(c, KURA_VAULT_READONLY, &v)))
+		return e;
+	struct json_problems jp = {c, json_array()};
+	struct kura_verify_opts vo = {against ? &old : NULL, verify_progress, &jp, json_problem, 0};
+	struct kura_verify_report rep;
+	int64_t t0 = kura_time_now_us();
+	int r = kura_vault_verify(v, &vo, &rep);
+	double secs = (double)(kura_time_now_us() - t0) / 1e6;
+	cli_progress_end(c);
+	kura_vault_close(v);
+	return verify_result(c, r, &rep, jp.list, secs);
+}

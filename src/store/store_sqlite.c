@@ -1,0 +1,627 @@
+/*
+ * store_sqlite.c - the embedded default backend: one SQLite database in WAL
+ * mode with synchronous=FULL, so a COMMIT returns only after fsync.
+ * Schema: docs/formats/vault.md.  Triggers refuse UPDATE and DELETE on the
+ * append-only tables; they do not stop someone with the file (they can drop
+ * them) - that is what the ledger and `kura verify` are for.
+ */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "util/limits.h"
+#include "util/banned.h"
+
+enum stmt_id {
+	ST_META_GET, ST_META_PUT, ST_PKEY_GET, ST_PKEY_PUT, ST_VPUT, ST_VGET,
+	ST_VLATEST, ST_VHIST, ST_LIST_ALL, ST_LIST_PATIENT, ST_VSCAN, ST_VCOUNT,
+	ST_NODE_GET, ST_NODE_PUT, ST_NODE_SCAN, ST_STH_PUT, ST_STH_LATEST,
+	ST_STH_GET, ST_STH_SCAN, ST_COUNT
+};
+
+#define VCOLS "leaf_index, record_id, version, patient_id, type, content_type, " \
+	      "status, inputter, confirmer, on_behalf_of, time_us, reason, "   \
+	      "content_length, commitment, previous, sealed"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[ST_META_PUT] = "INSERT INTO meta(key, value) VALUES (?1, ?2)",
+	[ST_PKEY_GET] = "SELECT wrapped_key FROM patients WHERE patient_id = ?1",
+	[ST_PKEY_PUT] = "INSERT INTO patients(patient_id, wrapped_key, created_us) "
+			"VALUES (?1, ?2, ?3)",
+	[ST_VPUT] = "INSERT INTO versions(" VCOLS ") VALUES "
+		    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	[ST_VGET] = "SELECT " VCOLS " FROM versions WHERE record_id = ?1 AND version = ?2",
+	[ST_VLATEST] = "SELECT " VCOLS " FROM versions WHERE record_id = ?1 "
+		       "ORDER BY version DESC LIMIT 1",
+	[ST_VHIST] = "SELECT " VCOLS " FROM versions WHERE record_id = ?1 ORDER BY version",
+	[ST_LIST_ALL] = "SELECT " VCOLS " FROM versions v WHERE version = "
+			"(SELECT MAX(version) FROM versions w WHERE w.record_id = v.record_id) "
+			"ORDER BY record_id",
+	[ST_LIST_PATIENT] = "SELECT " VCOLS " FROM versions v WHERE patient_id = ?1 AND "
+			    "version = (SELECT MAX(version) FROM versions w "
+			    "WHERE w.record_id = v.record_id) ORDER BY record_id",
+	[ST_VSCAN] = "SELECT " VCOLS " FROM versions ORDER BY leaf_index",
+	[ST_VCOUNT] = "SELECT COUNT(*) FROM versions",
+	[ST_NODE_GET] = "SELECT hash FROM nodes WHERE id = ?1",
+	[ST_NODE_PUT] = "INSERT INTO nodes(id, hash) VALUES (?1, ?2)",
+	[ST_NODE_SCAN] = "SELECT id, hash FROM nodes ORDER BY id",
+	[ST_STH_PUT] = "INSERT INTO tree_heads(tree_size, time_us, root, log_id, signature) "
+		       "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_STH_LATEST] = "SELECT tree_size, time_us, root, log_id, signature FROM tree_heads "
+			  "ORDER BY tree_size DESC LIMIT 1",
+	[ST_STH_GET] = "SELECT tree_size, time_us, root, log_id, signature FROM tree_heads "
+		       "WHERE tree_size = ?1",
+	[ST_STH_SCAN] = "SELECT tree_size, time_us, root, log_id, signature FROM tree_heads "
+			"ORDER BY tree_size",
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+	"CREATE TABLE patients(patient_id TEXT PRIMARY KEY, wrapped_key BLOB NOT NULL,"
+	" created_us INTEGER NOT NULL);"
+	"CREATE TABLE versions(leaf_index INTEGER PRIMARY KEY, record_id TEXT NOT NULL,"
+	" version INTEGER NOT NULL, patient_id TEXT NOT NULL, type TEXT NOT NULL,"
+	" content_type TEXT NOT NULL, status INTEGER NOT NULL, inputter TEXT NOT NULL,"
+	" confirmer TEXT NOT NULL, on_behalf_of TEXT NOT NULL, time_us INTEGER NOT NULL,"
+	" reason TEXT NOT NULL, content_length INTEGER NOT NULL, commitment BLOB NOT NULL,"
+	" previous BLOB NOT NULL, sealed BLOB NOT NULL, UNIQUE(record_id, version));"
+	"CREATE INDEX versions_patient ON versions(patient_id, record_id);"
+	"CREATE TABLE nodes(id INTEGER PRIMARY KEY, hash BLOB NOT NULL);"
+	"CREATE TABLE tree_heads(tree_size INTEGER PRIMARY KEY, time_us INTEGER NOT NULL,"
+	" root BLOB NOT NULL, log_id BLOB NOT NULL, signature BLOB NOT NULL);"
+	"CREATE TRIGGER versions_append_only_u BEFORE UPDATE ON versions"
+	" BEGIN SELECT RAISE(ABORT, 'kura: versions are append-only'); END;"
+	"CREATE TRIGGER versions_append_only_d BEFORE DELETE ON versions"
+	" BEGIN SELECT RAISE(ABORT, 'kura: versions are append-only'); END;"
+	"CREATE TRIGGER nodes_append_only_u BEFORE UPDATE ON nodes"
+	" BEGIN SELECT RAISE(ABORT, 'kura: the ledger is append-only'); END;"
+	"CREATE TRIGGER nodes_append_only_d BEFORE DELETE ON nodes"
+	" BEGIN SELECT RAISE(ABORT, 'kura: the ledger is append-only'); END;"
+	"CREATE TRIGGER sth_append_only_u BEFORE UPDATE ON tree_heads"
+	" BEGIN SELECT RAISE(ABORT, 'kura: tree heads are append-only'); END;"
+	"CREATE TRIGGER sth_append_only_d BEFORE DELETE ON tree_heads"
+	" BEGIN SELECT RAISE(ABORT, 'kura: tree heads are append-only'); END;";
+
+struct sqlite_store {
+	struct kura_store base;
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	int in_txn;
+};
+
+static struct sqlite_store *S(struct kura_store *s)
+{
+	return (struct sqlite_store *)s;
+}
+
+static int map_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return KURA_EBUSY;
+	case SQLITE_NOMEM:
+		return KURA_ENOMEM;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+	case SQLITE_FORMAT:
+		return KURA_ECORRUPT;
+	case SQLITE_CONSTRAINT:
+		return KURA_EEXIST;
+	case SQLITE_CANTOPEN:
+		return KURA_ENOVAULT;
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	default:
+		return KURA_EIO;
+	}
+}
+
+/* Prepared statements are made on first use and kept until close. */
+static int stmt(struct sqlite_store *ss, enum stmt_id id, sqlite3_stmt **ret)
+{
+	if (!ss->st[id]) {
+		int rc = sqlite3_prepare_v3(ss->db, stmt_sql[id], -1,
+					    SQLITE_PREPARE_PERSISTENT, &ss->st[id], NULL);
+		if (rc)
+			return map_rc(rc);
+	}
+	sqlite3_reset(ss->st[id]);
+	sqlite3_clear_bindings(ss->st[id]);
+	*ret = ss->st[id];
+	return 0;
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : map_rc(rc);
+}
+
+static int exec(struct sqlite_store *ss, const char *sql)
+{
+	return map_rc(sqlite3_exec(ss->db, sql, NULL, NULL, NULL));
+}
+
+static void sq_close(struct kura_store *s)
+{
+	struct sqlite_store *ss = S(s);
+	if (!ss)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(ss->st[i]);
+	if (ss->in_txn)
+		exec(ss, "ROLLBACK");
+	sqlite3_close_v2(ss->db);
+	free(ss);
+}
+
+static int sq_begin(struct kura_store *s, int write)
+{
+	struct sqlite_store *ss = S(s);
+	/* IMMEDIATE takes the write lock now, so two writers queue on the busy
+	 * handler instead of failing later with a deadlock. */
+	int r = exec(ss, write ? "BEGIN IMMEDIATE" : "BEGIN");
+	if (!r)
+		ss->in_txn = 1;
+	return r;
+}
+
+static int sq_commit(struct kura_store *s)
+{
+	struct sqlite_store *ss = S(s);
+	int r = exec(ss, "COMMIT");
+	if (r) {
+		exec(ss, "ROLLBACK");
+	}
+	ss->in_txn = 0;
+	return r;
+}
+
+static void sq_abort(struct kura_store *s)
+{
+	struct sqlite_store *ss = S(s);
+	if (ss->in_txn)
+		exec(ss, "ROLLBACK");
+	ss->in_txn = 0;
+}
+
+static int copy_blob(sqlite3_stmt *st, int col, struct kura_buf *out)
+{
+	const void *p = sqlite3_column_blob(st, col);
+	int n = sqlite3_column_bytes(st, col);
+	return kura_buf_append(out, p, (size_t)n);
+}
+
+static int get_one_blob(struct sqlite_store *ss, enum stmt_id id, const char *key,
+			struct kura_buf *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(ss, id, &st);
+	if (r)
+		return r;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = copy_blob(st, 0, out);
+	else
+		r = rc == SQLITE_DONE ? KURA_ENOTFOUND : map_rc(rc);
+	sqlite3_reset(st);
+	return r;
+}
+
+static int sq_meta_get(struct kura_store *s, const char *key, struct kura_buf *out)
+{
+	return get_one_blob(S(s), ST_META_GET, key, out);
+}
+
+static int sq_meta_put(struct kura_store *s, const char *key, const void *v, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(S(s), ST_META_PUT, &st);
+	if (r)
+		return r;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, v, (int)len, SQLITE_STATIC);
+	return step_done(st);
+}
+
+static int sq_pkey_get(struct kura_store *s, const char *patient, struct kura_buf *out)
+{
+	return get_one_blob(S(s), ST_PKEY_GET, patient, out);
+}
+
+static int sq_pkey_put(struct kura_store *s, const char *patient, const void *wrapped,
+		       size_t len, int64_t time_us)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(S(s), ST_PKEY_PUT, &st);
+	if (r)
+		return r;
+	sqlite3_bind_text(st, 1, patient, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, wrapped, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, time_us);
+	return step_done(st);
+}
+
+static int sq_version_put(struct kura_store *s, const struct kura_version_row *row)
+{
+	sqlite3_stmt *st = NULL;
+	const struct kura_leaf *l = &row->leaf;
+	int r = stmt(S(s), ST_VPUT, &st);
+	if (r)
+		return r;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)row->leaf_index);
+	sqlite3_bind_text(st, 2, l->record_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, l->version);
+	sqlite3_bind_text(st, 4, l->patient_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, l->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, l->content_type, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 7, l->status);
+	sqlite3_bind_text(st, 8, l->inputter, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, l->confirmer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, l->on_behalf_of, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 11, l->time_us);
+	sqlite3_bind_text(st, 12, l->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 13, (sqlite3_int64)l->content_length);
+	sqlite3_bind_blob(st, 14, l->commitment, KURA_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 15, l->previous, KURA_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 16, row->sealed.len ? (const void *)row->sealed.ptr : "",
+			  (int)row->sealed.len, SQLITE_STATIC);
+	return step_done(st);
+}
+
+/* Copy a text column into a fixed field; damaged data gives KURA_ECORRUPT
+ * rather than a truncated value. */
+static int col_text(sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	int n = sqlite3_column_bytes(st, col);
+	if (!t || n < 0 || (size_t)n >= cap || memchr(t, 0, (size_t)n))
+		return KURA_ECORRUPT;
+	memcpy(dst, t, (size_t)n);
+	dst[n] = 0;
+	return 0;
+}
+
+static int col_hash(sqlite3_stmt *st, int col, uint8_t out[KURA_HASH_LEN])
+{
+	if (sqlite3_column_bytes(st, col) != KURA_HASH_LEN)
+		return KURA_ECORRUPT;
+	memcpy(out, sqlite3_column_blob(st, col), KURA_HASH_LEN);
+	return 0;
+}
+
+static int read_row(sqlite3_stmt *st, struct kura_version_row *row)
+{
+	struct kura_leaf *l = &row->leaf;
+	memset(row, 0, sizeof(*row));
+	row->leaf_index = (uint64_t)sqlite3_column_int64(st, 0);
+	l->version = (uint32_t)sqlite3_column_int64(st, 2);
+	l->status = (uint8_t)sqlite3_column_int(st, 6);
+	l->time_us = sqlite3_column_int64(st, 10);
+	l->content_length = (uint64_t)sqlite3_column_int64(st, 12);
+	if (col_text(st, 1, l->record_id, sizeof(l->record_id)) ||
+	    col_text(st, 3, l->patient_id, sizeof(l->patient_id)) ||
+	    col_text(st, 4, l->type, sizeof(l->type)) ||
+	    col_text(st, 5, l->content_type, sizeof(l->content_type)) ||
+	    col_text(st, 7, l->inputter, sizeof(l->inputter)) ||
+	    col_text(st, 8, l->confirmer, sizeof(l->confirmer)) ||
+	    col_text(st, 9, l->on_behalf_of, sizeof(l->on_behalf_of)) ||
+	    col_text(st, 11, l->reason, sizeof(l->reason)) ||
+	    col_hash(st, 13, l->commitment) || col_hash(st, 14, l->previous))
+		return KURA_ECORRUPT;
+	row->sealed = kura_slice_make(sqlite3_column_blob(st, 15),
+				      (size_t)sqlite3_column_bytes(st, 15));
+	return 0;
+}
+
+/* Step through a prepared query, handing each row to cb.  A row that cannot
+ * be read is reported with the leaf index in row->leaf_index and
+ * KURA_ECORRUPT, so verify can name it. */
+static int run_rows(sqlite3_stmt *st, kura_version_cb cb, void *ctx, int *ret_count)
+{
+	int r = 0, rc, count = 0;
+	struct kura_version_row row;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		count++;
+		r = read_row(st, &row);
+		if (r) {
+			row.leaf_index = (uint64_t)sqlite3_column_int64(st, 0);
+			break;
+		}
+		if ((r = cb(ctx, &row)))
+			break;
+	}
+	if (!r && rc != SQLITE_DONE)
+		r = map_rc(rc);
+	sqlite3_reset(st);
+	if (ret_count)
+		*ret_count = count;
+	return r;
+}
+
+static int sq_version_get(struct kura_store *s, const char *record_id, uint32_t version,
+			  kura_version_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int count = 0, r = stmt(S(s), version ? ST_VGET : ST_VLATEST, &st);
+	if (r)
+		return r;
+	sqlite3_bind_text(st, 1, record_id, -1, SQLITE_STATIC);
+	if (version)
+		sqlite3_bind_int64(st, 2, version);
+	r = run_rows(st, cb, ctx, &count);
+	return !r && count == 0 ? KURA_ENOTFOUND : r;
+}
+
+static int sq_version_history(struct kura_store *s, const char *record_id,
+			      kura_version_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int count = 0, r = stmt(S(s), ST_VHIST, &st);
+	if (r)
+		return r;
+	sqlite3_bind_text(st, 1, record_id, -1, SQLITE_STATIC);
+	r = run_rows(st, cb, ctx, &count);
+	return !r && count == 0 ? KURA_ENOTFOUND : r;
+}
+
+static int sq_record_list(struct kura_store *s, const char *patient, kura_version_cb cb,
+			  void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(S(s), patient ? ST_LIST_PATIENT : ST_LIST_ALL, &st);
+	if (r)
+		return r;
+	if (patient)
+		sqlite3_bind_text(st, 1, patient, -1, SQLITE_STATIC);
+	return run_rows(st, cb, ctx, NULL);
+}
+
+static int sq_version_scan(struct kura_store *s, kura_version_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(S(s), ST_VSCAN, &st);
+	return r ? r : run_rows(st, cb, ctx, NULL);
+}
+
+static int sq_version_count(struct kura_store *s, uint64_t *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(S(s), ST_VCOUNT, &st);
+	if (r)
+		return r;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ret = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		r = map_rc(rc);
+	sqlite3_reset(st);
+	return r;
+}
+
+/* Node ids pack (level, index) so one integer key orders a level's nodes. */
+#define NODE_ID(level, index) ((sqlite3_int64)(((uint64_t)(level) << 57) | (index)))
+
+static int sq_node_get(struct kura_store *s, unsigned level, uint64_t index,
+		       uint8_t out[KURA_HASH_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(S(s), ST_NODE_GET, &st);
+	if (r)
+		return r;
+	sqlite3_bind_int64(st, 1, NODE_ID(level, index));
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = col_hash(st, 0, out);
+	else
+		r = rc == SQLITE_DONE ? KURA_ENOTFOUND : map_rc(rc);
+	sqlite3_reset(st);
+	return r;
+}
+
+static int sq_node_put(struct kura_store *s, unsigned level, uint64_t index,
+		       const uint8_t hash[KURA_HASH_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(S(s), ST_NODE_PUT, &st);
+	if (r)
+		return r;
+	sqlite3_bind_int64(st, 1, NODE_ID(level, index));
+	sqlite3_bind_blob(st, 2, hash, KURA_HASH_LEN, SQLITE_STATIC);
+	return step_done(st);
+}
+
+static int sq_node_scan(struct kura_store *s, kura_node_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(S(s), ST_NODE_SCAN, &st), rc;
+	uint8_t h[KURA_HASH_LEN];
+	if (r)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
+		if ((r = col_hash(st, 1, h)) ||
+		    (r = cb(ctx, (unsigned)(id >> 57), id & ((1ull << 57) - 1), h)))
+			break;
+	}
+	if (!r && rc != SQLITE_DONE)
+		r = map_rc(rc);
+	sqlite3_reset(st);
+	return r;
+}
+
+static int sq_sth_put(struct kura_store *s, const struct kura_sth *sth)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(S(s), ST_STH_PUT, &st);
+	if (r)
+		return r;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)sth->tree_size);
+	sqlite3_bind_int64(st, 2, sth->time_us);
+	sqlite3_bind_blob(st, 3, sth->root, KURA_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, sth->log_id, KURA_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 5, sth->signature, KURA_SIG_LEN, SQLITE_STATIC);
+	return step_done(st);
+}
+
+static int read_sth(sqlite3_stmt *st, struct kura_sth *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->tree_size = (uint64_t)sqlite3_column_int64(st, 0);
+	ret->time_us = sqlite3_column_int64(st, 1);
+	if (col_hash(st, 2, ret->root) || col_hash(st, 3, ret->log_id) ||
+	    sqlite3_column_bytes(st, 4) != KURA_SIG_LEN)
+		return KURA_ECORRUPT;
+	memcpy(ret->signature, sqlite3_column_blob(st, 4), KURA_SIG_LEN);
+	return 0;
+}
+
+static int sth_one(struct sqlite_store *ss, enum stmt_id id, uint64_t size,
+		   struct kura_sth *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(ss, id, &st);
+	if (r)
+		return r;
+	if (id == ST_STH_GET)
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = read_sth(st, ret);
+	else
+		r = rc == SQLITE_DONE ? KURA_ENOTFOUND : map_rc(rc);
+	sqlite3_reset(st);
+	return r;
+}
+
+static int sq_sth_latest(struct kura_store *s, struct kura_sth *ret)
+{
+	return sth_one(S(s), ST_STH_LATEST, 0, ret);
+}
+
+static int sq_sth_get(struct kura_store *s, uint64_t tree_size, struct kura_sth *ret)
+{
+	return sth_one(S(s), ST_STH_GET, tree_size, ret);
+}
+
+static int sq_sth_scan(struct kura_store *s, kura_sth_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	struct kura_sth sth;
+	int r = stmt(S(s), ST_STH_SCAN, &st), rc;
+	if (r)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((r = read_sth(st, &sth)) || (r = cb(ctx, &sth)))
+			break;
+	if (!r && rc != SQLITE_DONE)
+		r = map_rc(rc);
+	sqlite3_reset(st);
+	return r;
+}
+
+static int sq_check(struct kura_store *s, struct kura_buf *msg)
+{
+	sqlite3_stmt *st = NULL;
+	int r = map_rc(sqlite3_prepare_v2(S(s)->db, "PRAGMA integrity_check", -1, &st, NULL));
+	if (r)
+		return r;
+	int rc = sqlite3_step(st);
+	const unsigned char *t = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+	if (!t)
+		r = rc == SQLITE_ROW ? KURA_ECORRUPT : map_rc(rc);
+	else if (strcmp((const char *)t, "ok") != 0) {
+		kura_buf_append_str(msg, (const char *)t);
+		r = KURA_ECORRUPT;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+static const struct kura_store_ops sqlite_ops = {
+	.close = sq_close,
+	.txn_begin = sq_begin,
+	.txn_commit = sq_commit,
+	.txn_abort = sq_abort,
+	.meta_get = sq_meta_get,
+	.meta_put = sq_meta_put,
+	.patient_key_get = sq_pkey_get,
+	.patient_key_put = sq_pkey_put,
+	.version_put = sq_version_put,
+	.version_get = sq_version_get,
+	.version_history = sq_version_history,
+	.record_list = sq_record_list,
+	.version_scan = sq_version_scan,
+	.version_count = sq_version_count,
+	.node_get = sq_node_get,
+	.node_put = sq_node_put,
+	.node_scan = sq_node_scan,
+	.sth_put = sq_sth_put,
+	.sth_latest = sq_sth_latest,
+	.sth_get = sq_sth_get,
+	.sth_scan = sq_sth_scan,
+	.check = sq_check,
+};
+
+static int configure(struct sqlite_store *ss, int flags)
+{
+	int r;
+	sqlite3_busy_timeout(ss->db, KURA_BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(ss->db, 1);
+	if ((r = exec(ss, "PRAGMA cell_size_check = ON")))
+		return r;
+	if (flags & KURA_STORE_READONLY)
+		return 0;
+	if ((r = exec(ss, "PRAGMA journal_mode = WAL")) ||
+	    (r = exec(ss, "PRAGMA synchronous = FULL")))
+		return r;
+	if (flags & KURA_STORE_CREATE) {
+		if ((r = exec(ss, "BEGIN")) || (r = exec(ss, schema_sql)) ||
+		    (r = exec(ss, "COMMIT")))
+			return r;
+	}
+	return 0;
+}
+
+int kura_store_sqlite_open(const char *path, int flags, struct kura_store **ret)
+{
+	struct sqlite_store *ss = NULL;
+	int r = KURA_EINTERNAL;
+	*ret = NULL;
+	if (flags & KURA_STORE_CREATE ? access(path, F_OK) == 0 : access(path, F_OK) != 0) {
+		return flags & KURA_STORE_CREATE ? KURA_EEXIST : KURA_ENOVAULT;
+	}
+	ss = calloc(1, sizeof(*ss));
+	if (!ss)
+		return KURA_ENOMEM;
+	ss->base.ops = &sqlite_ops;
+	int oflags = flags & KURA_STORE_READONLY ? SQLITE_OPEN_READONLY
+						 : SQLITE_OPEN_READWRITE;
+	if (flags & KURA_STORE_CREATE)
+		oflags |= SQLITE_OPEN_CREATE;
+	int rc = sqlite3_open_v2(path, &ss->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc) {
+		r = map_rc(rc);
+		goto out;
+	}
+	r = configure(ss, flags);
+	if (r == KURA_EIO || r == KURA_ECORRUPT)
+		r = KURA_EFOREIGN; /* not a database at all */
+	if (r)
+		goto out;
+	*ret = &ss->base;
+	ss = NULL;
+out:
+	sq_close(ss ? &ss->base : NULL);
+	return r;
+}

@@ -1,0 +1,36 @@
+/*
+ * limits.h - every limit on user-controlled input, in one place
+ * (STYLE.md rule 11, ARCHITECTURE.md "every external input has a limit").
+ */
+#ifndef KURA_UTIL_LIMITS_H
+#define KURA_UTIL_LIMITS_H
+
+/* Content of one record version (plaintext). */
+#define KURA_MAX_CONTENT (64u * 1024 * 1024)
+/* A file given to `kura import` (NDJSON or a Bundle). */
+#define KURA_MAX_IMPORT_FILE (1024u * 1024 * 1024)
+/* One NDJSON line. */
+#define KURA_MAX_NDJSON_LINE (KURA_MAX_CONTENT + 4096u)
+/* A FHIR Bundle file given to import. */
+#define KURA_MAX_BUNDLE_FILE (256u * 1024 * 1024)
+/* Entries in one Bundle. */
+#define KURA_MAX_BUNDLE_ENTRIES 100000u
+/* Nesting depth of JSON documents we parse. */
+#define KURA_MAX_JSON_DEPTH 64u
+/* Identifiers: patient id, record id, user name (FHIR id rule: 1..64). */
+#define KURA_MAX_ID 64u
+/* Record type and content type strings. */
+#define KURA_MAX_TYPE 127u
+/* The reason text of a version. */
+#define KURA_MAX_REASON 4096u
+/* A passphrase. */
+#define KURA_MAX_PASSPHRASE 1024u
+/* Proof and tree-head files read by verify-proof and verify --against. */
+#define KURA_MAX_PROOF_FILE (1024u * 1024)
+/* Records committed per transaction (one fsync, one signed tree head) by
+ * `kura import`; a FHIR transaction Bundle is always one transaction. */
+#define KURA_IMPORT_BATCH 1000u
+/* How long a writer waits for another writer before KURA_EBUSY (ms). */
+#define KURA_BUSY_TIMEOUT_MS 30000
+
+#endif

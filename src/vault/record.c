@@ -1,0 +1,397 @@
+/*
+ * record.c - writing and reading record versions (AUTH-01..06): every write
+ * appends versions as ledger leaves inside one durable transaction; nothing
+ * is ever updated in place.
+ */
+#include <string.h>
+
+#include "ledger/merkle.h"
+#include "util/limits.h"
+#include "util/time.h"
+#include "vault/envelope.h"
+#include "vault/vault_int.h"
+#include "util/banned.h"
+
+int vault_new_record_id(char out[KURA_RECORD_ID_LEN + 1])
+{
+	uint8_t b[16];
+	uint64_t ms = (uint64_t)(kura_time_now_us() / 1000);
+	kura_random(b, sizeof(b));
+	for (int i = 0; i < 6; i++)
+		b[i] = (uint8_t)(ms >> (8 * (5 - i)));
+	b[6] = (uint8_t)(0x70 | (b[6] & 0x0f)); /* version 7 */
+	b[8] = (uint8_t)(0x80 | (b[8] & 0x3f)); /* RFC 9562 variant */
+	char hex[33];
+	kura_hex_encode(b, sizeof(b), hex);
+	int o = 0;
+	for (int i = 0; i < 32; i++) {
+		if (i == 8 || i == 12 || i == 16 || i == 20)
+			out[o++] = '-';
+		out[o++] = hex[i];
+	}
+	out[o] = 0;
+	return 0;
+}
+
+int vault_batch_begin(struct vault_batch *b, struct kura_vault *v)
+{
+	memset(b, 0, sizeof(*b));
+	b->v = v;
+	kura_buf_init(&b->leaf, 16384);
+	kura_buf_init(&b->aad, 1024);
+	kura_buf_init(&b->sealed, KURA_MAX_CONTENT + 4096);
+	if (v->readonly)
+		return KURA_EDENIED;
+	int r = v->store->ops->txn_begin(v->store, 1);
+	if (r)
+		return r;
+	r = kura_ledger_begin(&b->lg, v->store);
+	if (r)
+		v->store->ops->txn_abort(v->store);
+	return r;
+}
+
+static void batch_release(struct vault_batch *b)
+{
+	kura_buf_release(&b->leaf);
+	kura_buf_release(&b->aad);
+	kura_buf_release(&b->sealed);
+}
+
+void vault_batch_abort(struct vault_batch *b)
+{
+	struct kura_vault *v = b->v;
+	v->store->ops->txn_abort(v->store);
+	/* Patient keys made in this transaction are gone with it: forget every
+	 * cached key so none that was never stored can be used again. */
+	kura_wipe(v->sec->cache, sizeof(v->sec->cache));
+	batch_release(b);
+}
+
+int vault_batch_commit(struct vault_batch *b, struct kura_sth *ret_sth)
+{
+	struct kura_vault *v = b->v;
+	int r = kura_ledger_seal(&b->lg, v->sec->sign_seed, v->pub, ret_sth);
+	if (!r)
+		r = v->store->ops->txn_commit(v->store);
+	if (r) {
+		vault_batch_abort(b);
+		return r;
+	}
+	batch_release(b);
+	return 0;
+}
+
+/* Encrypt content and fill the leaf's commitment and length. */
+static int seal_content(struct vault_batch *b, struct kura_leaf *l, const uint8_t *content,
+			size_t len)
+{
+	const struct patient_keys *k;
+	uint8_t sha[KURA_HASH_LEN];
+	int r = vault_patient_keys(b->v, l->patient_id, 1, &k);
+	if (r)
+		return r;
+	kura_buf_reset(&b->aad);
+	r = kura_envelope_aad(l->record_id, l->version, l->patient_id, &b->aad);
+	if (!r)
+		r = kura_envelope_seal(k->enc, kura_buf_slice(&b->aad), content, len, &b->sealed,
+				       sha);
+	if (!r)
+		r = vault_commitment(k, sha, l->commitment);
+	kura_wipe(sha, sizeof(sha));
+	l->content_length = len;
+	return r;
+}
+
+int vault_batch_add(struct vault_batch *b, struct kura_leaf *l, const uint8_t *content,
+		    size_t len, struct kura_written *ret)
+{
+	struct kura_version_row row;
+	int r = 0;
+	if (len > KURA_MAX_CONTENT)
+		return KURA_ETOOBIG;
+	kura_buf_reset(&b->leaf);
+	kura_buf_reset(&b->sealed);
+	l->time_us = kura_time_now_us();
+	memset(l->commitment, 0, KURA_HASH_LEN);
+	l->content_length = 0;
+	if (content)
+		r = seal_content(b, l, content, len);
+	if (!r)
+		r = kura_leaf_encode(l, &b->leaf);
+	if (r)
+		return r;
+	memset(&row, 0, sizeof(row));
+	row.leaf = *l;
+	row.sealed = kura_buf_slice(&b->sealed);
+	r = kura_ledger_append(&b->lg, b->leaf.data, b->leaf.len, &row.leaf_index,
+			       ret->leaf_hash);
+	if (!r)
+		r = b->v->store->ops->version_put(b->v->store, &row);
+	if (r)
+		return r;
+	memcpy(ret->record_id, l->record_id, strlen(l->record_id) + 1);
+	ret->version = l->version;
+	ret->leaf_index = row.leaf_index;
+	b->count++;
+	return 0;
+}
+
+static int copy_field(char *dst, size_t cap, const char *src)
+{
+	size_t n = src ? strlen(src) : 0;
+	if (n >= cap)
+		return KURA_EINVAL;
+	if (n)
+		memcpy(dst, src, n);
+	dst[n] = 0;
+	return 0;
+}
+
+/* Who and why, common to every kind of write. */
+static int fill_write(struct kura_leaf *l, const struct kura_write *w)
+{
+	if (!w->actor || !*w->actor)
+		return KURA_EINVAL;
+	if (copy_field(l->inputter, sizeof(l->inputter), w->actor) ||
+	    copy_field(l->on_behalf_of, sizeof(l->on_behalf_of), w->on_behalf_of) ||
+	    copy_field(l->reason, sizeof(l->reason), w->reason))
+		return KURA_EINVAL;
+	l->status = w->confirm ? KURA_STATUS_CONFIRMED : KURA_STATUS_DRAFT;
+	if (w->confirm)
+		memcpy(l->confirmer, l->inputter, sizeof(l->confirmer));
+	return 0;
+}
+
+/* Run one write of one version as its own durable group. */
+static int write_one(struct kura_vault *v, struct kura_leaf *l, const uint8_t *content,
+		     size_t len, struct kura_written *ret)
+{
+	struct vault_batch b;
+	int r = vault_batch_begin(&b, v);
+	if (r) {
+		batch_release(&b);
+		return r;
+	}
+	r = vault_batch_add(&b, l, content, len, ret);
+	if (r) {
+		vault_batch_abort(&b);
+		return r;
+	}
+	return vault_batch_commit(&b, &ret->sth);
+}
+
+int kura_vault_put(struct kura_vault *v, const char *patient, const char *type,
+		   const char *content_type, const uint8_t *content, size_t len,
+		   const struct kura_write *w, struct kura_written *ret)
+{
+	struct kura_leaf l;
+	memset(&l, 0, sizeof(l));
+	memset(ret, 0, sizeof(*ret));
+	if (copy_field(l.patient_id, sizeof(l.patient_id), patient) ||
+	    copy_field(l.type, sizeof(l.type), type) ||
+	    copy_field(l.content_type, sizeof(l.content_type), content_type) || !*patient ||
+	    !*type)
+		return KURA_EINVAL;
+	int r = fill_write(&l, w);
+	if (r)
+		return r;
+	vault_new_record_id(l.record_id);
+	l.version = 1;
+	return write_one(v, &l, content, len, ret);
+}
+
+struct latest_ctx {
+	struct kura_version_row row;
+	int found;
+};
+
+static int keep_row(void *ctx, const struct kura_version_row *row)
+{
+	struct latest_ctx *c = ctx;
+	c->row = *row;
+	c->row.sealed = kura_slice_make(NULL, 0); /* not valid after the callback */
+	c->found = 1;
+	return 0;
+}
+
+/* Inside a write transaction: the latest version of a record and its hash,
+ * to chain the next version to. */
+static int next_from_latest(struct vault_batch *b, const char *record_id,
+			    struct kura_leaf *next, struct kura_leaf *ret_latest)
+{
+	struct kura_store *s = b->v->store;
+	struct latest_ctx c = {.found = 0};
+	int r = s->ops->version_get(s, record_id, 0, keep_row, &c);
+	if (r)
+		return r;
+	*ret_latest = c.row.leaf;
+	if (c.row.leaf.status == KURA_STATUS_ENTERED_IN_ERROR)
+		return KURA_ESTATE;
+	r = s->ops->node_get(s, 0, c.row.leaf_index, next->previous);
+	if (r)
+		return r == KURA_ENOTFOUND ? KURA_ECORRUPT : r;
+	memcpy(next->record_id, c.row.leaf.record_id, sizeof(next->record_id));
+	memcpy(next->patient_id, c.row.leaf.patient_id, sizeof(next->patient_id));
+	memcpy(next->type, c.row.leaf.type, sizeof(next->type));
+	memcpy(next->content_type, c.row.leaf.content_type, sizeof(next->content_type));
+	next->version = c.row.leaf.version + 1;
+	return 0;
+}
+
+enum change_kind { CHANGE_AMEND, CHANGE_CONFIRM, CHANGE_RETRACT };
+
+struct change {
+	enum change_kind kind;
+	const uint8_t *content;
+	size_t len;
+};
+
+/* For confirm: the draft's content, decrypted inside the transaction. */
+static int draft_content(struct vault_batch *b, const struct kura_leaf *latest,
+			 struct kura_buf *out)
+{
+	struct kura_leaf l;
+	if (latest->status != KURA_STATUS_DRAFT)
+		return KURA_ESTATE;
+	return kura_vault_get(b->v, latest->record_id, latest->version, &l, out);
+}
+
+static int apply_change(struct vault_batch *b, const char *record_id, const struct change *c,
+			const struct kura_write *w, struct kura_written *ret)
+{
+	struct kura_leaf l, latest;
+	struct kura_buf content;
+	kura_buf_init(&content, KURA_MAX_CONTENT);
+	memset(&l, 0, sizeof(l));
+	int r = next_from_latest(b, record_id, &l, &latest);
+	if (!r)
+		r = fill_write(&l, w);
+	if (!r && c->kind == CHANGE_AMEND)
+		r = vault_batch_add(b, &l, c->content, c->len, ret);
+	if (!r && c->kind == CHANGE_RETRACT) {
+		l.status = KURA_STATUS_ENTERED_IN_ERROR;
+		l.confirmer[0] = 0;
+		r = vault_batch_add(b, &l, NULL, 0, ret);
+	}
+	if (!r && c->kind == CHANGE_CONFIRM) {
+		r = draft_content(b, &latest, &content);
+		/* The content was input by the draft's author; the actor confirms. */
+		memcpy(l.confirmer, l.inputter, sizeof(l.confirmer));
+		memcpy(l.inputter, latest.inputter, sizeof(l.inputter));
+		memcpy(l.on_behalf_of, latest.on_behalf_of, sizeof(l.on_behalf_of));
+		l.status = KURA_STATUS_CONFIRMED;
+		if (!r)
+			r = vault_batch_add(b, &l, content.data ? content.data : (const uint8_t *)"",
+					    content.len, ret);
+	}
+	kura_buf_release_secret(&content);
+	return r;
+}
+
+static int change_record(struct kura_vault *v, const char *record_id, const struct change *c,
+			 const struct kura_write *w, struct kura_written *ret)
+{
+	struct vault_batch b;
+	memset(ret, 0, sizeof(*ret));
+	if (c->kind != CHANGE_CONFIRM && (!w->reason || !*w->reason))
+		return KURA_EINVAL;
+	int r = vault_batch_begin(&b, v);
+	if (r) {
+		batch_release(&b);
+		return r;
+	}
+	r = apply_change(&b, record_id, c, w, ret);
+	if (r) {
+		vault_batch_abort(&b);
+		return r;
+	}
+	return vault_batch_commit(&b, &ret->sth);
+}
+
+int kura_vault_amend(struct kura_vault *v, const char *record_id, const uint8_t *content,
+		     size_t len, const struct kura_write *w, struct kura_written *ret)
+{
+	struct change c = {CHANGE_AMEND, content, len};
+	return change_record(v, record_id, &c, w, ret);
+}
+
+int kura_vault_confirm(struct kura_vault *v, const char *record_id,
+		       const struct kura_write *w, struct kura_written *ret)
+{
+	struct change c = {CHANGE_CONFIRM, NULL, 0};
+	struct kura_write cw = *w;
+	cw.confirm = 1;
+	if (!cw.reason)
+		cw.reason = "";
+	return change_record(v, record_id, &c, &cw, ret);
+}
+
+int kura_vault_retract(struct kura_vault *v, const char *record_id,
+		       const struct kura_write *w, struct kura_written *ret)
+{
+	struct change c = {CHANGE_RETRACT, NULL, 0};
+	struct kura_write rw = *w;
+	rw.confirm = 0;
+	return change_record(v, record_id, &c, &rw, ret);
+}
+
+struct get_ctx {
+	struct kura_vault *v;
+	struct kura_leaf *leaf;
+	struct kura_buf *content;
+};
+
+static int open_row(void *ctx, const struct kura_version_row *row)
+{
+	struct get_ctx *g = ctx;
+	const struct patient_keys *k;
+	uint8_t sha[KURA_HASH_LEN], commit[KURA_HASH_LEN];
+	struct kura_buf aad;
+	*g->leaf = row->leaf;
+	if (row->leaf.status == KURA_STATUS_ENTERED_IN_ERROR)
+		return KURA_ESTATE;
+	kura_buf_init(&aad, 1024);
+	int r = vault_patient_keys(g->v, row->leaf.patient_id, 0, &k);
+	if (r == KURA_ENOTFOUND)
+		r = KURA_ECORRUPT;
+	if (!r)
+		r = kura_envelope_aad(row->leaf.record_id, row->leaf.version,
+				      row->leaf.patient_id, &aad);
+	if (!r)
+		r = kura_envelope_open(k->enc, kura_buf_slice(&aad), row->sealed, KURA_MAX_CONTENT,
+				       g->content, sha);
+	if (!r)
+		r = vault_commitment(k, sha, commit);
+	/* Content that opens but is not what the ledger committed to is as
+	 * corrupt as content that does not open. */
+	if (!r && !kura_ct_equal(commit, row->leaf.commitment, KURA_HASH_LEN))
+		r = KURA_ECORRUPT;
+	kura_buf_release(&aad);
+	return r == KURA_ECRYPTO ? KURA_ECORRUPT : r;
+}
+
+int kura_vault_get(struct kura_vault *v, const char *record_id, uint32_t version,
+		   struct kura_leaf *ret_leaf, struct kura_buf *content)
+{
+	struct get_ctx g = {v, ret_leaf, content};
+	memset(ret_leaf, 0, sizeof(*ret_leaf));
+	return v->store->ops->version_get(v->store, record_id, version, open_row, &g);
+}
+
+int kura_vault_locate(struct kura_vault *v, const char *record_id, uint32_t version,
+		      struct kura_version_row *ret_row, struct kura_buf *ret_leaf)
+{
+	struct latest_ctx c = {.found = 0};
+	int r = v->store->ops->version_get(v->store, record_id, version, keep_row, &c);
+	if (!r)
+		r = kura_leaf_encode(&c.row.leaf, ret_leaf);
+	if (!r)
+		*ret_row = c.row;
+	return r;
+}
+
+int kura_vault_sth(struct kura_vault *v, struct kura_sth *ret)
+{
+	return v->store->ops->sth_latest(v->store, ret);
+}

@@ -1,0 +1,115 @@
+/*
+ * vault.h - records with versions, encrypted at rest, every version a leaf
+ * of the ledger (MISSION K1; REQUIREMENTS AUTH-01..06, LG-02, KEEP-01).
+ *
+ * A vault is a directory: vault.db (the store) and ledger-pubkey.pem (the
+ * public half of the ledger signing key, for auditors).  Opening it unlocks
+ * the key hierarchy with the passphrase:
+ *   passphrase --Argon2id--> KEK --unwraps--> master key
+ *   master key --HKDF--> wrap key --unwraps--> per-patient data keys,
+ *                                             the Ed25519 ledger key
+ *   patient data key --HKDF--> content key (AES-256-GCM),
+ *                              commitment key (HMAC for leaves)
+ * Keys live in locked memory (kura_secret_alloc) and are wiped on close.
+ *
+ * Every write is one store transaction that appends the versions' leaves,
+ * signs a tree head and commits durably before the call returns 0.
+ */
+#ifndef KURA_VAULT_VAULT_H
+#define KURA_VAULT_VAULT_H
+
+#include <stdint.h>
+
+#include "ledger/leaf.h"
+#include "ledger/sth.h"
+#include "store/store.h"
+#include "util/buf.h"
+
+#define KURA_VAULT_DB "vault.db"
+#define KURA_VAULT_PUBKEY "ledger-pubkey.pem"
+#define KURA_VAULT_FORMAT "kura-vault-1"
+#define KURA_RECORD_ID_LEN 36 /* a UUIDv7 in text form */
+
+/* Argon2id defaults: 3 passes over 64 MiB (about 0.2 s here); recorded in
+ * the vault at init and read back at open. */
+#define KURA_KDF_DEFAULT_OPS 3u
+#define KURA_KDF_DEFAULT_MEM_KIB (64u * 1024)
+
+struct kura_vault;
+struct kura_import; /* fhir/import.h */
+
+struct kura_kdf_params {
+	uint64_t ops;
+	uint64_t mem_kib;
+};
+
+/* Create a vault in dir (created if missing; must not already hold one). */
+int kura_vault_init(const char *dir, const char *pass, size_t passlen,
+		    const struct kura_kdf_params *kdf, struct kura_sth *ret_sth);
+
+enum kura_vault_open_flags {
+	KURA_VAULT_READONLY = 1,
+};
+
+/* Open and unlock.  KURA_ENOVAULT (no vault in dir), KURA_EFOREIGN (not a
+ * kura vault / unknown format), KURA_EDENIED (wrong passphrase),
+ * KURA_ECORRUPT (damaged key material). */
+int kura_vault_open(const char *dir, const char *pass, size_t passlen, int flags,
+		    struct kura_vault **ret);
+void kura_vault_close(struct kura_vault *v);
+
+struct kura_store *kura_vault_store(struct kura_vault *v);
+void kura_vault_pubkey(const struct kura_vault *v, uint8_t out[KURA_PUBKEY_LEN]);
+
+/* What a write says about who, why and how. */
+struct kura_write {
+	const char *actor;        /* who is acting (the inputter or confirmer) */
+	const char *on_behalf_of; /* proxy input (代行入力): for whom; NULL if not */
+	const char *reason;       /* required for amend and retract */
+	int confirm;              /* store the new version as confirmed */
+};
+
+struct kura_written {
+	char record_id[KURA_RECORD_ID_LEN + 1];
+	uint32_t version;
+	uint64_t leaf_index;
+	uint8_t leaf_hash[KURA_HASH_LEN];
+	struct kura_sth sth;
+};
+
+/* A new record for patient, of type (FHIR resource type, "hl7v2" or MIME). */
+int kura_vault_put(struct kura_vault *v, const char *patient, const char *type,
+		   const char *content_type, const uint8_t *content, size_t len,
+		   const struct kura_write *w, struct kura_written *ret);
+/* A new version with new content.  KURA_ESTATE if the record is retracted. */
+int kura_vault_amend(struct kura_vault *v, const char *record_id, const uint8_t *content,
+		     size_t len, const struct kura_write *w, struct kura_written *ret);
+/* Confirm the latest version, which must be a draft (KURA_ESTATE otherwise):
+ * a new version with the same content, confirmed by w->actor. */
+int kura_vault_confirm(struct kura_vault *v, const char *record_id,
+		       const struct kura_write *w, struct kura_written *ret);
+/* A tombstone version (entered-in-error) with a reason. */
+int kura_vault_retract(struct kura_vault *v, const char *record_id,
+		       const struct kura_write *w, struct kura_written *ret);
+
+/* Decrypt one version (0 = latest) into content; ret_leaf gets its fields.
+ * KURA_ESTATE with ret_leaf filled if that version is a tombstone. */
+int kura_vault_get(struct kura_vault *v, const char *record_id, uint32_t version,
+		   struct kura_leaf *ret_leaf, struct kura_buf *content);
+
+/* Ingest a parsed import: batches of KURA_IMPORT_BATCH versions, each durable
+ * before the next starts (an atomic import is one batch).  progress (may be
+ * NULL) is called after each batch with the number stored so far. */
+typedef void (*kura_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+int kura_vault_import(struct kura_vault *v, const struct kura_import *imp,
+		      const struct kura_write *w, kura_progress_fn progress, void *pctx,
+		      uint64_t *ret_count, struct kura_sth *ret_sth);
+
+/* The leaf hash of a stored version (for proofs): ret_index and ret_hash. */
+int kura_vault_locate(struct kura_vault *v, const char *record_id, uint32_t version,
+		      struct kura_version_row *ret_row, struct kura_buf *ret_leaf);
+
+/* Latest signed tree head. */
+int kura_vault_sth(struct kura_vault *v, struct kura_sth *ret);
+
+#endif

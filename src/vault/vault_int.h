@@ -1,0 +1,68 @@
+/*
+ * vault_int.h - private to src/vault: the unlocked vault and the helpers
+ * shared by keys.c, record.c, import.c and verify.c.
+ */
+#ifndef KURA_VAULT_VAULT_INT_H
+#define KURA_VAULT_VAULT_INT_H
+
+#include "ledger/ledger.h"
+#include "vault/vault.h"
+
+#define VAULT_ID_LEN 16
+#define PKEY_CACHE 256 /* patients whose keys stay unwrapped (a power of 2) */
+
+/* Keys derived from one patient's data key. */
+struct patient_keys {
+	char patient[KURA_MAX_ID + 1]; /* "" when the slot is free */
+	uint8_t enc[KURA_KEY_LEN];
+	uint8_t commit[KURA_KEY_LEN];
+};
+
+/* Everything secret, in one locked and guarded allocation. */
+struct vault_secrets {
+	uint8_t master[KURA_KEY_LEN];
+	uint8_t wrap[KURA_KEY_LEN]; /* wraps patient keys and the ledger key */
+	uint8_t sign_seed[KURA_KEY_LEN];
+	struct patient_keys cache[PKEY_CACHE];
+};
+
+struct kura_vault {
+	struct kura_store *store;
+	struct vault_secrets *sec;
+	uint8_t vault_id[VAULT_ID_LEN];
+	uint8_t pub[KURA_PUBKEY_LEN];
+	int readonly;
+};
+
+/* keys.c */
+int vault_keys_create(struct kura_vault *v, const char *pass, size_t passlen,
+		      const struct kura_kdf_params *kdf);
+int vault_keys_unlock(struct kura_vault *v, const char *pass, size_t passlen);
+/* The keys of a patient; with create, make and store a new data key when the
+ * patient has none (inside the caller's write transaction). */
+int vault_patient_keys(struct kura_vault *v, const char *patient, int create,
+		       const struct patient_keys **ret);
+
+/* record.c: a group of versions committed together. */
+struct vault_batch {
+	struct kura_vault *v;
+	struct kura_ledger lg;
+	uint64_t count;
+	struct kura_buf leaf, aad, sealed;
+};
+int vault_batch_begin(struct vault_batch *b, struct kura_vault *v);
+/* Add one version; content NULL for a tombstone.  l's commitment,
+ * content_length and time are filled here; previous must be set. */
+int vault_batch_add(struct vault_batch *b, struct kura_leaf *l, const uint8_t *content,
+		    size_t len, struct kura_written *ret);
+int vault_batch_commit(struct vault_batch *b, struct kura_sth *ret_sth);
+void vault_batch_abort(struct vault_batch *b);
+
+/* A new record id (UUIDv7, RFC 9562: time-ordered, so inserts stay local). */
+int vault_new_record_id(char out[KURA_RECORD_ID_LEN + 1]);
+
+/* The commitment the leaf carries: HMAC(commit key, SHA-256(content)). */
+int vault_commitment(const struct patient_keys *k, const uint8_t sha[KURA_HASH_LEN],
+		     uint8_t out[KURA_HASH_LEN]);
+
+#endif

@@ -1,0 +1,442 @@
+/*
+ * verify.c - recomputes every claim of a vault (LG-02, AUTH-03/04): see
+ * verify.h for the list.  One pass over the versions in leaf order gathers
+ * leaf hashes; the tree, its heads and its stored nodes are then recomputed
+ * from those hashes alone, so nothing stored is trusted.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/merkle.h"
+#include "util/limits.h"
+#include "vault/envelope.h"
+#include "vault/verify.h"
+#include "vault/vault_int.h"
+#include "util/banned.h"
+
+/* The last version seen of each record, for chain checks. */
+struct chain_entry {
+	char record_id[KURA_MAX_ID + 1];
+	uint8_t status;
+	uint32_t version;
+	uint8_t hash[KURA_HASH_LEN];
+	uint8_t ident[KURA_HASH_LEN]; /* SHA-256 of patient and type: must not change */
+};
+
+struct vctx {
+	struct kura_vault *v;
+	const struct kura_verify_opts *opts;
+	struct kura_verify_report *rep;
+	struct kura_sth *sths;
+	size_t nsths;
+	uint64_t size;          /* tree size of the latest head */
+	uint8_t (*hashes)[KURA_HASH_LEN]; /* leaf hashes, index = leaf index */
+	uint64_t next;          /* next expected leaf index */
+	struct chain_entry *chain;
+	size_t chain_cap;       /* power of 2 */
+	struct kura_buf leaf, aad, content;
+	uint64_t total;
+};
+
+static void report(struct vctx *c, const char *code, const struct kura_version_row *row,
+		   uint64_t tree_size, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void report(struct vctx *c, const char *code, const struct kura_version_row *row,
+		   uint64_t tree_size, const char *fmt, ...)
+{
+	struct kura_verify_problem p;
+	unsigned max = c->opts->max_problems ? c->opts->max_problems : 1000;
+	c->rep->problems++;
+	if (c->rep->problems > max || !c->opts->problem)
+		return;
+	memset(&p, 0, sizeof(p));
+	p.code = code;
+	p.leaf_index = row ? row->leaf_index : KURA_NO_LEAF;
+	p.tree_size = tree_size;
+	if (row) {
+		memcpy(p.record_id, row->leaf.record_id, sizeof(p.record_id));
+		p.version = row->leaf.version;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p.detail, sizeof(p.detail), fmt, ap);
+	va_end(ap);
+	c->opts->problem(c->opts->ctx, &p);
+}
+
+static int keep_sth(void *ctx, const struct kura_sth *sth)
+{
+	struct vctx *c = ctx;
+	struct kura_sth *n = realloc(c->sths, (c->nsths + 1) * sizeof(*n));
+	if (!n)
+		return KURA_ENOMEM;
+	c->sths = n;
+	c->sths[c->nsths++] = *sth;
+	return 0;
+}
+
+static int check_tree_heads(struct vctx *c)
+{
+	struct kura_store *s = c->v->store;
+	int r = s->ops->sth_scan(s, keep_sth, c);
+	if (r)
+		return r;
+	if (c->nsths == 0) {
+		report(c, "sth-missing", NULL, 0, "the vault has no signed tree head");
+		return 0;
+	}
+	for (size_t i = 0; i < c->nsths; i++) {
+		const struct kura_sth *h = &c->sths[i];
+		c->rep->tree_heads++;
+		if (kura_sth_verify(h, c->v->pub))
+			report(c, "sth-signature", NULL, h->tree_size,
+			       "tree head at size %llu: signature does not verify",
+			       (unsigned long long)h->tree_size);
+		if (i && h->time_us < c->sths[i - 1].time_us)
+			report(c, "sth-order", NULL, h->tree_size,
+			       "tree head at size %llu is older than the one before it",
+			       (unsigned long long)h->tree_size);
+	}
+	c->size = c->sths[c->nsths - 1].tree_size;
+	c->rep->tree_size = c->size;
+	return 0;
+}
+
+static size_t chain_slot(struct vctx *c, const char *id)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = id; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	size_t i = (size_t)h & (c->chain_cap - 1);
+	while (c->chain[i].record_id[0] && strcmp(c->chain[i].record_id, id) != 0)
+		i = (i + 1) & (c->chain_cap - 1);
+	return i;
+}
+
+static void ident_of(const struct kura_leaf *l, uint8_t out[KURA_HASH_LEN])
+{
+	kura_sha256_2(l->patient_id, sizeof(l->patient_id), l->type, sizeof(l->type), out);
+}
+
+/* Version numbers, links and status rules (AUTH-03..05). */
+static void check_chain(struct vctx *c, const struct kura_version_row *row,
+			const uint8_t hash[KURA_HASH_LEN])
+{
+	const struct kura_leaf *l = &row->leaf;
+	struct chain_entry *e = &c->chain[chain_slot(c, l->record_id)];
+	uint8_t ident[KURA_HASH_LEN], zero[KURA_HASH_LEN] = {0};
+	ident_of(l, ident);
+	int seen = e->record_id[0] != 0;
+	if (!seen && l->version != 1)
+		report(c, "chain", row, 0, "version %u has no earlier versions", l->version);
+	else if (seen && l->version != e->version + 1)
+		report(c, "chain", row, 0, "version %u follows version %u", l->version, e->version);
+	if (memcmp(l->previous, seen ? e->hash : zero, KURA_HASH_LEN) != 0)
+		report(c, "chain", row, 0, "previous-version hash does not match");
+	if (seen && e->status == KURA_STATUS_ENTERED_IN_ERROR)
+		report(c, "after-retraction", row, 0, "a version follows a retraction");
+	if (seen && memcmp(ident, e->ident, KURA_HASH_LEN) != 0)
+		report(c, "chain", row, 0, "patient or type differs from earlier versions");
+	memcpy(e->record_id, l->record_id, sizeof(e->record_id));
+	e->version = l->version;
+	e->status = l->status;
+	memcpy(e->hash, hash, KURA_HASH_LEN);
+	memcpy(e->ident, ident, KURA_HASH_LEN);
+}
+
+static void check_tombstone(struct vctx *c, const struct kura_version_row *row)
+{
+	uint8_t zero[KURA_HASH_LEN] = {0};
+	if (row->sealed.len || row->leaf.content_length ||
+	    memcmp(row->leaf.commitment, zero, KURA_HASH_LEN))
+		report(c, "content", row, 0, "a retraction carries content");
+}
+
+/* Decrypt, decompress, hash and compare with the leaf's commitment. */
+static int check_content(struct vctx *c, const struct kura_version_row *row)
+{
+	const struct kura_leaf *l = &row->leaf;
+	const struct patient_keys *k;
+	uint8_t sha[KURA_HASH_LEN], commit[KURA_HASH_LEN];
+	if (l->status == KURA_STATUS_ENTERED_IN_ERROR) {
+		check_tombstone(c, row);
+		return 0;
+	}
+	int r = vault_patient_keys(c->v, l->patient_id, 0, &k);
+	if (r == KURA_ENOTFOUND || r == KURA_ECORRUPT) {
+		report(c, "patient-key", row, 0, "the patient's data key is missing or damaged");
+		return 0;
+	}
+	if (r)
+		return r;
+	kura_buf_reset(&c->aad);
+	kura_buf_reset(&c->content);
+	if ((r = kura_envelope_aad(l->record_id, l->version, l->patient_id, &c->aad)))
+		return r;
+	r = kura_envelope_open(k->enc, kura_buf_slice(&c->aad), row->sealed, KURA_MAX_CONTENT,
+			       &c->content, sha);
+	if (r == KURA_ECRYPTO || r == KURA_ECORRUPT) {
+		report(c, r == KURA_ECRYPTO ? "ciphertext" : "content-hash", row, 0,
+		       r == KURA_ECRYPTO ? "ciphertext does not authenticate"
+					 : "decrypted content does not match its hash");
+		return 0;
+	}
+	if (r || (r = vault_commitment(k, sha, commit)))
+		return r;
+	c->rep->content_bytes += c->content.len;
+	if (!kura_ct_equal(commit, l->commitment, KURA_HASH_LEN))
+		report(c, "commitment", row, 0, "content does not match the ledger's commitment");
+	if (c->content.len != l->content_length)
+		report(c, "length", row, 0, "content length differs from the ledger");
+	return 0;
+}
+
+static void note_gap(struct vctx *c, uint64_t upto)
+{
+	for (; c->next < upto && c->next < c->size; c->next++) {
+		struct kura_version_row none;
+		memset(&none, 0, sizeof(none));
+		none.leaf_index = c->next;
+		report(c, "leaf-missing", &none, 0, "leaf %llu has no record version (deleted row?)",
+		       (unsigned long long)c->next);
+	}
+}
+
+static int check_row(void *ctx, const struct kura_version_row *row)
+{
+	struct vctx *c = ctx;
+	uint8_t h[KURA_HASH_LEN];
+	c->rep->versions++;
+	note_gap(c, row->leaf_index);
+	if (row->leaf_index >= c->size) {
+		report(c, "leaf-extra", row, 0, "version is beyond the signed tree (inserted row?)");
+		return 0;
+	}
+	c->next = row->leaf_index + 1;
+	kura_buf_reset(&c->leaf);
+	if (kura_leaf_encode(&row->leaf, &c->leaf)) {
+		report(c, "leaf-encoding", row, 0, "version fields are out of range");
+		return 0;
+	}
+	merkle_leaf_hash(c->leaf.data, c->leaf.len, h);
+	memcpy(c->hashes[row->leaf_index], h, KURA_HASH_LEN);
+	check_chain(c, row, h);
+	int r = check_content(c, row);
+	if (c->opts->progress && (c->rep->versions & 1023) == 0)
+		c->opts->progress(c->opts->ctx, c->rep->versions, c->total);
+	return r;
+}
+
+static int unreadable_row(struct vctx *c, int r, uint64_t index)
+{
+	struct kura_version_row none;
+	memset(&none, 0, sizeof(none));
+	none.leaf_index = index;
+	report(c, "row-damaged", &none, 0, "a version row cannot be read: %s", kura_strerror(r));
+	return 0;
+}
+
+static int check_versions(struct vctx *c)
+{
+	struct kura_store *s = c->v->store;
+	int r;
+	for (;;) {
+		r = s->ops->version_scan(s, check_row, c);
+		if (r != KURA_ECORRUPT)
+			break;
+		/* A damaged row stops SQLite's cursor; the store cannot skip it, so
+		 * report it and stop the content pass. */
+		return unreadable_row(c, r, c->next);
+	}
+	if (r)
+		return r;
+	note_gap(c, c->size);
+	return 0;
+}
+
+/* Recompute the root at every signed size from the leaf hashes. */
+static void check_roots(struct vctx *c)
+{
+	struct merkle_range range;
+	uint8_t root[KURA_HASH_LEN];
+	size_t i = 0;
+	merkle_range_init(&range);
+	for (uint64_t n = 0;; n++) {
+		for (; i < c->nsths && c->sths[i].tree_size == n; i++) {
+			merkle_range_root(&range, root);
+			if (!kura_ct_equal(root, c->sths[i].root, KURA_HASH_LEN))
+				report(c, "sth-root", NULL, n,
+				       "tree head at size %llu does not match the leaves",
+				       (unsigned long long)n);
+		}
+		if (n >= c->size || i >= c->nsths)
+			break;
+		merkle_range_append(&range, c->hashes[n], NULL, NULL);
+	}
+	for (; i < c->nsths; i++)
+		report(c, "sth-order", NULL, c->sths[i].tree_size, "tree heads are out of order");
+}
+
+/* Stored perfect nodes are compared level by level with ones recomputed
+ * from the leaf hashes; the scan comes in (level, index) order. */
+struct node_ctx {
+	struct vctx *c;
+	unsigned level;
+	uint8_t (*cur)[KURA_HASH_LEN];
+	uint64_t count, seen;
+};
+
+static int node_next_level(struct node_ctx *n)
+{
+	uint64_t half = n->count / 2;
+	for (uint64_t i = 0; i < half; i++)
+		merkle_node_hash(n->cur[2 * i], n->cur[2 * i + 1], n->cur[i]);
+	n->level++;
+	n->count = half;
+	n->seen = 0;
+	return 0;
+}
+
+static void node_level_done(struct node_ctx *n)
+{
+	if (n->seen < n->count)
+		report(n->c, "node-missing", NULL, 0, "%llu stored tree nodes missing at level %u",
+		       (unsigned long long)(n->count - n->seen), n->level);
+}
+
+static int check_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[KURA_HASH_LEN])
+{
+	struct node_ctx *n = ctx;
+	while (n->level < level && n->count > 0) {
+		node_level_done(n);
+		node_next_level(n);
+	}
+	n->c->rep->nodes++;
+	if (level != n->level || index >= n->count) {
+		report(n->c, "node-extra", NULL, 0, "stored tree node (%u, %llu) is outside the tree",
+		       level, (unsigned long long)index);
+		return 0;
+	}
+	n->seen++;
+	if (!kura_ct_equal(hash, n->cur[index], KURA_HASH_LEN))
+		report(n->c, "node", NULL, 0, "stored tree node (%u, %llu) does not match the leaves",
+		       level, (unsigned long long)index);
+	return 0;
+}
+
+static int check_nodes(struct vctx *c)
+{
+	struct node_ctx n = {c, 0, NULL, c->size, 0};
+	int r = 0;
+	if (c->size) {
+		n.cur = malloc(c->size * KURA_HASH_LEN);
+		if (!n.cur)
+			return KURA_ENOMEM;
+		memcpy(n.cur, c->hashes, c->size * KURA_HASH_LEN);
+	}
+	r = c->v->store->ops->node_scan(c->v->store, check_node, &n);
+	while (!r && n.count > 0) {
+		node_level_done(&n);
+		node_next_level(&n);
+	}
+	free(n.cur);
+	return r;
+}
+
+/* A tree head saved elsewhere must be ours and a prefix of this tree. */
+static void check_against(struct vctx *c, const struct kura_sth *old)
+{
+	struct merkle_range range;
+	uint8_t root[KURA_HASH_LEN];
+	if (kura_sth_verify(old, c->v->pub)) {
+		report(c, "against-key", NULL, old->tree_size,
+		       "the saved tree head is not signed by this vault's ledger key "
+		       "(vault replaced or rebuilt?)");
+		return;
+	}
+	if (old->tree_size > c->size) {
+		report(c, "against-rollback", NULL, old->tree_size,
+		       "the vault has %llu leaves but a saved tree head has %llu (rolled back?)",
+		       (unsigned long long)c->size, (unsigned long long)old->tree_size);
+		return;
+	}
+	merkle_range_init(&range);
+	for (uint64_t i = 0; i < old->tree_size; i++)
+		merkle_range_append(&range, c->hashes[i], NULL, NULL);
+	merkle_range_root(&range, root);
+	if (!kura_ct_equal(root, old->root, KURA_HASH_LEN))
+		report(c, "against-root", NULL, old->tree_size,
+		       "the first %llu leaves differ from the saved tree head (history rewritten)",
+		       (unsigned long long)old->tree_size);
+}
+
+static int check_store(struct vctx *c)
+{
+	struct kura_buf msg;
+	kura_buf_init(&msg, 4096);
+	int r = c->v->store->ops->check(c->v->store, &msg);
+	if (r == KURA_ECORRUPT)
+		report(c, "store-damaged", NULL, 0, "database structure is damaged: %s",
+		       msg.data ? (char *)msg.data : "unknown");
+	kura_buf_release(&msg);
+	return r == KURA_ECORRUPT ? 0 : r;
+}
+
+static int vctx_init(struct vctx *c)
+{
+	struct kura_store *s = c->v->store;
+	int r = s->ops->version_count(s, &c->total);
+	if (r)
+		return r;
+	c->chain_cap = 16;
+	while (c->chain_cap < 2 * c->total + 2)
+		c->chain_cap *= 2;
+	c->chain = calloc(c->chain_cap, sizeof(*c->chain));
+	c->hashes = calloc(c->size ? c->size : 1, KURA_HASH_LEN);
+	kura_buf_init(&c->leaf, 16384);
+	kura_buf_init(&c->aad, 1024);
+	kura_buf_init(&c->content, KURA_MAX_CONTENT + 1);
+	return c->chain && c->hashes ? 0 : KURA_ENOMEM;
+}
+
+static void vctx_release(struct vctx *c)
+{
+	free(c->sths);
+	free(c->hashes);
+	free(c->chain);
+	kura_buf_release(&c->leaf);
+	kura_buf_release(&c->aad);
+	kura_buf_release_secret(&c->content);
+}
+
+int kura_vault_verify(struct kura_vault *v, const struct kura_verify_opts *opts,
+		      struct kura_verify_report *ret)
+{
+	struct vctx c;
+	memset(&c, 0, sizeof(c));
+	memset(ret, 0, sizeof(*ret));
+	c.v = v;
+	c.opts = opts;
+	c.rep = ret;
+	int r = check_store(&c);
+	if (!r)
+		r = check_tree_heads(&c);
+	if (!r)
+		r = vctx_init(&c);
+	if (!r)
+		r = check_versions(&c);
+	if (!r)
+		check_roots(&c);
+	if (!r)
+		r = check_nodes(&c);
+	if (!r && opts->against)
+		check_against(&c, opts->against);
+	if (!r && opts->progress)
+		opts->progress(opts->ctx, ret->versions, c.total);
+	vctx_release(&c);
+	if (!r && ret->problems)
+		r = KURA_EVERIFY;
+	return r;
+}
