@@ -1,0 +1,58 @@
+# Thin wrapper around Meson + Ninja.  `make demo` and `make test` work on a
+# fresh Debian 12 machine: both install what is missing first
+# (scripts/bootstrap), then build.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+MESON ?= meson
+
+.PHONY: all build bootstrap test test-unit test-asan test-e2e checksrc demo bench fuzz clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+$(BUILD)/build.ninja:
+	@scripts/bootstrap
+	$(MESON) setup $(BUILD)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+checksrc:
+	scripts/checksrc --self-test
+	scripts/checksrc
+
+test-unit: build
+	$(MESON) test -C $(BUILD) --print-errorlogs
+
+$(ASAN_BUILD)/build.ninja:
+	@scripts/bootstrap
+	$(MESON) setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+
+# Unit tests and fuzz corpora again under AddressSanitizer + UBSan.
+test-asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(MESON) test -C $(ASAN_BUILD) --print-errorlogs
+
+test-e2e: build
+	KURA_BIN=$(CURDIR)/$(BUILD)/src/cli/kura node --test tests/e2e/
+
+test: bootstrap checksrc test-unit test-asan test-e2e
+	@echo "make test: all suites passed"
+
+demo: build
+	scripts/demo
+
+bench: build
+	bench/run
+
+# libFuzzer targets (clang): make fuzz, then run e.g. build-fuzz/tests/fuzz_leaf
+fuzz:
+	@scripts/bootstrap
+	CC=clang $(MESON) setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false || true
+	ninja -C build-fuzz
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
