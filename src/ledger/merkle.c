@@ -130,8 +130,8 @@ void merkle_range_root(const struct merkle_range *r, uint8_t out[KURA_HASH_LEN])
 		return;
 	}
 	memcpy(out, r->hash[r->count - 1], HLEN);
-	for (unsigned i = r->count - 1; i-- > 0;)
-		merkle_node_hash(r->hash[i], out, out);
+	for (unsigned i = r->count - 1; i > 0; i--)
+		merkle_node_hash(r->hash[i - 1], out, out);
 }
 
 /* ---- subtree roots from stored nodes ----------------------------------- */
@@ -309,9 +309,11 @@ int merkle_verify_inclusion(uint64_t index, uint64_t size,
 			    const uint8_t root[KURA_HASH_LEN])
 {
 	uint8_t r[HLEN];
-	uint64_t fn = index, sn = size - 1;
+	uint64_t fn, sn;
 	if (index >= size)
 		return KURA_EINVAL;
+	fn = index;
+	sn = size - 1;
 	memcpy(r, leaf_hash, HLEN);
 	for (size_t i = 0; i < path_len; i++)
 		if (chain_step(&fn, &sn, path[i], NULL, r))
@@ -340,7 +342,7 @@ int merkle_verify_consistency(uint64_t old_size, uint64_t new_size,
 			      const uint8_t path[][KURA_HASH_LEN], size_t path_len)
 {
 	uint8_t fr[HLEN], sr[HLEN];
-	uint64_t fn = old_size - 1, sn = new_size - 1;
+	uint64_t fn, sn;
 	size_t i = 0;
 	if (old_size > new_size)
 		return KURA_EINVAL;
@@ -348,6 +350,8 @@ int merkle_verify_consistency(uint64_t old_size, uint64_t new_size,
 		return verify_trivial(old_size, old_root, new_root, path_len);
 	if (path_len == 0)
 		return KURA_EVERIFY;
+	fn = old_size - 1;
+	sn = new_size - 1;
 	/* Step 2 prepends old_root when old_size is a power of two; start
 	 * from it instead of copying the path. */
 	memcpy(fr, is_pow2(old_size) ? old_root : path[i++], HLEN);

@@ -481,7 +481,8 @@ static void bad_inclusion(uint64_t i, uint64_t n, const uint8_t leaf[H],
 			  uint8_t path[][H], size_t len, const uint8_t root[H])
 {
 	uint8_t other[H];
-	const uint64_t idx[] = { i - 1, i + 1, i ^ 1, i ^ 2, n, n + 1, UINT64_MAX };
+	const uint64_t idx[] = { i ? i - 1 : UINT64_MAX, i + 1, i ^ 1, i ^ 2,
+				 n, n + 1, UINT64_MAX };
 	const uint64_t size[] = { 2 * n, n / 2, 0, UINT64_MAX };
 	for (size_t k = 0; k < sizeof(idx) / sizeof(idx[0]); k++)
 		if (idx[k] != i)
@@ -704,15 +705,16 @@ static void test_consistency_trivial(void **state)
 static void test_callback_errors(void **state)
 {
 	struct store *s = *state;
-	uint8_t path[MERKLE_MAX_PATH][H], out[H];
-	struct merkle_range r, before;
+	uint8_t path[MERKLE_MAX_PATH][H], out[H], zero[H] = { 0 };
+	struct merkle_range r;
 	size_t len;
 	s->limit = NMAX;
 	for (int k = 0; k < 4; k++) {
 		s->fail_after = k;
 		s->calls = 0;
 		len = 7;
-		assert_int_equal(merkle_inclusion_proof(3, 1000, store_get, s, path, &len), KURA_EIO);
+		assert_int_equal(merkle_inclusion_proof(3, 1000, store_get, s, path, &len),
+				 KURA_EIO);
 		assert_int_equal(len, 0);
 		s->calls = 0;
 		assert_int_equal(merkle_consistency_proof(3, 1000, store_get, s, path, &len),
@@ -724,8 +726,18 @@ static void test_callback_errors(void **state)
 		assert_int_equal(r.count, 0);
 		s->calls = 0;
 		assert_int_equal(merkle_subtree_root(0, 1000, store_get, s, out), KURA_EIO);
+		assert_memory_equal(out, zero, H);
 	}
-	/* A failed put leaves the range as it was, at every level. */
+	s->fail_after = -1;
+}
+
+/* A failed put leaves the range as it was, at every level. */
+static void test_put_errors(void **state)
+{
+	struct store *s = *state;
+	uint8_t out[H], zero[H] = { 0 };
+	struct merkle_range r, before;
+	s->limit = NMAX;
 	s->fail_after = -1;
 	assert_int_equal(merkle_range_load(&r, 1023, store_get, s), 0);
 	before = r;
@@ -744,8 +756,7 @@ static void test_callback_errors(void **state)
 	r.count = 3;
 	assert_int_equal(merkle_range_append(&r, s->leaf[0], NULL, NULL), KURA_EINVAL);
 	merkle_range_root(&r, out);
-	memset(path[0], 0, H);
-	assert_memory_equal(out, path[0], H);
+	assert_memory_equal(out, zero, H);
 }
 
 /* ---- trees too big to store: every leaf the same ----------------------------- */
@@ -840,6 +851,7 @@ int main(void)
 		cmocka_unit_test(test_consistency_all),
 		cmocka_unit_test(test_consistency_trivial),
 		cmocka_unit_test(test_callback_errors),
+		cmocka_unit_test(test_put_errors),
 		cmocka_unit_test(test_huge_trees),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
