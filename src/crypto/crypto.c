@@ -11,15 +11,49 @@
 #include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
 #include "util/err.h"
 #include "util/banned.h"
 
+/*
+ * Algorithm handles fetched once (OpenSSL 3 otherwise looks each one up,
+ * under a lock, on every call: a third of verify's time).  They are the
+ * process's only shared state, written once by kura_crypto_init() under
+ * pthread_once and read-only afterwards.
+ */
+static struct {
+	EVP_MD *sha256;
+	EVP_CIPHER *aes_gcm;
+	EVP_MAC *hmac;
+} alg;
+static pthread_once_t alg_once = PTHREAD_ONCE_INIT;
+
+static void alg_fetch(void)
+{
+	alg.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	alg.aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	alg.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+static const EVP_MD *md_sha256(void)
+{
+	return alg.sha256 ? alg.sha256 : EVP_sha256();
+}
+
+static const EVP_CIPHER *cipher_gcm(void)
+{
+	return alg.aes_gcm ? alg.aes_gcm : EVP_aes_256_gcm();
+}
+
 int kura_crypto_init(void)
 {
-	return sodium_init() < 0 ? KURA_EINTERNAL : 0;
+	if (sodium_init() < 0)
+		return KURA_EINTERNAL;
+	pthread_once(&alg_once, alg_fetch);
+	return alg.sha256 && alg.aes_gcm && alg.hmac ? 0 : KURA_EINTERNAL;
 }
 
 void kura_sha256(const void *data, size_t len, uint8_t out[KURA_HASH_LEN])
@@ -27,7 +61,7 @@ void kura_sha256(const void *data, size_t len, uint8_t out[KURA_HASH_LEN])
 	unsigned int n = KURA_HASH_LEN;
 	/* EVP_Digest cannot fail for SHA-256 with valid pointers short of
 	 * memory exhaustion; clear the output so a failure is never a match. */
-	if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL))
+	if (!EVP_Digest(data, len, out, &n, md_sha256(), NULL))
 		memset(out, 0, KURA_HASH_LEN);
 }
 
@@ -41,7 +75,7 @@ struct kura_sha256 *kura_sha256_new(void)
 	if (!h)
 		return NULL;
 	h->ctx = EVP_MD_CTX_new();
-	if (!h->ctx || !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL)) {
+	if (!h->ctx || !EVP_DigestInit_ex(h->ctx, md_sha256(), NULL)) {
 		kura_sha256_free(h);
 		return NULL;
 	}
@@ -58,7 +92,7 @@ void kura_sha256_final(struct kura_sha256 *h, uint8_t out[KURA_HASH_LEN])
 	unsigned int n = KURA_HASH_LEN;
 	if (!EVP_DigestFinal_ex(h->ctx, out, &n))
 		memset(out, 0, KURA_HASH_LEN);
-	EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(h->ctx, md_sha256(), NULL);
 }
 
 void kura_sha256_free(struct kura_sha256 *h)
@@ -74,7 +108,7 @@ void kura_sha256_2(const void *a, size_t alen, const void *b, size_t blen,
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned int n = KURA_HASH_LEN;
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+	if (!ctx || !EVP_DigestInit_ex(ctx, md_sha256(), NULL) ||
 	    !EVP_DigestUpdate(ctx, a, alen) || !EVP_DigestUpdate(ctx, b, blen) ||
 	    !EVP_DigestFinal_ex(ctx, out, &n))
 		memset(out, 0, KURA_HASH_LEN);
@@ -85,9 +119,19 @@ int kura_hmac_sha256(const uint8_t *key, size_t keylen, const void *data,
 		     size_t len, uint8_t out[KURA_HASH_LEN])
 {
 	size_t n = 0;
-	unsigned char *r = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen,
-				     data, len, out, KURA_HASH_LEN, &n);
-	return r && n == KURA_HASH_LEN ? 0 : KURA_EINTERNAL;
+	if (!alg.hmac) {
+		unsigned char *r = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen,
+					     data, len, out, KURA_HASH_LEN, &n);
+		return r && n == KURA_HASH_LEN ? 0 : KURA_EINTERNAL;
+	}
+	OSSL_PARAM params[2];
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(alg.hmac);
+	int ok = ctx && EVP_MAC_init(ctx, key, keylen, params) && EVP_MAC_update(ctx, data, len) &&
+		 EVP_MAC_final(ctx, out, &n, KURA_HASH_LEN) && n == KURA_HASH_LEN;
+	EVP_MAC_CTX_free(ctx);
+	return ok ? 0 : KURA_EINTERNAL;
 }
 
 int kura_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const char *info,
@@ -124,7 +168,7 @@ static int gcm_run(int enc, const uint8_t key[KURA_KEY_LEN], const uint8_t *nonc
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	if (!ctx || inlen > INT32_MAX || aadlen > INT32_MAX)
 		goto out;
-	if (!EVP_CipherInit_ex2(ctx, EVP_aes_256_gcm(), key, nonce, enc, NULL))
+	if (!EVP_CipherInit_ex2(ctx, cipher_gcm(), key, nonce, enc, NULL))
 		goto out;
 	if (aadlen && !EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aadlen))
 		goto out;

@@ -1,6 +1,7 @@
 /* envelope.c - compress-then-encrypt of version content. */
 #include "vault/envelope.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
@@ -9,6 +10,34 @@
 
 #define ENVELOPE_HEADER (1 + KURA_HASH_LEN)
 #define ZSTD_LEVEL 3 /* fast; clinical JSON still shrinks 3-5x */
+
+struct kura_envelope_ctx {
+	ZSTD_CCtx *c;
+	ZSTD_DCtx *d;
+};
+
+struct kura_envelope_ctx *kura_envelope_ctx_new(void)
+{
+	struct kura_envelope_ctx *ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return NULL;
+	ctx->c = ZSTD_createCCtx();
+	ctx->d = ZSTD_createDCtx();
+	if (!ctx->c || !ctx->d) {
+		kura_envelope_ctx_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+void kura_envelope_ctx_free(struct kura_envelope_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	ZSTD_freeCCtx(ctx->c);
+	ZSTD_freeDCtx(ctx->d);
+	free(ctx);
+}
 
 int kura_envelope_aad(const char *record_id, uint32_t version, const char *patient_id,
 		      struct kura_buf *out)
@@ -23,7 +52,7 @@ int kura_envelope_aad(const char *record_id, uint32_t version, const char *patie
 }
 
 /* Fill inner with header and payload, compressed when that is smaller. */
-static int build_inner(const uint8_t *content, size_t len, struct kura_buf *inner,
+static int build_inner(struct kura_envelope_ctx *ctx, const uint8_t *content, size_t len, struct kura_buf *inner,
 		       uint8_t sha[KURA_HASH_LEN])
 {
 	kura_sha256(content, len, sha);
@@ -32,7 +61,9 @@ static int build_inner(const uint8_t *content, size_t len, struct kura_buf *inne
 	if (r)
 		return r;
 	uint8_t *p = inner->data;
-	size_t z = ZSTD_compress(p + ENVELOPE_HEADER, bound, content, len, ZSTD_LEVEL);
+	size_t z = ctx ? ZSTD_compressCCtx(ctx->c, p + ENVELOPE_HEADER, bound, content, len,
+					   ZSTD_LEVEL)
+		       : ZSTD_compress(p + ENVELOPE_HEADER, bound, content, len, ZSTD_LEVEL);
 	if (!ZSTD_isError(z) && z < len) {
 		p[0] = KURA_CODEC_ZSTD;
 	} else {
@@ -46,13 +77,14 @@ static int build_inner(const uint8_t *content, size_t len, struct kura_buf *inne
 	return 0;
 }
 
-int kura_envelope_seal(const uint8_t key[KURA_KEY_LEN], struct kura_slice aad,
+int kura_envelope_seal(struct kura_envelope_ctx *ctx, const uint8_t key[KURA_KEY_LEN],
+		       struct kura_slice aad,
 		       const uint8_t *content, size_t len, struct kura_buf *out,
 		       uint8_t ret_sha[KURA_HASH_LEN])
 {
 	struct kura_buf inner;
 	kura_buf_init(&inner, KURA_MAX_CONTENT + 2 * ENVELOPE_HEADER + 65536);
-	int r = build_inner(content, len, &inner, ret_sha);
+	int r = build_inner(ctx, content, len, &inner, ret_sha);
 	if (!r)
 		r = kura_buf_reserve(out, inner.len + KURA_SEAL_OVERHEAD);
 	if (!r)
@@ -64,7 +96,7 @@ int kura_envelope_seal(const uint8_t key[KURA_KEY_LEN], struct kura_slice aad,
 	return r;
 }
 
-static int decompress(struct kura_slice z, size_t max, struct kura_buf *out)
+static int decompress(struct kura_envelope_ctx *ctx, struct kura_slice z, size_t max, struct kura_buf *out)
 {
 	unsigned long long n = ZSTD_getFrameContentSize(z.ptr, z.len);
 	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN)
@@ -74,7 +106,8 @@ static int decompress(struct kura_slice z, size_t max, struct kura_buf *out)
 	int r = kura_buf_reserve(out, (size_t)n);
 	if (r)
 		return r;
-	size_t got = ZSTD_decompress(out->data + out->len, (size_t)n, z.ptr, z.len);
+	size_t got = ctx ? ZSTD_decompressDCtx(ctx->d, out->data + out->len, (size_t)n, z.ptr, z.len)
+			 : ZSTD_decompress(out->data + out->len, (size_t)n, z.ptr, z.len);
 	if (ZSTD_isError(got) || got != n)
 		return KURA_ECORRUPT;
 	out->len += got;
@@ -82,7 +115,7 @@ static int decompress(struct kura_slice z, size_t max, struct kura_buf *out)
 	return 0;
 }
 
-int kura_envelope_decode(struct kura_slice inner, size_t max, struct kura_buf *out,
+int kura_envelope_decode(struct kura_envelope_ctx *ctx, struct kura_slice inner, size_t max, struct kura_buf *out,
 			 uint8_t ret_sha[KURA_HASH_LEN])
 {
 	uint8_t sha[KURA_HASH_LEN];
@@ -93,7 +126,7 @@ int kura_envelope_decode(struct kura_slice inner, size_t max, struct kura_buf *o
 	struct kura_slice payload = kura_slice_make(inner.ptr + ENVELOPE_HEADER,
 						    inner.len - ENVELOPE_HEADER);
 	if (inner.ptr[0] == KURA_CODEC_ZSTD)
-		r = decompress(payload, max, out);
+		r = decompress(ctx, payload, max, out);
 	else if (inner.ptr[0] == KURA_CODEC_RAW)
 		r = payload.len > max ? KURA_ECORRUPT
 				      : kura_buf_append(out, payload.ptr, payload.len);
@@ -108,7 +141,8 @@ int kura_envelope_decode(struct kura_slice inner, size_t max, struct kura_buf *o
 	return 0;
 }
 
-int kura_envelope_open(const uint8_t key[KURA_KEY_LEN], struct kura_slice aad,
+int kura_envelope_open(struct kura_envelope_ctx *ctx, const uint8_t key[KURA_KEY_LEN],
+		       struct kura_slice aad,
 		       struct kura_slice box, size_t max, struct kura_buf *out,
 		       uint8_t ret_sha[KURA_HASH_LEN])
 {
@@ -121,7 +155,7 @@ int kura_envelope_open(const uint8_t key[KURA_KEY_LEN], struct kura_slice aad,
 		r = kura_aead_open(key, aad.ptr, aad.len, box.ptr, box.len, inner.data);
 	if (!r) {
 		inner.len = box.len - KURA_SEAL_OVERHEAD;
-		r = kura_envelope_decode(kura_buf_slice(&inner), max, out, ret_sha);
+		r = kura_envelope_decode(ctx, kura_buf_slice(&inner), max, out, ret_sha);
 	}
 	kura_buf_release_secret(&inner);
 	return r;

@@ -40,6 +40,7 @@ int vault_batch_begin(struct vault_batch *b, struct kura_vault *v)
 	kura_buf_init(&b->leaf, 16384);
 	kura_buf_init(&b->aad, 1024);
 	kura_buf_init(&b->sealed, KURA_MAX_CONTENT + 4096);
+	b->zctx = kura_envelope_ctx_new();
 	if (v->readonly)
 		return KURA_EDENIED;
 	int r = v->store->ops->txn_begin(v->store, 1);
@@ -56,6 +57,8 @@ static void batch_release(struct vault_batch *b)
 	kura_buf_release(&b->leaf);
 	kura_buf_release(&b->aad);
 	kura_buf_release(&b->sealed);
+	kura_envelope_ctx_free(b->zctx);
+	b->zctx = NULL;
 }
 
 void vault_batch_abort(struct vault_batch *b)
@@ -94,7 +97,7 @@ static int seal_content(struct vault_batch *b, struct kura_leaf *l, const uint8_
 	kura_buf_reset(&b->aad);
 	r = kura_envelope_aad(l->record_id, l->version, l->patient_id, &b->aad);
 	if (!r)
-		r = kura_envelope_seal(k->enc, kura_buf_slice(&b->aad), content, len, &b->sealed,
+		r = kura_envelope_seal(b->zctx, k->enc, kura_buf_slice(&b->aad), content, len, &b->sealed,
 				       sha);
 	if (!r)
 		r = vault_commitment(k, sha, l->commitment);
@@ -359,7 +362,7 @@ static int open_row(void *ctx, const struct kura_version_row *row)
 		r = kura_envelope_aad(row->leaf.record_id, row->leaf.version,
 				      row->leaf.patient_id, &aad);
 	if (!r)
-		r = kura_envelope_open(k->enc, kura_buf_slice(&aad), row->sealed, KURA_MAX_CONTENT,
+		r = kura_envelope_open(NULL, k->enc, kura_buf_slice(&aad), row->sealed, KURA_MAX_CONTENT,
 				       g->content, sha);
 	if (!r)
 		r = vault_commitment(k, sha, commit);

@@ -6,10 +6,11 @@
 #define KURA_VAULT_VAULT_INT_H
 
 #include "ledger/ledger.h"
+#include "vault/envelope.h"
 #include "vault/vault.h"
 
 #define VAULT_ID_LEN 16
-#define PKEY_CACHE 256 /* patients whose keys stay unwrapped (a power of 2) */
+#define PKEY_CACHE 1024 /* patients whose keys stay unwrapped (a power of 2) */
 
 /* Keys derived from one patient's data key. */
 struct patient_keys {
@@ -49,6 +50,7 @@ struct vault_batch {
 	struct kura_ledger lg;
 	uint64_t count;
 	struct kura_buf leaf, aad, sealed;
+	struct kura_envelope_ctx *zctx; /* may be NULL (then one-shot) */
 };
 int vault_batch_begin(struct vault_batch *b, struct kura_vault *v);
 /* Add one version; content NULL for a tombstone.  l's commitment,

@@ -37,6 +37,7 @@ struct vctx {
 	struct chain_entry *chain;
 	size_t chain_cap;       /* power of 2 */
 	struct kura_buf leaf, aad, content;
+	struct kura_envelope_ctx *zctx;
 	uint64_t total;
 };
 
@@ -175,7 +176,7 @@ static int check_content(struct vctx *c, const struct kura_version_row *row)
 	kura_buf_reset(&c->content);
 	if ((r = kura_envelope_aad(l->record_id, l->version, l->patient_id, &c->aad)))
 		return r;
-	r = kura_envelope_open(k->enc, kura_buf_slice(&c->aad), row->sealed, KURA_MAX_CONTENT,
+	r = kura_envelope_open(c->zctx, k->enc, kura_buf_slice(&c->aad), row->sealed, KURA_MAX_CONTENT,
 			       &c->content, sha);
 	if (r == KURA_ECRYPTO || r == KURA_ECORRUPT) {
 		report(c, r == KURA_ECRYPTO ? "ciphertext" : "content-hash", row, 0,
@@ -398,7 +399,8 @@ static int vctx_init(struct vctx *c)
 	kura_buf_init(&c->leaf, 16384);
 	kura_buf_init(&c->aad, 1024);
 	kura_buf_init(&c->content, KURA_MAX_CONTENT + 1);
-	return c->chain && c->hashes ? 0 : KURA_ENOMEM;
+	c->zctx = kura_envelope_ctx_new();
+	return c->chain && c->hashes && c->zctx ? 0 : KURA_ENOMEM;
 }
 
 static void vctx_release(struct vctx *c)
@@ -409,6 +411,7 @@ static void vctx_release(struct vctx *c)
 	kura_buf_release(&c->leaf);
 	kura_buf_release(&c->aad);
 	kura_buf_release_secret(&c->content);
+	kura_envelope_ctx_free(c->zctx);
 }
 
 int kura_vault_verify(struct kura_vault *v, const struct kura_verify_opts *opts,

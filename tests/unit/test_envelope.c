@@ -15,7 +15,7 @@ static void seal(const uint8_t key[32], const char *rec, uint32_t v, const char 
 	uint8_t sha[32];
 	kura_buf_init(&aad, 1024);
 	assert_int_equal(kura_envelope_aad(rec, v, pat, &aad), 0);
-	assert_int_equal(kura_envelope_seal(key, kura_buf_slice(&aad), content, len, box, sha), 0);
+	assert_int_equal(kura_envelope_seal(NULL, key, kura_buf_slice(&aad), content, len, box, sha), 0);
 	kura_buf_release(&aad);
 }
 
@@ -26,7 +26,7 @@ static int open_as(const uint8_t key[32], const char *rec, uint32_t v, const cha
 	uint8_t sha[32];
 	kura_buf_init(&aad, 1024);
 	kura_envelope_aad(rec, v, pat, &aad);
-	int r = kura_envelope_open(key, kura_buf_slice(&aad), kura_buf_slice(box), 1 << 20, out, sha);
+	int r = kura_envelope_open(NULL, key, kura_buf_slice(&aad), kura_buf_slice(box), 1 << 20, out, sha);
 	kura_buf_release(&aad);
 	return r;
 }
@@ -85,13 +85,13 @@ static void test_decode_inner(void **state)
 	memset(inner, 0, sizeof(inner));
 	inner[0] = 0;
 	kura_sha256(inner + 33, 7, inner + 1);
-	assert_int_equal(kura_envelope_decode(kura_slice_make(inner, 40), 100, &out, sha), 0);
+	assert_int_equal(kura_envelope_decode(NULL, kura_slice_make(inner, 40), 100, &out, sha), 0);
 	inner[5] ^= 1; /* hash mismatch */
-	assert_int_equal(kura_envelope_decode(kura_slice_make(inner, 40), 100, &out, sha), KURA_ECORRUPT);
+	assert_int_equal(kura_envelope_decode(NULL, kura_slice_make(inner, 40), 100, &out, sha), KURA_ECORRUPT);
 	inner[0] = 7; /* unknown codec */
-	assert_int_equal(kura_envelope_decode(kura_slice_make(inner, 40), 100, &out, sha), KURA_ECORRUPT);
+	assert_int_equal(kura_envelope_decode(NULL, kura_slice_make(inner, 40), 100, &out, sha), KURA_ECORRUPT);
 	inner[0] = 1; /* not a zstd frame */
-	assert_int_equal(kura_envelope_decode(kura_slice_make(inner, 40), 100, &out, sha), KURA_ECORRUPT);
+	assert_int_equal(kura_envelope_decode(NULL, kura_slice_make(inner, 40), 100, &out, sha), KURA_ECORRUPT);
 	kura_buf_release(&out);
 }
 
