@@ -53,6 +53,8 @@ int cli_fail(const struct cli *c, int err, const char *en, const char *ja, ...);
 /* The default message for an error code. */
 int cli_fail_code(const struct cli *c, int err, const char *what);
 int cli_exit_code(int err);
+/* An error reading or writing the file at path. */
+int cli_fail_file(const struct cli *c, int err, const char *path);
 
 /* Open the vault of c->vault_dir, asking for the passphrase. On failure
  * prints the error and returns the exit code (non-zero). */

@@ -173,7 +173,7 @@ static int read_pubkey(struct cli *c, const char *path, uint8_t pub[KURA_PUBKEY_
 		return cli_fail(c, r, "'%s' is not an Ed25519 public key in PEM ('kura pubkey' prints one)",
 				"'%s' は PEM 形式の Ed25519 公開鍵ではありません（'kura pubkey' で出力できます）",
 				path);
-	return r ? cli_fail_code(c, r, path) : 0;
+	return r ? cli_fail_file(c, r, path) : 0;
 }
 
 static int proof_result(struct cli *c, int r, const struct kura_proof_summary *s,
@@ -230,7 +230,7 @@ int cmd_verify_proof(struct cli *c, int argc, char **argv)
 	kura_buf_init(&msg, 1024);
 	int r = kura_fs_read(argv[optind], doc.max, &doc);
 	if (r)
-		e = cli_fail_code(c, r, argv[optind]);
+		e = cli_fail_file(c, r, argv[optind]);
 	else
 		e = proof_result(c, kura_proof_verify(doc.data, doc.len, pub, &sum, &msg), &sum, &msg);
 	kura_buf_release(&doc);

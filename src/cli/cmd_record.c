@@ -192,7 +192,8 @@ static int simple_change(struct cli *c, int argc, char **argv, const char *usage
 	int e = parse_write(c, argc, argv, usage, &a, 1, &rec);
 	if (e)
 		return e;
-	if (argc - optind != 1)
+	if (argc - optind != 1 || a.on_behalf || a.patient || a.type || a.content_type ||
+	    a.confirm)
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
 	if (retract && (!a.reason || !*a.reason))
 		return cli_fail(c, KURA_EUSAGE, "--reason is required to retract a record",
@@ -339,7 +340,7 @@ int cmd_import(struct cli *c, int argc, char **argv)
 		e = r == KURA_ETOOBIG ? cli_fail(c, r, "'%s' is over the import limit of %u MiB; split it",
 						 "'%s' が取り込み上限 %u MiB を超えています。分割してください",
 						 file, KURA_MAX_IMPORT_FILE >> 20)
-				      : cli_fail_code(c, r, file);
+				      : cli_fail_file(c, r, file);
 	else if ((r = kura_import_parse(data.data, data.len, a.patient, &imp, &msg)))
 		e = cli_fail(c, r, "%s: %s; nothing was imported", "%s: %s。何も取り込んでいません",
 			     file, msg.data ? (char *)msg.data : kura_strerror(r));

@@ -130,7 +130,7 @@ static int load_against(struct cli *c, const char *path, struct kura_sth *ret)
 	json_t *j = r ? NULL : json_loadb((char *)b.data, b.len, JSON_REJECT_DUPLICATES, NULL);
 	kura_buf_release(&b);
 	if (r)
-		return cli_fail_code(c, r, path);
+		return cli_fail_file(c, r, path);
 	r = kura_sth_from_json(j, ret);
 	json_decref(j);
 	if (r)

@@ -98,6 +98,17 @@ int cli_fail_code(const struct cli *c, int err, const char *what)
 	}
 }
 
+int cli_fail_file(const struct cli *c, int err, const char *path)
+{
+	if (err == KURA_ENOTFOUND)
+		return cli_fail(c, err, "cannot read '%s': no such file", "'%s' を読めません: ファイルがありません",
+				path);
+	if (err == KURA_ETOOBIG)
+		return cli_fail(c, err, "'%s' is too large", "'%s' が大きすぎます", path);
+	return cli_fail(c, err, "cannot read or write '%s': %s", "'%s' を読み書きできません: %s", path,
+			kura_strerror(err));
+}
+
 static int read_tty_line(const char *prompt, char *buf, size_t cap, size_t *ret_len)
 {
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);

@@ -139,8 +139,8 @@ out:
 }
 
 static int verify_old_sth(const json_t *doc, const uint8_t pub[KURA_PUBKEY_LEN],
-			  const uint8_t old_root[KURA_HASH_LEN], struct kura_proof_summary *sum,
-			  struct kura_buf *msg)
+			  const uint8_t old_root[KURA_HASH_LEN], const struct kura_sth *sth,
+			  struct kura_proof_summary *sum, struct kura_buf *msg)
 {
 	struct kura_sth old;
 	json_t *j = json_object_get(doc, "old_sth");
@@ -152,6 +152,8 @@ static int verify_old_sth(const json_t *doc, const uint8_t pub[KURA_PUBKEY_LEN],
 		return fail(msg, KURA_EVERIFY, "the old tree head's signature does not verify");
 	if (old.tree_size != sum->old_size || !kura_ct_equal(old.root, old_root, KURA_HASH_LEN))
 		return fail(msg, KURA_EVERIFY, "the old tree head does not match old_root");
+	if (old.time_us > sth->time_us)
+		return fail(msg, KURA_EVERIFY, "the old tree head is newer than the new one");
 	sum->old_signed = 1;
 	return 0;
 }
@@ -168,7 +170,7 @@ static int verify_consistency(const json_t *doc, const struct kura_sth *sth,
 	if (sum->old_size == 0 ||
 	    merkle_verify_consistency(sum->old_size, sth->tree_size, old_root, sth->root, path, n))
 		return fail(msg, KURA_EVERIFY, "the signed tree does not extend the old tree");
-	return verify_old_sth(doc, pub, old_root, sum, msg);
+	return verify_old_sth(doc, pub, old_root, sth, sum, msg);
 }
 
 static int verify_doc(const json_t *doc, const uint8_t pub[KURA_PUBKEY_LEN],
