@@ -41,10 +41,10 @@ static int bundle_type(struct kura_import_ctx *c, json_t *root)
 	return 0;
 }
 
-static int bundle_entries(struct kura_import_ctx *c, json_t *root, json_t **ret)
+static int bundle_entries(struct kura_import_ctx *c, json_t *root, json_t **ret_entries)
 {
 	json_t *e = json_object_get(root, "entry");
-	*ret = NULL;
+	*ret_entries = NULL;
 	if (e && !json_is_array(e))
 		return kura_import_fail(c, KURA_EINVAL, "the bundle's entry is not a json array");
 	if (!e || json_array_size(e) == 0)
@@ -52,7 +52,7 @@ static int bundle_entries(struct kura_import_ctx *c, json_t *root, json_t **ret)
 	if (json_array_size(e) > KURA_MAX_BUNDLE_ENTRIES)
 		return kura_import_fail(c, KURA_ETOOBIG, "the bundle has %zu entries; at most %u "
 			"can be imported at once", json_array_size(e), KURA_MAX_BUNDLE_ENTRIES);
-	*ret = e;
+	*ret_entries = e;
 	return 0;
 }
 
@@ -63,15 +63,15 @@ static int is_patient(json_t *res)
 }
 
 /* The patient of a Patient resource: its id, else the X of a fullUrl
- * urn:uuid:X, else the default; *ret is NULL when there is none. */
+ * urn:uuid:X, else the default; *ret_patient is NULL when there is none. */
 static int patient_self(struct bundle *b, json_t *entry, json_t *res, size_t i,
-			const char **ret)
+			const char **ret_patient)
 {
 	char q[KURA_IMPORT_QUOTE_BUF];
 	json_t *id = json_object_get(res, "id");
 	const char *url = json_string_value(json_object_get(entry, "fullUrl"));
 	const char *s = json_string_value(id);
-	*ret = NULL;
+	*ret_patient = NULL;
 	if (!id && url && strncmp(url, "urn:uuid:", 9) == 0)
 		s = url + 9;
 	else if (!id)
@@ -83,7 +83,7 @@ static int patient_self(struct bundle *b, json_t *entry, json_t *res, size_t i,
 	if (id && !s)
 		return kura_import_fail(b->c, KURA_EINVAL, "bundle entry %zu: Patient id is "
 			"not a json string", i);
-	*ret = s;
+	*ret_patient = s;
 	return 0;
 }
 
@@ -154,7 +154,8 @@ static const struct patient_url *find_url(const struct bundle *b, const char *re
 
 /* s follows "Patient/": "ID" or "ID/_history/VERSION". */
 static int relative_patient(struct kura_import_ctx *c, const char *s, size_t i,
-			    const char *field, char buf[KURA_MAX_ID + 1], const char **ret)
+			    const char *field, char buf[KURA_MAX_ID + 1],
+			    const char **ret_patient)
 {
 	char q[KURA_IMPORT_QUOTE_BUF];
 	const char *slash = strchr(s, '/');
@@ -172,27 +173,27 @@ static int relative_patient(struct kura_import_ctx *c, const char *s, size_t i,
 		return kura_import_fail(c, KURA_EINVAL, "bundle entry %zu: %s.reference "
 			"'Patient/%s' is not 'Patient/ID' with a valid id", i, field,
 			kura_import_quote_str(s, q));
-	*ret = buf;
+	*ret_patient = buf;
 	return 0;
 }
 
-/* *ret stays NULL for a reference that names no patient kura can find: to
+/* *ret_patient stays NULL for a reference that names no patient kura can find: to
  * a Group, a contained resource, or another server. */
 static int patient_ref(struct bundle *b, json_t *res, size_t i,
-		       char buf[KURA_MAX_ID + 1], const char **ret)
+		       char buf[KURA_MAX_ID + 1], const char **ret_patient)
 {
 	static const char *const fields[] = {"subject", "patient"};
-	*ret = NULL;
+	*ret_patient = NULL;
 	for (size_t k = 0; k < 2; k++) {
 		json_t *ref = json_object_get(json_object_get(res, fields[k]), "reference");
 		const char *s = json_string_value(ref);
 		const struct patient_url *u = s ? find_url(b, s) : NULL;
 		if (u) {
-			*ret = u->patient;
+			*ret_patient = u->patient;
 			return 0;
 		}
 		if (s && strncmp(s, "Patient/", 8) == 0)
-			return relative_patient(b->c, s + 8, i, fields[k], buf, ret);
+			return relative_patient(b->c, s + 8, i, fields[k], buf, ret_patient);
 	}
 	return 0;
 }
@@ -233,15 +234,15 @@ static int no_resource(struct kura_import_ctx *c, json_t *entry, size_t i)
 
 /* The exact bytes of entry.resource, from the entry's bytes. */
 static int entry_raw(struct kura_import_ctx *c, struct kura_slice elem, size_t i,
-		     struct kura_slice *ret)
+		     struct kura_slice *ret_raw)
 {
-	int r = kura_jspan_member(elem, "resource", ret);
-	if (r || ret->ptr[0] != '{')
+	int r = kura_jspan_member(elem, "resource", ret_raw);
+	if (r || ret_raw->ptr[0] != '{')
 		return kura_import_fail(c, KURA_EINTERNAL,
 			"bundle entry %zu: json scanner disagrees with jansson", i);
-	if (ret->len > KURA_MAX_CONTENT)
+	if (ret_raw->len > KURA_MAX_CONTENT)
 		return kura_import_fail(c, KURA_ETOOBIG, "bundle entry %zu: resource is %zu "
-			"bytes; at most %u", i, ret->len, KURA_MAX_CONTENT);
+			"bytes; at most %u", i, ret_raw->len, KURA_MAX_CONTENT);
 	return 0;
 }
 

@@ -86,12 +86,12 @@ const char *kura_import_quote_str(const char *s, char out[KURA_IMPORT_QUOTE_BUF]
 int kura_import_push(struct kura_import *imp, struct kura_import_item **ret_item)
 {
 	*ret_item = NULL;
-	if (imp->count >= KURA_MAX_BUNDLE_ENTRIES)
+	if (imp->count >= KURA_MAX_IMPORT_RECORDS)
 		return KURA_ETOOBIG;
 	if (imp->count == imp->cap) {
 		size_t cap = imp->cap ? imp->cap * 2 : 64;
-		if (cap > KURA_MAX_BUNDLE_ENTRIES)
-			cap = KURA_MAX_BUNDLE_ENTRIES;
+		if (cap > KURA_MAX_IMPORT_RECORDS)
+			cap = KURA_MAX_IMPORT_RECORDS;
 		struct kura_import_item *p = realloc(imp->items, cap * sizeof *p);
 		if (!p)
 			return KURA_ENOMEM;
@@ -103,9 +103,9 @@ int kura_import_push(struct kura_import *imp, struct kura_import_item **ret_item
 	return 0;
 }
 
-int kura_import_alloc(struct kura_import *imp, size_t n, uint8_t **ret)
+int kura_import_alloc(struct kura_import *imp, size_t n, uint8_t **ret_mem)
 {
-	*ret = NULL;
+	*ret_mem = NULL;
 	if (n == 0 || n > KURA_MAX_NDJSON_LINE)
 		return KURA_EINTERNAL;
 	struct kura_import_blob *b = malloc(sizeof *b + n);
@@ -113,7 +113,7 @@ int kura_import_alloc(struct kura_import *imp, size_t n, uint8_t **ret)
 		return KURA_ENOMEM;
 	b->next = imp->blobs;
 	imp->blobs = b;
-	*ret = b->data;
+	*ret_mem = b->data;
 	return 0;
 }
 
@@ -161,39 +161,85 @@ static int looks_ndjson(struct kura_slice in)
 	       !kura_jspan_is_blank(kura_slice_make(nl + 1, cur.len - head - 1));
 }
 
-static int single_root(struct kura_import_ctx *c, struct kura_slice in, json_t *root)
+/* A message for a text kura_jspan_check() refused, with the line and
+ * column (in bytes) where it stopped. */
+static int json_error(struct kura_import_ctx *c, int err, struct kura_slice text,
+		      const struct kura_jspan_error *e)
+{
+	size_t line = 1, col = 1;
+	for (size_t i = 0; i < e->offset; i++, col++)
+		if (text.ptr[i] == '\n') {
+			line++;
+			col = 0;
+		}
+	if (err == KURA_ENOMEM)
+		return kura_import_fail(c, err, "out of memory");
+	if (err == KURA_ETOOBIG)
+		return kura_import_fail(c, err, "json nested deeper than %u levels at line %zu "
+			"column %zu", KURA_MAX_JSON_DEPTH, line, col);
+	/* Text after the first value, past line 1, is most often an NDJSON file
+	 * whose first record was broken over lines. */
+	return kura_import_fail(c, err, "invalid json at line %zu column %zu: %s%s", line, col,
+		e->what, line > 1 && strcmp(e->what, "text after the json value") == 0
+			? "; in ndjson each record must be on one line" : "");
+}
+
+static int bundle_document(struct kura_import_ctx *c, struct kura_slice in)
 {
 	char q[KURA_IMPORT_QUOTE_BUF];
-	json_t *rt = json_object_get(root, "resourceType");
-	if (!json_is_object(root))
-		return kura_import_fail(c, KURA_EINVAL,
-			"the file is a json array; import takes ndjson records or a fhir bundle");
-	if (!rt) {
-		c->imp->format = KURA_IMPORT_NDJSON;
-		return kura_import_record(c, in, root, 1);
-	}
-	if (json_is_string(rt) && strcmp(json_string_value(rt), "Bundle") == 0)
-		return kura_import_bundle(c, in, root);
-	return kura_import_fail(c, KURA_EINVAL,
-		"the file is a single fhir resource ('%s'); put it in a bundle or an ndjson record",
-		json_is_string(rt) ? kura_import_quote_str(json_string_value(rt), q) : "?");
+	json_error_t e;
+	json_t *root = json_loadb((const char *)in.ptr, in.len, KURA_IMPORT_JSON_FLAGS, &e);
+	/* Only what jspan lets through and jansson does not: 1e400. */
+	if (!root)
+		return kura_import_fail(c, KURA_EINVAL, "invalid json at line %d column %d: %s",
+			e.line, e.column, kura_import_quote(e.text, strlen(e.text), 160, q));
+	int r = kura_import_bundle(c, in, root);
+	json_decref(root);
+	return r;
+}
+
+static int single_resource(struct kura_import_ctx *c, struct kura_slice in,
+			   struct kura_slice rt)
+{
+	char s[KURA_MAX_TYPE + 2], q[KURA_IMPORT_QUOTE_BUF];
+	size_t n = 0;
+	if (rt.ptr[0] == '"')
+		kura_jspan_string(rt, (uint8_t *)s, sizeof s - 1, &n);
+	s[n] = 0;
+	if (strcmp(s, "Bundle") == 0)
+		return bundle_document(c, in);
+	return kura_import_fail(c, KURA_EINVAL, "the file is a single fhir resource ('%s'); "
+		"put it in a bundle or an ndjson record", kura_import_quote(s, n,
+		KURA_IMPORT_QUOTE, q));
+}
+
+static uint8_t first_byte(struct kura_slice s)
+{
+	struct kura_slice v;
+	return kura_jspan_value(&s, &v) == 0 ? v.ptr[0] : 0;
 }
 
 static int single_document(struct kura_import_ctx *c, struct kura_slice in)
 {
-	char q[KURA_IMPORT_QUOTE_BUF];
-	json_error_t e;
+	struct kura_jspan_error e;
+	struct kura_slice rt;
 	if (in.len > KURA_MAX_BUNDLE_FILE)
 		return kura_import_fail(c, KURA_ETOOBIG,
 			"the file is one json document of more than %u bytes; split it",
 			KURA_MAX_BUNDLE_FILE);
-	json_t *root = json_loadb((const char *)in.ptr, in.len, KURA_IMPORT_JSON_FLAGS, &e);
-	if (!root)
-		return kura_import_fail(c, KURA_EINVAL, "invalid json at line %d column %d: %s",
-			e.line, e.column, kura_import_quote(e.text, strlen(e.text), 160, q));
-	int r = single_root(c, in, root);
-	json_decref(root);
-	return r;
+	int r = kura_jspan_check(in, &e);
+	if (r)
+		return json_error(c, r, in, &e);
+	r = kura_jspan_member(in, "resourceType", &rt);
+	if (r == KURA_EINVAL)
+		return kura_import_fail(c, r, "the file is a json %s, not an object; import "
+			"takes ndjson records or a fhir bundle", first_byte(in) == '[' ? "array"
+			: "scalar");
+	if (r == KURA_ENOTFOUND) {
+		c->imp->format = KURA_IMPORT_NDJSON;
+		return kura_import_record(c, in, 1);
+	}
+	return r ? r : single_resource(c, in, rt);
 }
 
 static int parse_all(struct kura_import_ctx *c, struct kura_slice in)

@@ -9,9 +9,9 @@
 
 #include "fhir/import.h"
 
-/* Every document is parsed with these: duplicate keys would make "which
- * value did kura store" ambiguous, and integers as reals means a big integer
- * such as 12345678901234567890 is not refused (its bytes are kept anyway). */
+/* Bundles are parsed with these: duplicate keys would make "which value did
+ * kura store" ambiguous, and integers as reals means a big integer such as
+ * 12345678901234567890 is not refused (its bytes are kept anyway). */
 #define KURA_IMPORT_JSON_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL)
 
 /* Input bytes a quoted value shows in a message, and room for a quote of up
@@ -51,20 +51,21 @@ const char *kura_import_quote_str(const char *s, char out[KURA_IMPORT_QUOTE_BUF]
 int kura_import_push(struct kura_import *imp, struct kura_import_item **ret_item);
 
 /* n (>= 1) bytes that live as long as imp.  KURA_ENOMEM. */
-int kura_import_alloc(struct kura_import *imp, size_t n, uint8_t **ret);
+int kura_import_alloc(struct kura_import *imp, size_t n, uint8_t **ret_mem);
 
 /* Copy src, already known to fit, into a field of cap bytes. */
 void kura_import_set(char *dst, size_t cap, const char *src);
 
-/* One record object: text is its bytes in the file, obj its parse, line its
- * 1-based line.  Appends one item or fails with a message. */
-int kura_import_record(struct kura_import_ctx *c, struct kura_slice text, json_t *obj,
-		       size_t line);
+/* One record object: text is its bytes in the file, already accepted by
+ * kura_jspan_check(); line is its 1-based line.  Appends one item or fails
+ * with a message. */
+int kura_import_record(struct kura_import_ctx *c, struct kura_slice text, size_t line);
 
 /* All lines of an NDJSON file. */
 int kura_import_ndjson(struct kura_import_ctx *c, struct kura_slice data);
 
-/* A Bundle: text is the whole file, root its parse. */
+/* A Bundle: text is the whole file, already accepted by kura_jspan_check();
+ * root is its parse. */
 int kura_import_bundle(struct kura_import_ctx *c, struct kura_slice text, json_t *root);
 
 #endif

@@ -9,8 +9,10 @@
 #define KURA_MAX_CONTENT (64u * 1024 * 1024)
 /* A file given to `kura import` (NDJSON or a Bundle). */
 #define KURA_MAX_IMPORT_FILE (1024u * 1024 * 1024)
-/* One NDJSON line. */
-#define KURA_MAX_NDJSON_LINE (KURA_MAX_CONTENT + 4096u)
+/* One NDJSON line: room for KURA_MAX_CONTENT as base64. */
+#define KURA_MAX_NDJSON_LINE (KURA_MAX_CONTENT / 3 * 4 + 8192u)
+/* Records in one import file (NDJSON lines or Bundle entries). */
+#define KURA_MAX_IMPORT_RECORDS 1000000u
 /* A FHIR Bundle file given to import. */
 #define KURA_MAX_BUNDLE_FILE (256u * 1024 * 1024)
 /* Entries in one Bundle. */
