@@ -32,6 +32,9 @@
 /* Records committed per transaction (one fsync, one signed tree head) by
  * `kura import`; a FHIR transaction Bundle is always one transaction. */
 #define KURA_IMPORT_BATCH 1000u
+/* ... and at most this much content per transaction (bounds the memory a
+ * batch of large documents takes while it is sealed). */
+#define KURA_IMPORT_BATCH_BYTES (64u * 1024 * 1024)
 /* How long a writer waits for another writer before KURA_EBUSY (ms). */
 #define KURA_BUSY_TIMEOUT_MS 30000
 

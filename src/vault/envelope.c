@@ -9,7 +9,7 @@
 #include "util/banned.h"
 
 #define ENVELOPE_HEADER (1 + KURA_HASH_LEN)
-#define ZSTD_LEVEL 3 /* fast; clinical JSON still shrinks 3-5x */
+#define ZSTD_LEVEL 1 /* fast; clinical JSON still shrinks 3-5x */
 
 struct kura_envelope_ctx {
 	ZSTD_CCtx *c;

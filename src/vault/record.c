@@ -85,20 +85,14 @@ int vault_batch_commit(struct vault_batch *b, struct kura_sth *ret_sth)
 	return 0;
 }
 
-/* Encrypt content and fill the leaf's commitment and length. */
-static int seal_content(struct vault_batch *b, struct kura_leaf *l, const uint8_t *content,
-			size_t len)
+int vault_seal(struct kura_envelope_ctx *z, const struct patient_keys *k, struct kura_leaf *l,
+	       const uint8_t *content, size_t len, struct kura_buf *aad, struct kura_buf *out)
 {
-	const struct patient_keys *k;
 	uint8_t sha[KURA_HASH_LEN];
-	int r = vault_patient_keys(b->v, l->patient_id, 1, &k);
-	if (r)
-		return r;
-	kura_buf_reset(&b->aad);
-	r = kura_envelope_aad(l->record_id, l->version, l->patient_id, &b->aad);
+	kura_buf_reset(aad);
+	int r = kura_envelope_aad(l->record_id, l->version, l->patient_id, aad);
 	if (!r)
-		r = kura_envelope_seal(b->zctx, k->enc, kura_buf_slice(&b->aad), content, len, &b->sealed,
-				       sha);
+		r = kura_envelope_seal(z, k->enc, kura_buf_slice(aad), content, len, out, sha);
 	if (!r)
 		r = vault_commitment(k, sha, l->commitment);
 	kura_wipe(sha, sizeof(sha));
@@ -106,27 +100,26 @@ static int seal_content(struct vault_batch *b, struct kura_leaf *l, const uint8_
 	return r;
 }
 
-int vault_batch_add(struct vault_batch *b, struct kura_leaf *l, const uint8_t *content,
-		    size_t len, struct kura_written *ret)
+/* Encrypt content and fill the leaf's commitment and length. */
+static int seal_content(struct vault_batch *b, struct kura_leaf *l, const uint8_t *content,
+			size_t len)
+{
+	const struct patient_keys *k;
+	int r = vault_patient_keys(b->v, l->patient_id, 1, &k);
+	return r ? r : vault_seal(b->zctx, k, l, content, len, &b->aad, &b->sealed);
+}
+
+int vault_batch_append(struct vault_batch *b, const struct kura_leaf *l,
+		       struct kura_slice sealed, struct kura_written *ret)
 {
 	struct kura_version_row row;
-	int r = 0;
-	if (len > KURA_MAX_CONTENT)
-		return KURA_ETOOBIG;
 	kura_buf_reset(&b->leaf);
-	kura_buf_reset(&b->sealed);
-	l->time_us = kura_time_now_us();
-	memset(l->commitment, 0, KURA_HASH_LEN);
-	l->content_length = 0;
-	if (content)
-		r = seal_content(b, l, content, len);
-	if (!r)
-		r = kura_leaf_encode(l, &b->leaf);
+	int r = kura_leaf_encode(l, &b->leaf);
 	if (r)
 		return r;
 	memset(&row, 0, sizeof(row));
 	row.leaf = *l;
-	row.sealed = kura_buf_slice(&b->sealed);
+	row.sealed = sealed;
 	r = kura_ledger_append(&b->lg, b->leaf.data, b->leaf.len, &row.leaf_index,
 			       ret->leaf_hash);
 	if (!r)
@@ -138,6 +131,21 @@ int vault_batch_add(struct vault_batch *b, struct kura_leaf *l, const uint8_t *c
 	ret->leaf_index = row.leaf_index;
 	b->count++;
 	return 0;
+}
+
+int vault_batch_add(struct vault_batch *b, struct kura_leaf *l, const uint8_t *content,
+		    size_t len, struct kura_written *ret)
+{
+	int r = 0;
+	if (len > KURA_MAX_CONTENT)
+		return KURA_ETOOBIG;
+	kura_buf_reset(&b->sealed);
+	l->time_us = kura_time_now_us();
+	memset(l->commitment, 0, KURA_HASH_LEN);
+	l->content_length = 0;
+	if (content)
+		r = seal_content(b, l, content, len);
+	return r ? r : vault_batch_append(b, l, kura_buf_slice(&b->sealed), ret);
 }
 
 static int copy_field(char *dst, size_t cap, const char *src)

@@ -10,7 +10,7 @@
 #include "vault/vault.h"
 
 #define VAULT_ID_LEN 16
-#define PKEY_CACHE 1024 /* patients whose keys stay unwrapped (a power of 2) */
+#define PKEY_CACHE 8192 /* patients whose keys stay unwrapped (a power of 2) */
 
 /* Keys derived from one patient's data key. */
 struct patient_keys {
@@ -57,6 +57,13 @@ int vault_batch_begin(struct vault_batch *b, struct kura_vault *v);
  * content_length and time are filled here; previous must be set. */
 int vault_batch_add(struct vault_batch *b, struct kura_leaf *l, const uint8_t *content,
 		    size_t len, struct kura_written *ret);
+/* The two halves of vault_batch_add, for callers that seal in parallel:
+ * vault_seal touches no shared state (give each thread its own z, aad and
+ * out); vault_batch_append must run on the batch's thread. */
+int vault_seal(struct kura_envelope_ctx *z, const struct patient_keys *k, struct kura_leaf *l,
+	       const uint8_t *content, size_t len, struct kura_buf *aad, struct kura_buf *out);
+int vault_batch_append(struct vault_batch *b, const struct kura_leaf *l,
+		       struct kura_slice sealed, struct kura_written *ret);
 int vault_batch_commit(struct vault_batch *b, struct kura_sth *ret_sth);
 void vault_batch_abort(struct vault_batch *b);
 
