@@ -27,7 +27,7 @@ enum cli_exit {
 	EXIT_OK = 0,
 	EXIT_VERIFY = 1,   /* verification found a problem */
 	EXIT_USAGE = 2,
-	EXIT_DENIED = 3,   /* wrong passphrase */
+	EXIT_DENIED = 3,   /* wrong passphrase, or not allowed */
 	EXIT_NOTFOUND = 4, /* unknown record or version */
 	EXIT_INVALID = 5,  /* bad input */
 	EXIT_TOOBIG = 6,

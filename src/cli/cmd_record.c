@@ -96,8 +96,14 @@ static int write_error(struct cli *c, int r, const char *record)
 				"記録 '%s' にはこの操作ができません（取消済み、または最新版が仮保存ではありません）",
 				record);
 	if (r == KURA_EINVAL)
-		return cli_fail(c, r, "invalid input for '%s': check ids, type and reason",
-				"'%s' への入力が不正です。ID・種別・理由を確認してください", record);
+		return cli_fail(c, r, "invalid input for '%s': check ids, reason, and that the content fits the record's type",
+				"'%s' への入力が不正です。ID・理由、内容が記録の種別に合うかを確認してください", record);
+	if (r == KURA_EDENIED)
+		return cli_fail(c, r, "proxy input for '%s' must be confirmed by the person it was entered for (AUTH-06)",
+				"'%s' の代行入力は、代行元の本人が確定してください（AUTH-06）", record);
+	if (r == KURA_ETOOBIG)
+		return cli_fail(c, r, "the content is over the limit of %u MiB per version",
+				"内容が1版あたりの上限 %u MiB を超えています", KURA_MAX_CONTENT >> 20);
 	return cli_fail_code(c, r, record);
 }
 
@@ -107,13 +113,7 @@ static int check_type(struct cli *c, const char *type, const struct kura_buf *co
 	if (!kura_valid_record_type(type))
 		return cli_fail(c, KURA_EINVAL, "invalid type '%s': use a FHIR resource type, 'hl7v2' or a MIME type",
 				"不正な種別 '%s': FHIR リソース型、'hl7v2' または MIME 型を指定してください", type);
-	if (!kura_is_fhir_type(type))
-		return 0;
-	json_t *j = json_loadb((const char *)content->data, content->len, JSON_REJECT_DUPLICATES, NULL);
-	const char *rt = json_string_value(json_object_get(j, "resourceType"));
-	int ok = rt && strcmp(rt, type) == 0;
-	json_decref(j);
-	if (!ok)
+	if (kura_fhir_check_content(type, content->data, content->len))
 		return cli_fail(c, KURA_EINVAL, "content is not a FHIR %s resource (JSON with \"resourceType\": \"%s\")",
 				"内容が FHIR %s リソース（\"resourceType\": \"%s\" の JSON）ではありません", type, type);
 	return 0;

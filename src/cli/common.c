@@ -50,6 +50,10 @@ int cli_fail(const struct cli *c, int err, const char *en, const char *ja, ...)
 		va_end(ap);
 		msg.len = (size_t)n;
 	}
+	/* User input is echoed in messages: keep them one line, no escapes. */
+	for (size_t i = 0; msg.data && i < msg.len; i++)
+		if (msg.data[i] < 0x20 || msg.data[i] == 0x7f)
+			msg.data[i] = '?';
 	const char *text = msg.data ? (const char *)msg.data : kura_strerror(err);
 	if (c->json)
 		cli_print_json(json_pack("{s:{s:s, s:s, s:i}}", "error", "code", kura_errname(err),

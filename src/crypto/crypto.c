@@ -28,6 +28,7 @@ static struct {
 	EVP_MD *sha256;
 	EVP_CIPHER *aes_gcm;
 	EVP_MAC *hmac;
+	EVP_KDF *hkdf;
 } alg;
 static pthread_once_t alg_once = PTHREAD_ONCE_INIT;
 
@@ -36,6 +37,7 @@ static void alg_fetch(void)
 	alg.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	alg.aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
 	alg.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	alg.hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
 }
 
 static const EVP_MD *md_sha256(void)
@@ -53,7 +55,7 @@ int kura_crypto_init(void)
 	if (sodium_init() < 0)
 		return KURA_EINTERNAL;
 	pthread_once(&alg_once, alg_fetch);
-	return alg.sha256 && alg.aes_gcm && alg.hmac ? 0 : KURA_EINTERNAL;
+	return alg.sha256 && alg.aes_gcm && alg.hmac && alg.hkdf ? 0 : KURA_EINTERNAL;
 }
 
 void kura_sha256(const void *data, size_t len, uint8_t out[KURA_HASH_LEN])
@@ -138,8 +140,8 @@ int kura_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const char *info,
 		     uint8_t *out, size_t outlen)
 {
 	int r = KURA_EINTERNAL;
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	EVP_KDF *kdf = alg.hkdf ? NULL : EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *ctx = alg.hkdf ? EVP_KDF_CTX_new(alg.hkdf) : kdf ? EVP_KDF_CTX_new(kdf) : NULL;
 	OSSL_PARAM params[4];
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0);
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikmlen);

@@ -112,4 +112,9 @@ int kura_valid_record_type(const char *s);
  * bytes. */
 int kura_valid_content_type(const char *s);
 
+/* 0 if content fits a record of this type: for a FHIR resource type, a JSON
+ * object whose resourceType equals type; other valid types accept any
+ * bytes.  KURA_EINVAL otherwise (also for an invalid type). */
+int kura_fhir_check_content(const char *type, const uint8_t *content, size_t len);
+
 #endif

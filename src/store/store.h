@@ -75,7 +75,7 @@ struct kura_store_ops {
 	int (*sth_get)(struct kura_store *s, uint64_t tree_size, struct kura_sth *ret);
 	int (*sth_scan)(struct kura_store *s, kura_sth_cb cb, void *ctx);
 
-	/* The backend's own structural check (SQLite integrity_check);
+	/* The backend's own structural check (SQLite quick_check);
 	 * KURA_ECORRUPT with a one-line description in msg. */
 	int (*check)(struct kura_store *s, struct kura_buf *msg);
 };

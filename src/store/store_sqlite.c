@@ -533,7 +533,7 @@ static int sq_sth_scan(struct kura_store *s, kura_sth_cb cb, void *ctx)
 static int sq_check(struct kura_store *s, struct kura_buf *msg)
 {
 	sqlite3_stmt *st = NULL;
-	int r = map_rc(sqlite3_prepare_v2(S(s)->db, "PRAGMA integrity_check", -1, &st, NULL));
+	int r = map_rc(sqlite3_prepare_v2(S(s)->db, "PRAGMA quick_check", -1, &st, NULL));
 	if (r)
 		return r;
 	int rc = sqlite3_step(st);
@@ -573,6 +573,27 @@ static const struct kura_store_ops sqlite_ops = {
 	.check = sq_check,
 };
 
+/* An existing file is a kura store only if it has our tables; checked
+ * before anything could write to it (journal mode changes rewrite the
+ * header, so WAL is set only when the store is created: it persists). */
+static int is_kura_store(struct sqlite_store *ss)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(ss->db,
+				    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+				    "name IN ('meta', 'patients', 'versions', 'nodes', 'tree_heads')",
+				    -1, &st, NULL);
+	if (rc) {
+		sqlite3_finalize(st);
+		return rc == SQLITE_NOTADB ? KURA_EFOREIGN : map_rc(rc);
+	}
+	rc = sqlite3_step(st);
+	int r = rc == SQLITE_ROW ? (sqlite3_column_int(st, 0) == 5 ? 0 : KURA_EFOREIGN)
+				 : (rc & 0xff) == SQLITE_NOTADB ? KURA_EFOREIGN : map_rc(rc);
+	sqlite3_finalize(st);
+	return r;
+}
+
 static int configure(struct sqlite_store *ss, int flags)
 {
 	int r;
@@ -580,14 +601,15 @@ static int configure(struct sqlite_store *ss, int flags)
 	sqlite3_extended_result_codes(ss->db, 1);
 	if ((r = exec(ss, "PRAGMA cell_size_check = ON")))
 		return r;
+	if (!(flags & KURA_STORE_CREATE) && (r = is_kura_store(ss)))
+		return r;
 	if (flags & KURA_STORE_READONLY)
 		return 0;
-	if ((r = exec(ss, "PRAGMA journal_mode = WAL")) ||
-	    (r = exec(ss, "PRAGMA synchronous = FULL")))
+	if ((r = exec(ss, "PRAGMA synchronous = FULL")))
 		return r;
 	if (flags & KURA_STORE_CREATE) {
-		if ((r = exec(ss, "BEGIN")) || (r = exec(ss, schema_sql)) ||
-		    (r = exec(ss, "COMMIT")))
+		if ((r = exec(ss, "PRAGMA journal_mode = WAL")) || (r = exec(ss, "BEGIN")) ||
+		    (r = exec(ss, schema_sql)) || (r = exec(ss, "COMMIT")))
 			return r;
 	}
 	return 0;
@@ -615,8 +637,6 @@ int kura_store_sqlite_open(const char *path, int flags, struct kura_store **ret)
 		goto out;
 	}
 	r = configure(ss, flags);
-	if (r == KURA_EIO || r == KURA_ECORRUPT)
-		r = KURA_EFOREIGN; /* not a database at all */
 	if (r)
 		goto out;
 	*ret = &ss->base;

@@ -27,11 +27,10 @@ void kura_buf_release_secret(struct kura_buf *b)
 {
 	if (!b)
 		return;
-	if (b->data) {
-		volatile uint8_t *p = b->data;
-		for (size_t i = 0; i < b->cap; i++)
-			p[i] = 0;
-	}
+	/* explicit_bzero: a wipe the compiler may not drop (glibc); the whole
+	 * capacity, since a reused buffer may hold older, longer secrets. */
+	if (b->data)
+		explicit_bzero(b->data, b->cap);
 	kura_buf_release(b);
 }
 

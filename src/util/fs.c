@@ -11,29 +11,29 @@
 
 #include "util/banned.h"
 
+/* Read through a fixed chunk so that a file of exactly max bytes fits and
+ * one byte more is refused (b->max must be at least max). */
 static int read_fd(int fd, size_t max, struct kura_buf *b)
 {
+	enum { CHUNK = 65536 };
+	uint8_t *chunk = malloc(CHUNK);
 	size_t start = b->len;
-	for (;;) {
-		if (b->len - start > max)
-			return KURA_ETOOBIG;
-		int r = kura_buf_reserve(b, 65536);
-		if (r == KURA_ETOOBIG)
-			r = kura_buf_reserve(b, 1);
-		if (r)
-			return r;
-		size_t room = b->cap - b->len - 1;
-		ssize_t n = read(fd, b->data + b->len, room);
+	int r = chunk ? 0 : KURA_ENOMEM;
+	while (!r) {
+		ssize_t n = read(fd, chunk, CHUNK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return KURA_EIO;
-		if (n == 0)
+			r = KURA_EIO;
+		else if (n == 0)
 			break;
-		b->len += (size_t)n;
-		b->data[b->len] = 0;
+		else if ((size_t)n > max - (b->len - start))
+			r = KURA_ETOOBIG;
+		else
+			r = kura_buf_append(b, chunk, (size_t)n);
 	}
-	return b->len - start > max ? KURA_ETOOBIG : 0;
+	free(chunk);
+	return r;
 }
 
 int kura_fs_read(const char *path, size_t max, struct kura_buf *b)

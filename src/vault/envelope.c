@@ -83,7 +83,7 @@ int kura_envelope_seal(struct kura_envelope_ctx *ctx, const uint8_t key[KURA_KEY
 		       uint8_t ret_sha[KURA_HASH_LEN])
 {
 	struct kura_buf inner;
-	kura_buf_init(&inner, KURA_MAX_CONTENT + 2 * ENVELOPE_HEADER + 65536);
+	kura_buf_init(&inner, ZSTD_COMPRESSBOUND(KURA_MAX_CONTENT) + ENVELOPE_HEADER + 1);
 	int r = build_inner(ctx, content, len, &inner, ret_sha);
 	if (!r)
 		r = kura_buf_reserve(out, inner.len + KURA_SEAL_OVERHEAD);

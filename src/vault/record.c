@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "fhir/import.h"
 #include "ledger/merkle.h"
 #include "util/limits.h"
 #include "util/time.h"
@@ -159,11 +160,16 @@ static int copy_field(char *dst, size_t cap, const char *src)
 	return 0;
 }
 
-/* Who and why, common to every kind of write. */
+/* Who and why, common to every kind of write.  Proxy input (AUTH-06) cannot
+ * be confirmed by the proxy: it stays a draft until the person it was
+ * entered for confirms it. */
 static int fill_write(struct kura_leaf *l, const struct kura_write *w)
 {
 	if (!w->actor || !*w->actor)
 		return KURA_EINVAL;
+	if (w->confirm && w->on_behalf_of && *w->on_behalf_of &&
+	    strcmp(w->on_behalf_of, w->actor) != 0)
+		return KURA_EDENIED;
 	if (copy_field(l->inputter, sizeof(l->inputter), w->actor) ||
 	    copy_field(l->on_behalf_of, sizeof(l->on_behalf_of), w->on_behalf_of) ||
 	    copy_field(l->reason, sizeof(l->reason), w->reason))
@@ -205,6 +211,8 @@ int kura_vault_put(struct kura_vault *v, const char *patient, const char *type,
 	    !*type)
 		return KURA_EINVAL;
 	int r = fill_write(&l, w);
+	if (!r)
+		r = kura_fhir_check_content(type, content, len);
 	if (r)
 		return r;
 	vault_new_record_id(l.record_id);
@@ -268,36 +276,51 @@ static int draft_content(struct vault_batch *b, const struct kura_leaf *latest,
 	return kura_vault_get(b->v, latest->record_id, latest->version, &l, out);
 }
 
+/* Confirmation (AUTH-02/06): a new version with the draft's content and
+ * authors, confirmed by the actor, who must be the person a proxy draft
+ * was entered for. */
+static int add_confirmation(struct vault_batch *b, struct kura_leaf *l,
+			    const struct kura_leaf *latest, const char *actor,
+			    struct kura_written *ret)
+{
+	struct kura_buf content;
+	if (latest->on_behalf_of[0] && strcmp(latest->on_behalf_of, actor) != 0)
+		return KURA_EDENIED;
+	kura_buf_init(&content, KURA_MAX_CONTENT);
+	int r = draft_content(b, latest, &content);
+	memcpy(l->confirmer, l->inputter, sizeof(l->confirmer));
+	memcpy(l->inputter, latest->inputter, sizeof(l->inputter));
+	memcpy(l->on_behalf_of, latest->on_behalf_of, sizeof(l->on_behalf_of));
+	l->status = KURA_STATUS_CONFIRMED;
+	if (!r)
+		r = vault_batch_add(b, l, content.data ? content.data : (const uint8_t *)"",
+				    content.len, ret);
+	kura_buf_release_secret(&content);
+	return r;
+}
+
 static int apply_change(struct vault_batch *b, const char *record_id, const struct change *c,
 			const struct kura_write *w, struct kura_written *ret)
 {
 	struct kura_leaf l, latest;
-	struct kura_buf content;
-	kura_buf_init(&content, KURA_MAX_CONTENT);
 	memset(&l, 0, sizeof(l));
 	int r = next_from_latest(b, record_id, &l, &latest);
 	if (!r)
 		r = fill_write(&l, w);
-	if (!r && c->kind == CHANGE_AMEND)
-		r = vault_batch_add(b, &l, c->content, c->len, ret);
-	if (!r && c->kind == CHANGE_RETRACT) {
+	if (r)
+		return r;
+	switch (c->kind) {
+	case CHANGE_AMEND:
+		r = kura_fhir_check_content(l.type, c->content, c->len);
+		return r ? r : vault_batch_add(b, &l, c->content, c->len, ret);
+	case CHANGE_RETRACT:
 		l.status = KURA_STATUS_ENTERED_IN_ERROR;
 		l.confirmer[0] = 0;
-		r = vault_batch_add(b, &l, NULL, 0, ret);
+		return vault_batch_add(b, &l, NULL, 0, ret);
+	case CHANGE_CONFIRM:
+		return add_confirmation(b, &l, &latest, w->actor, ret);
 	}
-	if (!r && c->kind == CHANGE_CONFIRM) {
-		r = draft_content(b, &latest, &content);
-		/* The content was input by the draft's author; the actor confirms. */
-		memcpy(l.confirmer, l.inputter, sizeof(l.confirmer));
-		memcpy(l.inputter, latest.inputter, sizeof(l.inputter));
-		memcpy(l.on_behalf_of, latest.on_behalf_of, sizeof(l.on_behalf_of));
-		l.status = KURA_STATUS_CONFIRMED;
-		if (!r)
-			r = vault_batch_add(b, &l, content.data ? content.data : (const uint8_t *)"",
-					    content.len, ret);
-	}
-	kura_buf_release_secret(&content);
-	return r;
+	return KURA_EINTERNAL;
 }
 
 static int change_record(struct kura_vault *v, const char *record_id, const struct change *c,

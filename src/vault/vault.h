@@ -77,15 +77,21 @@ struct kura_written {
 	struct kura_sth sth;
 };
 
-/* A new record for patient, of type (FHIR resource type, "hl7v2" or MIME). */
+/* A new record for patient, of type (FHIR resource type, "hl7v2" or MIME).
+ * KURA_EINVAL if the content does not fit the type (a FHIR type needs a
+ * JSON object of that resourceType); KURA_EDENIED for --confirm together
+ * with proxy input (only the person it was entered for confirms it). */
 int kura_vault_put(struct kura_vault *v, const char *patient, const char *type,
 		   const char *content_type, const uint8_t *content, size_t len,
 		   const struct kura_write *w, struct kura_written *ret);
-/* A new version with new content.  KURA_ESTATE if the record is retracted. */
+/* A new version with new content.  KURA_ESTATE if the record is retracted,
+ * KURA_EINVAL if the content does not fit the record's type. */
 int kura_vault_amend(struct kura_vault *v, const char *record_id, const uint8_t *content,
 		     size_t len, const struct kura_write *w, struct kura_written *ret);
 /* Confirm the latest version, which must be a draft (KURA_ESTATE otherwise):
- * a new version with the same content, confirmed by w->actor. */
+ * a new version with the same content, confirmed by w->actor.  A proxy
+ * draft can be confirmed only by the person it was entered for
+ * (KURA_EDENIED otherwise; AUTH-06). */
 int kura_vault_confirm(struct kura_vault *v, const char *record_id,
 		       const struct kura_write *w, struct kura_written *ret);
 /* A tombstone version (entered-in-error) with a reason. */

@@ -25,6 +25,12 @@ struct chain_entry {
 	uint8_t ident[KURA_HASH_LEN]; /* SHA-256 of patient and type: must not change */
 };
 
+/* Which version each leaf came from, to name it in node findings. */
+struct leaf_ref {
+	char record_id[KURA_MAX_ID + 1];
+	uint32_t version;
+};
+
 struct vctx {
 	struct kura_vault *v;
 	const struct kura_verify_opts *opts;
@@ -33,6 +39,7 @@ struct vctx {
 	size_t nsths;
 	uint64_t size;          /* tree size of the latest head */
 	uint8_t (*hashes)[KURA_HASH_LEN]; /* leaf hashes, index = leaf index */
+	struct leaf_ref *refs;            /* same index */
 	uint64_t next;          /* next expected leaf index */
 	struct chain_entry *chain;
 	size_t chain_cap;       /* power of 2 */
@@ -223,6 +230,8 @@ static int check_row(void *ctx, const struct kura_version_row *row)
 	}
 	merkle_leaf_hash(c->leaf.data, c->leaf.len, h);
 	memcpy(c->hashes[row->leaf_index], h, KURA_HASH_LEN);
+	memcpy(c->refs[row->leaf_index].record_id, row->leaf.record_id, sizeof(row->leaf.record_id));
+	c->refs[row->leaf_index].version = row->leaf.version;
 	check_chain(c, row, h);
 	int r = check_content(c, row);
 	if (c->opts->progress && (c->rep->versions & 1023) == 0)
@@ -321,7 +330,19 @@ static int check_node(void *ctx, unsigned level, uint64_t index, const uint8_t h
 		return 0;
 	}
 	n->seen++;
-	if (!kura_ct_equal(hash, n->cur[index], KURA_HASH_LEN))
+	if (kura_ct_equal(hash, n->cur[index], KURA_HASH_LEN))
+		return 0;
+	if (level == 0 && n->c->refs[index].record_id[0]) {
+		/* The row re-encodes to a different leaf than the one the tree
+		 * holds: this version's stored fields were changed. */
+		struct kura_version_row row;
+		memset(&row, 0, sizeof(row));
+		row.leaf_index = index;
+		memcpy(row.leaf.record_id, n->c->refs[index].record_id, sizeof(row.leaf.record_id));
+		row.leaf.version = n->c->refs[index].version;
+		report(n->c, "leaf-hash", &row, 0,
+		       "the version row does not match its ledger leaf (edited row?)");
+	} else
 		report(n->c, "node", NULL, 0, "stored tree node (%u, %llu) does not match the leaves",
 		       level, (unsigned long long)index);
 	return 0;
@@ -396,17 +417,19 @@ static int vctx_init(struct vctx *c)
 		c->chain_cap *= 2;
 	c->chain = calloc(c->chain_cap, sizeof(*c->chain));
 	c->hashes = calloc(c->size ? c->size : 1, KURA_HASH_LEN);
+	c->refs = calloc(c->size ? c->size : 1, sizeof(*c->refs));
 	kura_buf_init(&c->leaf, 16384);
 	kura_buf_init(&c->aad, 1024);
 	kura_buf_init(&c->content, KURA_MAX_CONTENT + 1);
 	c->zctx = kura_envelope_ctx_new();
-	return c->chain && c->hashes && c->zctx ? 0 : KURA_ENOMEM;
+	return c->chain && c->hashes && c->refs && c->zctx ? 0 : KURA_ENOMEM;
 }
 
 static void vctx_release(struct vctx *c)
 {
 	free(c->sths);
 	free(c->hashes);
+	free(c->refs);
 	free(c->chain);
 	kura_buf_release(&c->leaf);
 	kura_buf_release(&c->aad);

@@ -79,16 +79,22 @@ static void test_versions(void **state)
 	struct kura_leaf l;
 	struct kura_buf out;
 	kura_buf_init(&out, 1 << 20);
-	put(f, "P1", "{\"v\":1}", &w1);
+	put(f, "P1", "{\"resourceType\":\"Observation\",\"v\":1}", &w1);
 	assert_int_equal(w1.version, 1);
+	static const char v2[] = "{\"resourceType\":\"Observation\",\"v\":2}";
 	struct kura_write amend = {"dr.sato", "dr.kato", "unit fixed", 0};
 	assert_int_equal(kura_vault_amend(f->v, w1.record_id, (const uint8_t *)"{\"v\":2}", 7,
+					  &amend, &w2), KURA_EINVAL); /* not an Observation */
+	assert_int_equal(kura_vault_amend(f->v, w1.record_id, (const uint8_t *)v2, strlen(v2),
 					  &amend, &w2), 0);
 	assert_int_equal(w2.version, 2);
+	/* AUTH-06: the proxy draft is confirmed by the person it was entered for */
+	struct kura_write other = {"dr.tanaka", NULL, NULL, 0};
+	assert_int_equal(kura_vault_confirm(f->v, w1.record_id, &other, &w3), KURA_EDENIED);
 	struct kura_write conf = {"dr.kato", NULL, NULL, 0};
 	assert_int_equal(kura_vault_confirm(f->v, w1.record_id, &conf, &w3), 0);
 	assert_int_equal(kura_vault_get(f->v, w1.record_id, 3, &l, &out), 0);
-	assert_string_equal((char *)out.data, "{\"v\":2}");
+	assert_string_equal((char *)out.data, v2);
 	assert_string_equal(l.inputter, "dr.sato");
 	assert_string_equal(l.confirmer, "dr.kato");
 	assert_string_equal(l.on_behalf_of, "dr.kato");
@@ -98,16 +104,16 @@ static void test_versions(void **state)
 	/* version 1 is unchanged */
 	kura_buf_reset(&out);
 	assert_int_equal(kura_vault_get(f->v, w1.record_id, 1, &l, &out), 0);
-	assert_string_equal((char *)out.data, "{\"v\":1}");
+	assert_string_equal((char *)out.data, "{\"resourceType\":\"Observation\",\"v\":1}");
 	/* amend needs a reason; retract; nothing after a retraction */
 	struct kura_write noreason = {"dr.sato", NULL, "", 0};
-	assert_int_equal(kura_vault_amend(f->v, w1.record_id, (const uint8_t *)"x", 1, &noreason, &w4),
-			 KURA_EINVAL);
+	assert_int_equal(kura_vault_amend(f->v, w1.record_id, (const uint8_t *)v2, strlen(v2), &noreason,
+					  &w4), KURA_EINVAL);
 	struct kura_write ret = {"dr.sato", NULL, "wrong patient", 0};
 	assert_int_equal(kura_vault_retract(f->v, w1.record_id, &ret, &w4), 0);
 	assert_int_equal(kura_vault_get(f->v, w1.record_id, 0, &l, &out), KURA_ESTATE);
-	assert_int_equal(kura_vault_amend(f->v, w1.record_id, (const uint8_t *)"x", 1, &amend, &w4),
-			 KURA_ESTATE);
+	assert_int_equal(kura_vault_amend(f->v, w1.record_id, (const uint8_t *)v2, strlen(v2), &amend,
+					  &w4), KURA_ESTATE);
 	assert_int_equal(kura_vault_get(f->v, "no-such-record", 0, &l, &out), KURA_ENOTFOUND);
 	kura_buf_release(&out);
 }
