@@ -68,7 +68,7 @@ static const char schema_sql[] =
 	" confirmer TEXT NOT NULL, on_behalf_of TEXT NOT NULL, time_us INTEGER NOT NULL,"
 	" reason TEXT NOT NULL, content_length INTEGER NOT NULL, commitment BLOB NOT NULL,"
 	" previous BLOB NOT NULL, sealed BLOB NOT NULL, UNIQUE(record_id, version));"
-	"CREATE INDEX versions_patient ON versions(patient_id, record_id);"
+	"CREATE INDEX versions_patient ON versions(patient_id);"
 	"CREATE TABLE nodes(id INTEGER PRIMARY KEY, hash BLOB NOT NULL);"
 	"CREATE TABLE tree_heads(tree_size INTEGER PRIMARY KEY, time_us INTEGER NOT NULL,"
 	" root BLOB NOT NULL, log_id BLOB NOT NULL, signature BLOB NOT NULL);"
