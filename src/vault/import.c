@@ -5,11 +5,13 @@
  * signed tree head and one fsync (group commit).  An atomic import (a FHIR
  * transaction Bundle) is a single batch.
  *
- * A batch is prepared in three steps so both cores work: (1) on this thread,
- * fill each leaf and copy its patient's keys (the key cache and the store
- * are not shared); (2) seal the contents (zstd, AES-GCM, SHA-256, HMAC) on
- * two threads, each with its own buffers; (3) on this thread, append the
- * leaves and rows in file order.
+ * Batches are pipelined over both cores.  Inside batch k's transaction the
+ * main thread prepares batch k+1 (fills its leaves, copies its patients'
+ * keys: the key cache and the store are used by this thread only; a patient
+ * key made here is simply committed with batch k), hands it to a worker
+ * thread that seals it (zstd, AES-GCM, SHA-256, HMAC), and meanwhile appends
+ * and commits batch k.  Batch k+1's leaves are appended in its own
+ * transaction after the worker is done.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,30 +23,21 @@
 #include "vault/vault_int.h"
 #include "util/banned.h"
 
-#define SEAL_THREADS 2
-#define PARALLEL_MIN 16 /* smaller batches are sealed on one thread */
-
 struct job {
 	const struct kura_import_item *it;
 	struct kura_leaf leaf;
-	size_t off, len; /* the sealed box inside its worker's buffer */
-	unsigned worker;
+	size_t off, len; /* the sealed box inside the stage's out buffer */
 };
 
-struct worker {
+/* One batch in flight: prepared on the main thread, sealed by whoever
+ * runs seal_stage, appended on the main thread. */
+struct stage {
+	size_t from, to; /* items of the import */
 	struct job *jobs;
-	const struct patient_keys *keys; /* parallel to jobs, locked memory */
-	size_t from, to;
+	struct patient_keys *keys; /* parallel to jobs, locked memory */
 	struct kura_envelope_ctx *z;
 	struct kura_buf aad, out;
 	int r;
-};
-
-struct batch_work {
-	struct job *jobs;
-	struct patient_keys *keys;
-	size_t cap;
-	struct worker w[SEAL_THREADS];
 };
 
 static int fill_leaf(struct job *j, const struct kura_import_item *it, const struct kura_write *w,
@@ -72,87 +65,52 @@ static int fill_leaf(struct job *j, const struct kura_import_item *it, const str
 	return vault_new_record_id(l->record_id);
 }
 
-static void *seal_range(void *arg)
+static void *seal_stage(void *arg)
 {
-	struct worker *w = arg;
-	kura_buf_reset(&w->out);
-	for (size_t i = w->from; i < w->to && !w->r; i++) {
-		struct job *j = &w->jobs[i];
-		j->off = w->out.len;
-		w->r = vault_seal(w->z, &w->keys[i], &j->leaf, j->it->content.ptr, j->it->content.len,
-				  &w->aad, &w->out);
-		j->len = w->out.len - j->off;
+	struct stage *s = arg;
+	kura_buf_reset(&s->out);
+	s->r = 0;
+	for (size_t i = 0; i < s->to - s->from && !s->r; i++) {
+		struct job *j = &s->jobs[i];
+		j->off = s->out.len;
+		s->r = vault_seal(s->z, &s->keys[i], &j->leaf, j->it->content.ptr, j->it->content.len,
+				  &s->aad, &s->out);
+		j->len = s->out.len - j->off;
 	}
 	return NULL;
 }
 
-/* Step 2: seal jobs [0, n) on up to SEAL_THREADS threads. */
-static int seal_all(struct batch_work *bw, size_t n)
-{
-	size_t parts = n < PARALLEL_MIN ? 1 : SEAL_THREADS, per = (n + parts - 1) / parts;
-	pthread_t th[SEAL_THREADS];
-	int started[SEAL_THREADS] = {0};
-	for (size_t t = 0; t < parts; t++) {
-		struct worker *w = &bw->w[t];
-		w->jobs = bw->jobs;
-		w->keys = bw->keys;
-		w->from = t * per;
-		w->to = w->from + per < n ? w->from + per : n;
-		w->r = 0;
-		for (size_t i = w->from; i < w->to; i++)
-			bw->jobs[i].worker = (unsigned)t;
-		if (t > 0 && pthread_create(&th[t], NULL, seal_range, w) == 0)
-			started[t] = 1;
-		else if (t > 0)
-			seal_range(w); /* no thread to be had: do it here */
-	}
-	seal_range(&bw->w[0]);
-	int r = 0;
-	for (size_t t = 0; t < parts; t++) {
-		if (started[t])
-			pthread_join(th[t], NULL);
-		if (!r)
-			r = bw->w[t].r;
-	}
-	return r;
-}
-
-/* Step 1 for one job: its leaf and a private copy of its patient's keys. */
-static int prepare(struct vault_batch *b, struct batch_work *bw, size_t i,
-		   const struct kura_import_item *it, const struct kura_write *w, int64_t now)
+/* Fill the stage's leaves and key copies for items [from, to); must run
+ * inside a write transaction (it may create patient keys). */
+static int prepare(struct vault_batch *b, struct stage *s, const struct kura_import *imp,
+		   size_t from, size_t to, const struct kura_write *w)
 {
 	const struct patient_keys *k;
-	int r = fill_leaf(&bw->jobs[i], it, w, now);
-	if (!r)
-		r = vault_patient_keys(b->v, it->patient, 1, &k);
-	if (!r)
-		memcpy(&bw->keys[i], k, sizeof(*k));
+	int64_t now = kura_time_now_us();
+	int r = 0;
+	s->from = from;
+	s->to = to;
+	for (size_t i = from; !r && i < to; i++) {
+		r = fill_leaf(&s->jobs[i - from], &imp->items[i], w, now);
+		if (!r)
+			r = vault_patient_keys(b->v, imp->items[i].patient, 1, &k);
+		if (!r)
+			memcpy(&s->keys[i - from], k, sizeof(*k));
+	}
 	return r;
 }
 
-static int import_range(struct kura_vault *v, struct batch_work *bw,
-			const struct kura_import *imp, size_t from, size_t to,
-			const struct kura_write *w, struct kura_sth *ret_sth)
+static int append_stage(struct vault_batch *b, struct stage *s)
 {
-	struct vault_batch b;
 	struct kura_written out;
-	int64_t now = kura_time_now_us();
-	int r = vault_batch_begin(&b, v);
-	for (size_t i = from; !r && i < to; i++)
-		r = prepare(&b, bw, i - from, &imp->items[i], w, now);
-	if (!r)
-		r = seal_all(bw, to - from);
-	for (size_t i = 0; !r && i < to - from; i++) {
-		const struct job *j = &bw->jobs[i];
-		struct kura_slice sealed = kura_slice_make(bw->w[j->worker].out.data + j->off, j->len);
-		r = vault_batch_append(&b, &j->leaf, sealed, &out);
+	int r = s->r;
+	for (size_t i = 0; !r && i < s->to - s->from; i++) {
+		const struct job *j = &s->jobs[i];
+		r = vault_batch_append(b, &j->leaf, kura_slice_make(s->out.data + j->off, j->len),
+				       &out);
 	}
-	kura_wipe(bw->keys, bw->cap * sizeof(*bw->keys));
-	if (r) {
-		vault_batch_abort(&b);
-		return r;
-	}
-	return vault_batch_commit(&b, ret_sth);
+	kura_wipe(s->keys, (s->to - s->from) * sizeof(*s->keys));
+	return r;
 }
 
 /* Where the batch that starts at from ends. */
@@ -169,31 +127,80 @@ static size_t batch_end(const struct kura_import *imp, size_t from)
 	return i;
 }
 
-static int work_init(struct batch_work *bw, size_t cap)
+static int stage_init(struct stage *s, size_t cap)
 {
-	memset(bw, 0, sizeof(*bw));
-	bw->cap = cap;
-	bw->jobs = calloc(cap, sizeof(*bw->jobs));
-	bw->keys = kura_secret_alloc(cap * sizeof(*bw->keys));
-	for (int t = 0; t < SEAL_THREADS; t++) {
-		bw->w[t].z = kura_envelope_ctx_new();
-		kura_buf_init(&bw->w[t].aad, 1024);
-		kura_buf_init(&bw->w[t].out, (size_t)KURA_MAX_IMPORT_FILE + KURA_MAX_CONTENT);
-		if (!bw->w[t].z)
-			return KURA_ENOMEM;
-	}
-	return bw->jobs && bw->keys ? 0 : KURA_ENOMEM;
+	memset(s, 0, sizeof(*s));
+	s->jobs = calloc(cap, sizeof(*s->jobs));
+	s->keys = kura_secret_alloc(cap * sizeof(*s->keys));
+	s->z = kura_envelope_ctx_new();
+	kura_buf_init(&s->aad, 1024);
+	kura_buf_init(&s->out, (size_t)KURA_MAX_IMPORT_FILE + KURA_MAX_CONTENT);
+	return s->jobs && s->keys && s->z ? 0 : KURA_ENOMEM;
 }
 
-static void work_release(struct batch_work *bw)
+static void stage_release(struct stage *s)
 {
-	free(bw->jobs);
-	kura_secret_free(bw->keys);
-	for (int t = 0; t < SEAL_THREADS; t++) {
-		kura_envelope_ctx_free(bw->w[t].z);
-		kura_buf_release(&bw->w[t].aad);
-		kura_buf_release(&bw->w[t].out);
+	free(s->jobs);
+	kura_secret_free(s->keys);
+	kura_envelope_ctx_free(s->z);
+	kura_buf_release(&s->aad);
+	kura_buf_release(&s->out);
+}
+
+struct pipeline {
+	struct kura_vault *v;
+	const struct kura_import *imp;
+	const struct kura_write *w;
+	struct stage st[2];
+	pthread_t th;
+	int busy; /* a worker is sealing st[next] */
+};
+
+/* Inside cur's transaction: prepare the next batch and start sealing it. */
+static int start_next(struct pipeline *p, struct vault_batch *b, struct stage *next)
+{
+	size_t from = p->st[0].to > p->st[1].to ? p->st[0].to : p->st[1].to;
+	if (from >= p->imp->count)
+		return 0;
+	int r = prepare(b, next, p->imp, from, batch_end(p->imp, from), p->w);
+	if (r)
+		return r;
+	if (pthread_create(&p->th, NULL, seal_stage, next) == 0)
+		p->busy = 1;
+	else
+		seal_stage(next); /* no thread to be had: seal it here */
+	return 0;
+}
+
+static void finish_next(struct pipeline *p)
+{
+	if (p->busy)
+		pthread_join(p->th, NULL);
+	p->busy = 0;
+}
+
+/* One transaction: batch cur is appended and committed while the next one
+ * is sealed on the worker.  The first batch has nobody to prepare it
+ * ahead, so it is prepared and sealed here first. */
+static int run_batch(struct pipeline *p, struct stage *cur, struct stage *next, int first,
+		     struct kura_sth *ret_sth)
+{
+	struct vault_batch b;
+	int r = vault_batch_begin(&b, p->v);
+	if (!r && first) {
+		r = prepare(&b, cur, p->imp, 0, batch_end(p->imp, 0), p->w);
+		if (!r)
+			seal_stage(cur);
 	}
+	if (!r)
+		r = start_next(p, &b, next);
+	if (!r)
+		r = append_stage(&b, cur);
+	if (r) {
+		vault_batch_abort(&b);
+		return r;
+	}
+	return vault_batch_commit(&b, ret_sth);
 }
 
 static int check_write(const struct kura_write *w)
@@ -211,22 +218,29 @@ int kura_vault_import(struct kura_vault *v, const struct kura_import *imp,
 		      const struct kura_write *w, kura_progress_fn progress, void *pctx,
 		      uint64_t *ret_count, struct kura_sth *ret_sth)
 {
-	struct batch_work bw;
+	struct pipeline p = {.v = v, .imp = imp, .w = w};
 	size_t cap = imp->atomic ? imp->count : KURA_IMPORT_BATCH;
 	*ret_count = 0;
 	int r = check_write(w);
-	if (r)
+	if (r || imp->count == 0)
 		return r;
-	r = work_init(&bw, cap ? cap : 1);
-	for (size_t i = 0; !r && i < imp->count;) {
-		size_t to = batch_end(imp, i);
-		r = import_range(v, &bw, imp, i, to, w, ret_sth);
-		if (!r)
-			*ret_count = to;
-		if (!r && progress)
-			progress(pctx, to, imp->count);
-		i = to;
+	if ((r = stage_init(&p.st[0], cap)) || (r = stage_init(&p.st[1], cap)))
+		goto out;
+	for (unsigned k = 0, first = 1; !r; k ^= 1, first = 0) {
+		struct stage *cur = &p.st[k], *next = &p.st[k ^ 1];
+		r = run_batch(&p, cur, next, first, ret_sth);
+		finish_next(&p);
+		if (r)
+			break;
+		*ret_count = cur->to;
+		if (progress)
+			progress(pctx, cur->to, imp->count);
+		if (cur->to >= imp->count)
+			break;
 	}
-	work_release(&bw);
+out:
+	finish_next(&p);
+	stage_release(&p.st[0]);
+	stage_release(&p.st[1]);
 	return r;
 }
