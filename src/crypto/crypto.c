@@ -28,6 +28,7 @@ static struct {
 	EVP_MD *sha256;
 	EVP_CIPHER *aes_gcm;
 	EVP_MAC *hmac;
+	EVP_MAC_CTX *hmac_sha256; /* template with the digest set: dup'ed per call */
 	EVP_KDF *hkdf;
 } alg;
 static pthread_once_t alg_once = PTHREAD_ONCE_INIT;
@@ -38,6 +39,15 @@ static void alg_fetch(void)
 	alg.aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
 	alg.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	alg.hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	/* Setting the digest by name fetches it; do that once, in a template. */
+	OSSL_PARAM params[2];
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	alg.hmac_sha256 = alg.hmac ? EVP_MAC_CTX_new(alg.hmac) : NULL;
+	if (alg.hmac_sha256 && !EVP_MAC_CTX_set_params(alg.hmac_sha256, params)) {
+		EVP_MAC_CTX_free(alg.hmac_sha256);
+		alg.hmac_sha256 = NULL;
+	}
 }
 
 static const EVP_MD *md_sha256(void)
@@ -55,7 +65,7 @@ int kura_crypto_init(void)
 	if (sodium_init() < 0)
 		return KURA_EINTERNAL;
 	pthread_once(&alg_once, alg_fetch);
-	return alg.sha256 && alg.aes_gcm && alg.hmac && alg.hkdf ? 0 : KURA_EINTERNAL;
+	return alg.sha256 && alg.aes_gcm && alg.hmac_sha256 && alg.hkdf ? 0 : KURA_EINTERNAL;
 }
 
 void kura_sha256(const void *data, size_t len, uint8_t out[KURA_HASH_LEN])
@@ -121,16 +131,13 @@ int kura_hmac_sha256(const uint8_t *key, size_t keylen, const void *data,
 		     size_t len, uint8_t out[KURA_HASH_LEN])
 {
 	size_t n = 0;
-	if (!alg.hmac) {
+	if (!alg.hmac_sha256) {
 		unsigned char *r = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen,
 					     data, len, out, KURA_HASH_LEN, &n);
 		return r && n == KURA_HASH_LEN ? 0 : KURA_EINTERNAL;
 	}
-	OSSL_PARAM params[2];
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(alg.hmac);
-	int ok = ctx && EVP_MAC_init(ctx, key, keylen, params) && EVP_MAC_update(ctx, data, len) &&
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(alg.hmac_sha256);
+	int ok = ctx && EVP_MAC_init(ctx, key, keylen, NULL) && EVP_MAC_update(ctx, data, len) &&
 		 EVP_MAC_final(ctx, out, &n, KURA_HASH_LEN) && n == KURA_HASH_LEN;
 	EVP_MAC_CTX_free(ctx);
 	return ok ? 0 : KURA_EINTERNAL;

@@ -4,6 +4,7 @@
  * leaf hashes; the tree, its heads and its stored nodes are then recomputed
  * from those hashes alone, so nothing stored is trusted.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,13 +23,41 @@ struct chain_entry {
 	uint8_t status;
 	uint32_t version;
 	uint8_t hash[KURA_HASH_LEN];
-	uint8_t ident[KURA_HASH_LEN]; /* SHA-256 of patient and type: must not change */
+	char patient_id[KURA_MAX_ID + 1]; /* patient and type must not change */
+	char type[KURA_MAX_TYPE + 1];
 };
 
 /* Which version each leaf came from, to name it in node findings. */
 struct leaf_ref {
 	char record_id[KURA_MAX_ID + 1];
 	uint32_t version;
+};
+
+#define VCHUNK 256 /* rows per content-check chunk */
+
+/* What the content check needs of a row (a whole leaf is 4.7 KB to copy). */
+struct crow {
+	uint64_t leaf_index;
+	char record_id[KURA_MAX_ID + 1];
+	char patient_id[KURA_MAX_ID + 1];
+	uint32_t version;
+	uint8_t status;
+	uint64_t content_length;
+	uint8_t commitment[KURA_HASH_LEN];
+};
+
+struct vchunk {
+	size_t n;
+	struct crow rows[VCHUNK];
+	size_t off[VCHUNK], len[VCHUNK];      /* sealed bytes inside .sealed */
+	struct kura_buf sealed;
+	struct patient_keys *keys;            /* VCHUNK, locked memory */
+	uint8_t key_ok[VCHUNK];
+	unsigned bad[VCHUNK];                 /* BAD_* bits found by the worker */
+	uint64_t bytes;
+	int r;                                /* an error that stops verification */
+	struct kura_envelope_ctx *z;
+	struct kura_buf aad, content;
 };
 
 struct vctx {
@@ -43,8 +72,11 @@ struct vctx {
 	uint64_t next;          /* next expected leaf index */
 	struct chain_entry *chain;
 	size_t chain_cap;       /* power of 2 */
-	struct kura_buf leaf, aad, content;
-	struct kura_envelope_ctx *zctx;
+	struct kura_buf leaf;
+	struct vchunk *ch; /* two: one filled here, one checked by the worker */
+	unsigned cur;
+	pthread_t th;
+	int busy;
 	uint64_t total;
 };
 
@@ -123,19 +155,13 @@ static size_t chain_slot(struct vctx *c, const char *id)
 	return i;
 }
 
-static void ident_of(const struct kura_leaf *l, uint8_t out[KURA_HASH_LEN])
-{
-	kura_sha256_2(l->patient_id, sizeof(l->patient_id), l->type, sizeof(l->type), out);
-}
-
 /* Version numbers, links and status rules (AUTH-03..05). */
 static void check_chain(struct vctx *c, const struct kura_version_row *row,
 			const uint8_t hash[KURA_HASH_LEN])
 {
 	const struct kura_leaf *l = &row->leaf;
 	struct chain_entry *e = &c->chain[chain_slot(c, l->record_id)];
-	uint8_t ident[KURA_HASH_LEN], zero[KURA_HASH_LEN] = {0};
-	ident_of(l, ident);
+	uint8_t zero[KURA_HASH_LEN] = {0};
 	int seen = e->record_id[0] != 0;
 	if (!seen && l->version != 1)
 		report(c, "chain", row, 0, "version %u has no earlier versions", l->version);
@@ -145,60 +171,172 @@ static void check_chain(struct vctx *c, const struct kura_version_row *row,
 		report(c, "chain", row, 0, "previous-version hash does not match");
 	if (seen && e->status == KURA_STATUS_ENTERED_IN_ERROR)
 		report(c, "after-retraction", row, 0, "a version follows a retraction");
-	if (seen && memcmp(ident, e->ident, KURA_HASH_LEN) != 0)
+	if (seen && (strcmp(l->patient_id, e->patient_id) != 0 || strcmp(l->type, e->type) != 0))
 		report(c, "chain", row, 0, "patient or type differs from earlier versions");
 	memcpy(e->record_id, l->record_id, sizeof(e->record_id));
 	e->version = l->version;
 	e->status = l->status;
 	memcpy(e->hash, hash, KURA_HASH_LEN);
-	memcpy(e->ident, ident, KURA_HASH_LEN);
+	memcpy(e->patient_id, l->patient_id, sizeof(e->patient_id));
+	memcpy(e->type, l->type, sizeof(e->type));
 }
 
-static void check_tombstone(struct vctx *c, const struct kura_version_row *row)
-{
-	uint8_t zero[KURA_HASH_LEN] = {0};
-	if (row->sealed.len || row->leaf.content_length ||
-	    memcmp(row->leaf.commitment, zero, KURA_HASH_LEN))
-		report(c, "content", row, 0, "a retraction carries content");
-}
+/*
+ * Content checks run on a worker thread, one chunk of rows behind the
+ * scan: the main thread reads rows (SQLite), checks leaves and chains and
+ * copies each row, its sealed bytes and its patient's keys into a chunk;
+ * the worker opens the boxes and records what it found; the main thread
+ * reports it (report() is not shared).  Both cores work.
+ */
+enum {
+	BAD_CIPHER = 1,    /* the box does not authenticate */
+	BAD_HASH = 2,      /* it opens but its inside is inconsistent */
+	BAD_COMMIT = 4,    /* content differs from the ledger's commitment */
+	BAD_LENGTH = 8,    /* content length differs from the leaf */
+	BAD_KEY = 16,      /* the patient's data key is missing or damaged */
+	BAD_TOMBSTONE = 32 /* a retraction carries content */
+};
 
-/* Decrypt, decompress, hash and compare with the leaf's commitment. */
-static int check_content(struct vctx *c, const struct kura_version_row *row)
+static void check_one(struct vchunk *ch, size_t i)
 {
-	const struct kura_leaf *l = &row->leaf;
-	const struct patient_keys *k;
-	uint8_t sha[KURA_HASH_LEN], commit[KURA_HASH_LEN];
+	const struct crow *l = &ch->rows[i];
+	uint8_t sha[KURA_HASH_LEN], commit[KURA_HASH_LEN], zero[KURA_HASH_LEN] = {0};
+	struct kura_slice sealed = kura_slice_make(ch->sealed.data + ch->off[i], ch->len[i]);
 	if (l->status == KURA_STATUS_ENTERED_IN_ERROR) {
-		check_tombstone(c, row);
-		return 0;
+		if (sealed.len || l->content_length || memcmp(l->commitment, zero, KURA_HASH_LEN))
+			ch->bad[i] |= BAD_TOMBSTONE;
+		return;
 	}
-	int r = vault_patient_keys(c->v, l->patient_id, 0, &k);
-	if (r == KURA_ENOTFOUND || r == KURA_ECORRUPT) {
-		report(c, "patient-key", row, 0, "the patient's data key is missing or damaged");
-		return 0;
+	if (!ch->key_ok[i]) {
+		ch->bad[i] |= BAD_KEY;
+		return;
 	}
-	if (r)
-		return r;
-	kura_buf_reset(&c->aad);
-	kura_buf_reset(&c->content);
-	if ((r = kura_envelope_aad(l->record_id, l->version, l->patient_id, &c->aad)))
-		return r;
-	r = kura_envelope_open(c->zctx, k->enc, kura_buf_slice(&c->aad), row->sealed, KURA_MAX_CONTENT,
-			       &c->content, sha);
+	kura_buf_reset(&ch->aad);
+	kura_buf_reset(&ch->content);
+	int r = kura_envelope_aad(l->record_id, l->version, l->patient_id, &ch->aad);
+	if (!r)
+		r = kura_envelope_open(ch->z, ch->keys[i].enc, kura_buf_slice(&ch->aad), sealed,
+				       KURA_MAX_CONTENT, &ch->content, sha);
 	if (r == KURA_ECRYPTO || r == KURA_ECORRUPT) {
-		report(c, r == KURA_ECRYPTO ? "ciphertext" : "content-hash", row, 0,
-		       r == KURA_ECRYPTO ? "ciphertext does not authenticate"
-					 : "decrypted content does not match its hash");
-		return 0;
+		ch->bad[i] |= r == KURA_ECRYPTO ? BAD_CIPHER : BAD_HASH;
+		return;
 	}
-	if (r || (r = vault_commitment(k, sha, commit)))
-		return r;
-	c->rep->content_bytes += c->content.len;
+	if (r || (r = vault_commitment(&ch->keys[i], sha, commit))) {
+		ch->r = r;
+		return;
+	}
+	ch->bytes += ch->content.len;
 	if (!kura_ct_equal(commit, l->commitment, KURA_HASH_LEN))
-		report(c, "commitment", row, 0, "content does not match the ledger's commitment");
-	if (c->content.len != l->content_length)
-		report(c, "length", row, 0, "content length differs from the ledger");
+		ch->bad[i] |= BAD_COMMIT;
+	if (ch->content.len != l->content_length)
+		ch->bad[i] |= BAD_LENGTH;
+}
+
+static void *check_chunk(void *arg)
+{
+	struct vchunk *ch = arg;
+	for (size_t i = 0; i < ch->n && !ch->r; i++)
+		check_one(ch, i);
+	return NULL;
+}
+
+static const struct {
+	unsigned bit;
+	const char *code, *detail;
+} bad_text[] = {
+	{BAD_CIPHER, "ciphertext", "ciphertext does not authenticate"},
+	{BAD_HASH, "content-hash", "decrypted content does not match its hash"},
+	{BAD_COMMIT, "commitment", "content does not match the ledger's commitment"},
+	{BAD_LENGTH, "length", "content length differs from the ledger"},
+	{BAD_KEY, "patient-key", "the patient's data key is missing or damaged"},
+	{BAD_TOMBSTONE, "content", "a retraction carries content"},
+};
+
+static void report_row(struct vctx *c, const struct crow *cr, unsigned bad)
+{
+	struct kura_version_row row;
+	memset(&row, 0, sizeof(row));
+	row.leaf_index = cr->leaf_index;
+	memcpy(row.leaf.record_id, cr->record_id, sizeof(cr->record_id));
+	row.leaf.version = cr->version;
+	for (size_t b = 0; b < sizeof(bad_text) / sizeof(bad_text[0]); b++)
+		if (bad & bad_text[b].bit)
+			report(c, bad_text[b].code, &row, 0, "%s", bad_text[b].detail);
+}
+
+static int report_chunk(struct vctx *c, struct vchunk *ch)
+{
+	for (size_t i = 0; i < ch->n; i++)
+		if (ch->bad[i])
+			report_row(c, &ch->rows[i], ch->bad[i]);
+	c->rep->content_bytes += ch->bytes;
+	kura_wipe(ch->keys, ch->n * sizeof(*ch->keys));
+	int r = ch->r;
+	ch->n = 0;
+	ch->bytes = 0;
+	ch->r = 0;
+	kura_buf_reset(&ch->sealed);
+	return r;
+}
+
+/* Wait for the worker's chunk and report it. */
+static int wait_worker(struct vctx *c)
+{
+	if (!c->busy)
+		return 0;
+	pthread_join(c->th, NULL);
+	c->busy = 0;
+	return report_chunk(c, &c->ch[c->cur ^ 1]);
+}
+
+/* Hand the current chunk to the worker and start filling the other. */
+static int flush_chunk(struct vctx *c)
+{
+	int r = wait_worker(c);
+	struct vchunk *ch = &c->ch[c->cur];
+	if (r || ch->n == 0)
+		return r;
+	if (pthread_create(&c->th, NULL, check_chunk, ch) == 0)
+		c->busy = 1;
+	else {
+		check_chunk(ch); /* no thread to be had: check it here */
+		return report_chunk(c, ch);
+	}
+	c->cur ^= 1;
 	return 0;
+}
+
+static int queue_content(struct vctx *c, const struct kura_version_row *row)
+{
+	struct vchunk *ch = &c->ch[c->cur];
+	const struct patient_keys *k;
+	size_t i = ch->n;
+	int r = 0;
+	struct crow *cr = &ch->rows[i];
+	cr->leaf_index = row->leaf_index;
+	memcpy(cr->record_id, row->leaf.record_id, sizeof(cr->record_id));
+	memcpy(cr->patient_id, row->leaf.patient_id, sizeof(cr->patient_id));
+	cr->version = row->leaf.version;
+	cr->status = row->leaf.status;
+	cr->content_length = row->leaf.content_length;
+	memcpy(cr->commitment, row->leaf.commitment, KURA_HASH_LEN);
+	ch->off[i] = ch->sealed.len;
+	ch->len[i] = row->sealed.len;
+	ch->bad[i] = 0;
+	ch->key_ok[i] = 0;
+	if ((r = kura_buf_append(&ch->sealed, row->sealed.ptr, row->sealed.len)))
+		return r;
+	if (row->leaf.status != KURA_STATUS_ENTERED_IN_ERROR) {
+		r = vault_patient_keys(c->v, row->leaf.patient_id, 0, &k);
+		if (r == 0) {
+			memcpy(&ch->keys[i], k, sizeof(*k));
+			ch->key_ok[i] = 1;
+		} else if (r != KURA_ENOTFOUND && r != KURA_ECORRUPT)
+			return r;
+	}
+	ch->n++;
+	/* Chunks are bounded by rows and by bytes (large documents). */
+	return ch->n == VCHUNK || ch->sealed.len > KURA_IMPORT_BATCH_BYTES ? flush_chunk(c) : 0;
 }
 
 static void note_gap(struct vctx *c, uint64_t upto)
@@ -233,7 +371,7 @@ static int check_row(void *ctx, const struct kura_version_row *row)
 	memcpy(c->refs[row->leaf_index].record_id, row->leaf.record_id, sizeof(row->leaf.record_id));
 	c->refs[row->leaf_index].version = row->leaf.version;
 	check_chain(c, row, h);
-	int r = check_content(c, row);
+	int r = queue_content(c, row);
 	if (c->opts->progress && (c->rep->versions & 1023) == 0)
 		c->opts->progress(c->opts->ctx, c->rep->versions, c->total);
 	return r;
@@ -251,19 +389,19 @@ static int unreadable_row(struct vctx *c, int r, uint64_t index)
 static int check_versions(struct vctx *c)
 {
 	struct kura_store *s = c->v->store;
-	int r;
-	for (;;) {
-		r = s->ops->version_scan(s, check_row, c);
-		if (r != KURA_ECORRUPT)
-			break;
-		/* A damaged row stops SQLite's cursor; the store cannot skip it, so
-		 * report it and stop the content pass. */
-		return unreadable_row(c, r, c->next);
-	}
-	if (r)
-		return r;
-	note_gap(c, c->size);
-	return 0;
+	int r = s->ops->version_scan(s, check_row, c);
+	/* A damaged row stops SQLite's cursor and the store cannot skip it:
+	 * report it, finish the rows already queued, and stop the scan. */
+	int damaged = r == KURA_ECORRUPT;
+	if (damaged)
+		r = unreadable_row(c, r, c->next);
+	if (!r)
+		r = flush_chunk(c);
+	if (!r)
+		r = wait_worker(c);
+	if (!r && !damaged)
+		note_gap(c, c->size);
+	return r;
 }
 
 /* Recompute the root at every signed size from the leaf hashes. */
@@ -419,10 +557,20 @@ static int vctx_init(struct vctx *c)
 	c->hashes = calloc(c->size ? c->size : 1, KURA_HASH_LEN);
 	c->refs = calloc(c->size ? c->size : 1, sizeof(*c->refs));
 	kura_buf_init(&c->leaf, 16384);
-	kura_buf_init(&c->aad, 1024);
-	kura_buf_init(&c->content, KURA_MAX_CONTENT + 1);
-	c->zctx = kura_envelope_ctx_new();
-	return c->chain && c->hashes && c->refs && c->zctx ? 0 : KURA_ENOMEM;
+	c->ch = calloc(2, sizeof(*c->ch));
+	if (!c->chain || !c->hashes || !c->refs || !c->ch)
+		return KURA_ENOMEM;
+	for (int i = 0; i < 2; i++) {
+		struct vchunk *ch = &c->ch[i];
+		kura_buf_init(&ch->sealed, (size_t)VCHUNK * (KURA_MAX_CONTENT + 65536));
+		kura_buf_init(&ch->aad, 1024);
+		kura_buf_init(&ch->content, KURA_MAX_CONTENT + 1);
+		ch->z = kura_envelope_ctx_new();
+		ch->keys = kura_secret_alloc(VCHUNK * sizeof(*ch->keys));
+		if (!ch->z || !ch->keys)
+			return KURA_ENOMEM;
+	}
+	return 0;
 }
 
 static void vctx_release(struct vctx *c)
@@ -432,9 +580,16 @@ static void vctx_release(struct vctx *c)
 	free(c->refs);
 	free(c->chain);
 	kura_buf_release(&c->leaf);
-	kura_buf_release(&c->aad);
-	kura_buf_release_secret(&c->content);
-	kura_envelope_ctx_free(c->zctx);
+	if (c->busy)
+		pthread_join(c->th, NULL);
+	for (int i = 0; c->ch && i < 2; i++) {
+		kura_buf_release(&c->ch[i].sealed);
+		kura_buf_release(&c->ch[i].aad);
+		kura_buf_release_secret(&c->ch[i].content);
+		kura_envelope_ctx_free(c->ch[i].z);
+		kura_secret_free(c->ch[i].keys);
+	}
+	free(c->ch);
 }
 
 int kura_vault_verify(struct kura_vault *v, const struct kura_verify_opts *opts,
