@@ -3,9 +3,10 @@
 # (scripts/bootstrap), then build.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 MESON ?= meson
 
-.PHONY: all build bootstrap test test-unit test-asan test-e2e checksrc demo bench fuzz clean
+.PHONY: all build bootstrap test test-unit test-asan test-tsan test-e2e checksrc demo bench fuzz clean
 
 all: build
 
@@ -36,10 +37,20 @@ test-asan: $(ASAN_BUILD)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		$(MESON) test -C $(ASAN_BUILD) --print-errorlogs
 
+$(TSAN_BUILD)/build.ninja:
+	@scripts/bootstrap
+	CC=clang $(MESON) setup $(TSAN_BUILD) -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
+
+# The import and verify pipelines (two threads) under ThreadSanitizer.
+test-tsan: $(TSAN_BUILD)/build.ninja
+	ninja -C $(TSAN_BUILD) src/cli/kura tests/test_vault
+	TSAN_OPTIONS=halt_on_error=1 $(TSAN_BUILD)/tests/test_vault
+	TSAN_OPTIONS=halt_on_error=1 scripts/tsan-pipeline $(TSAN_BUILD)/src/cli/kura
+
 test-e2e: build
 	KURA_BIN=$(CURDIR)/$(BUILD)/src/cli/kura node --test tests/e2e/
 
-test: bootstrap checksrc test-unit test-asan test-e2e
+test: bootstrap checksrc test-unit test-asan test-tsan test-e2e
 	@echo "make test: all suites passed"
 
 demo: build
@@ -55,4 +66,4 @@ fuzz:
 	ninja -C build-fuzz
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz
