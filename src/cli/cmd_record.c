@@ -328,7 +328,7 @@ int cmd_import(struct cli *c, int argc, char **argv)
 	int e = parse_write(c, argc, argv, import_usage, &a, 1, &file);
 	if (e)
 		return e;
-	if (argc - optind != 1)
+	if (argc - optind != 1 || a.type || a.content_type)
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", import_usage);
 	struct kura_buf data, msg;
 	struct kura_import *imp = NULL;
@@ -351,9 +351,14 @@ int cmd_import(struct cli *c, int argc, char **argv)
 		r = kura_vault_import(v, imp, &w, cli_progress, c, &n, &sth);
 		cli_progress_end(c);
 		if (r)
-			e = cli_fail(c, r, "import stopped after %llu of %zu records (those are stored): %s",
-				     "%llu / %zu 件で取り込みが止まりました（それまでの分は保存済み）: %s",
-				     (unsigned long long)n, imp->count, kura_strerror(r));
+			e = cli_fail(c, r, "import stopped after %llu of %zu records (those are stored, "
+					   "so importing the whole file again would store them twice); "
+					   "import again from %s %zu on: %s",
+				     "%llu / %zu 件で取り込みが止まりました（それまでの分は保存済みのため、"
+				     "同じファイル全体を再投入すると重複します）。%s %zu 以降を取り込み直してください: %s",
+				     (unsigned long long)n, imp->count,
+				     imp->format == KURA_IMPORT_NDJSON ? "line" : "bundle entry",
+				     imp->items[n].origin, kura_strerror(r));
 		else if (c->json)
 			e = cli_print_json(json_pack("{s:I, s:o}", "imported", (json_int_t)n, "sth",
 						     kura_sth_to_json(&sth)));

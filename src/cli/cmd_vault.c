@@ -53,6 +53,10 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	if (r == KURA_EINVAL)
 		return cli_fail(c, r, "Argon2id parameters out of range (ops >= 1, memory >= 1 MiB)",
 				"Argon2id のパラメータが範囲外です（ops >= 1、メモリ >= 1 MiB）");
+	if (r == KURA_ENOMEM)
+		return cli_fail(c, r, "not enough memory for Argon2id with %llu MiB; choose a smaller --kdf-mem-mib",
+				"Argon2id に %llu MiB のメモリを確保できません。--kdf-mem-mib を小さくしてください",
+				(unsigned long long)(kdf.mem_kib / 1024));
 	if (r)
 		return cli_fail_code(c, r, c->vault_dir);
 	if (c->json)
@@ -76,8 +80,15 @@ static void print_problem(void *ctx, const struct kura_verify_problem *p)
 	if (c->progress)
 		fputc('\n', stderr);
 	fprintf(c->json ? stderr : stdout, "%s [%s]", L(c, "FAIL", "不一致"), p->code);
-	if (p->record_id[0])
-		fprintf(c->json ? stderr : stdout, " record %s version %u", p->record_id, p->version);
+	if (p->record_id[0]) {
+		char id[KURA_MAX_ID + 1];
+		size_t i = 0;
+		for (; p->record_id[i]; i++)
+			id[i] = (unsigned char)p->record_id[i] < 0x20 || p->record_id[i] == 0x7f
+					? '?' : p->record_id[i];
+		id[i] = 0;
+		fprintf(c->json ? stderr : stdout, " record %s version %u", id, p->version);
+	}
 	if (p->leaf_index != KURA_NO_LEAF)
 		fprintf(c->json ? stderr : stdout, " leaf %llu", (unsigned long long)p->leaf_index);
 	if (p->tree_size)

@@ -322,8 +322,31 @@ static const char *status_text(const struct cli *c, int status)
 	}
 }
 
+/* Stored text goes to a terminal: control characters (which a tampered
+ * database could hold) are shown as '?', never interpreted. */
+static const char *safe(const char *s, char *buf, size_t cap)
+{
+	size_t i = 0;
+	for (; s[i] && i + 1 < cap; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	buf[i] = 0;
+	return buf;
+}
+
 void cli_print_leaf(const struct cli *c, const struct kura_leaf *l, uint64_t leaf_index)
 {
+	struct kura_leaf t;
+	safe(l->record_id, t.record_id, sizeof(t.record_id));
+	safe(l->patient_id, t.patient_id, sizeof(t.patient_id));
+	safe(l->type, t.type, sizeof(t.type));
+	safe(l->inputter, t.inputter, sizeof(t.inputter));
+	safe(l->confirmer, t.confirmer, sizeof(t.confirmer));
+	safe(l->on_behalf_of, t.on_behalf_of, sizeof(t.on_behalf_of));
+	safe(l->reason, t.reason, sizeof(t.reason));
+	t.version = l->version;
+	t.status = l->status;
+	t.time_us = l->time_us;
+	l = &t;
 	char ts[KURA_TIME_STR];
 	kura_time_format(l->time_us, ts);
 	printf("%s@%u  %s  %s  %s=%s %s=%s", l->record_id, l->version, ts,

@@ -124,6 +124,21 @@ static size_t utf8_len(const uint8_t *p, size_t n)
 	return k;
 }
 
+int kura_utf8_text_valid(const char *s)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+		size_t k = p[i] < 0x80 ? 1 : utf8_len(p + i, n - i);
+		if (k == 0)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
 /* What jansson refuses in \u escapes: NUL, and surrogates not in pairs. */
 static int strict_u(struct scan *sc, long cp)
 {

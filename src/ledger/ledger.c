@@ -35,7 +35,13 @@ int kura_ledger_begin(struct kura_ledger *lg, struct kura_store *store)
 		return r;
 	r = merkle_range_load(&lg->range, size, kura_ledger_get_node, store);
 	lg->start_size = size;
-	return r;
+	if (r || size == 0)
+		return r;
+	/* Never sign on top of damaged nodes: the frontier must give the root
+	 * the vault signed last, or the next tree head would certify damage. */
+	uint8_t root[KURA_HASH_LEN];
+	merkle_range_root(&lg->range, root);
+	return kura_ct_equal(root, sth.root, KURA_HASH_LEN) ? 0 : KURA_ECORRUPT;
 }
 
 int kura_ledger_append(struct kura_ledger *lg, const uint8_t *leaf, size_t len,

@@ -22,7 +22,9 @@ struct kura_ledger {
 };
 
 /* Start a group: load the current tree (size from the latest tree head,
- * frontier from stored nodes).  The store must be in a write transaction. */
+ * frontier from stored nodes).  The store must be in a write transaction.
+ * KURA_ECORRUPT if the stored nodes do not give the latest signed root, so
+ * that nothing is ever signed on top of damage. */
 int kura_ledger_begin(struct kura_ledger *lg, struct kura_store *store);
 
 /* Append a leaf: store its hash and every perfect node it completes.

@@ -85,7 +85,7 @@ struct kura_store {
 };
 
 enum kura_store_flags {
-	KURA_STORE_CREATE = 1,   /* create a new database; KURA_EEXIST if present */
+	KURA_STORE_CREATE = 1,   /* create a new database (mode 0600); KURA_EEXIST if present */
 	KURA_STORE_READONLY = 2, /* open for reading only */
 };
 

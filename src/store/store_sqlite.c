@@ -5,6 +5,8 @@
  * append-only tables; they do not stop someone with the file (they can drop
  * them) - that is what the ledger and `kura verify` are for.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,9 +282,13 @@ static int sq_version_put(struct kura_store *s, const struct kura_version_row *r
 }
 
 /* Copy a text column into a fixed field; damaged data gives KURA_ECORRUPT
- * rather than a truncated value. */
+ * rather than a truncated value, and a value of another storage class (a
+ * BLOB where text belongs) is damage too: SQL lookups compare stored
+ * values, so a re-typed id could hide a version from them. */
 static int col_text(sqlite3_stmt *st, int col, char *dst, size_t cap)
 {
+	if (sqlite3_column_type(st, col) != SQLITE_TEXT)
+		return KURA_ECORRUPT;
 	const unsigned char *t = sqlite3_column_text(st, col);
 	int n = sqlite3_column_bytes(st, col);
 	if (!t || n < 0 || (size_t)n >= cap || memchr(t, 0, (size_t)n))
@@ -294,9 +300,38 @@ static int col_text(sqlite3_stmt *st, int col, char *dst, size_t cap)
 
 static int col_hash(sqlite3_stmt *st, int col, uint8_t out[KURA_HASH_LEN])
 {
-	if (sqlite3_column_bytes(st, col) != KURA_HASH_LEN)
+	if (sqlite3_column_type(st, col) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(st, col) != KURA_HASH_LEN)
 		return KURA_ECORRUPT;
 	memcpy(out, sqlite3_column_blob(st, col), KURA_HASH_LEN);
+	return 0;
+}
+
+/* An INTEGER column within [min, max]. */
+static int col_int(sqlite3_stmt *st, int col, int64_t min, int64_t max, int64_t *ret)
+{
+	if (sqlite3_column_type(st, col) != SQLITE_INTEGER)
+		return KURA_ECORRUPT;
+	int64_t v = sqlite3_column_int64(st, col);
+	if (v < min || v > max)
+		return KURA_ECORRUPT;
+	*ret = v;
+	return 0;
+}
+
+/* The integer columns of a version row, each of its storage class and range. */
+static int read_row_ints(sqlite3_stmt *st, struct kura_leaf *l)
+{
+	int64_t index, version, status, time, length;
+	if (col_int(st, 0, 0, INT64_MAX, &index) || col_int(st, 2, 1, UINT32_MAX, &version) ||
+	    col_int(st, 6, KURA_STATUS_DRAFT, KURA_STATUS_ENTERED_IN_ERROR, &status) ||
+	    col_int(st, 10, INT64_MIN, INT64_MAX, &time) ||
+	    col_int(st, 12, 0, KURA_MAX_CONTENT, &length))
+		return KURA_ECORRUPT;
+	l->version = (uint32_t)version;
+	l->status = (uint8_t)status;
+	l->time_us = time;
+	l->content_length = (uint64_t)length;
 	return 0;
 }
 
@@ -305,10 +340,8 @@ static int read_row(sqlite3_stmt *st, struct kura_version_row *row)
 	struct kura_leaf *l = &row->leaf;
 	memset(row, 0, sizeof(*row));
 	row->leaf_index = (uint64_t)sqlite3_column_int64(st, 0);
-	l->version = (uint32_t)sqlite3_column_int64(st, 2);
-	l->status = (uint8_t)sqlite3_column_int(st, 6);
-	l->time_us = sqlite3_column_int64(st, 10);
-	l->content_length = (uint64_t)sqlite3_column_int64(st, 12);
+	if (read_row_ints(st, l))
+		return KURA_ECORRUPT;
 	if (col_text(st, 1, l->record_id, sizeof(l->record_id)) ||
 	    col_text(st, 3, l->patient_id, sizeof(l->patient_id)) ||
 	    col_text(st, 4, l->type, sizeof(l->type)) ||
@@ -317,7 +350,8 @@ static int read_row(sqlite3_stmt *st, struct kura_version_row *row)
 	    col_text(st, 8, l->confirmer, sizeof(l->confirmer)) ||
 	    col_text(st, 9, l->on_behalf_of, sizeof(l->on_behalf_of)) ||
 	    col_text(st, 11, l->reason, sizeof(l->reason)) ||
-	    col_hash(st, 13, l->commitment) || col_hash(st, 14, l->previous))
+	    col_hash(st, 13, l->commitment) || col_hash(st, 14, l->previous) ||
+	    sqlite3_column_type(st, 15) != SQLITE_BLOB)
 		return KURA_ECORRUPT;
 	row->sealed = kura_slice_make(sqlite3_column_blob(st, 15),
 				      (size_t)sqlite3_column_bytes(st, 15));
@@ -620,9 +654,15 @@ int kura_store_sqlite_open(const char *path, int flags, struct kura_store **ret)
 	struct sqlite_store *ss = NULL;
 	int r = KURA_EINTERNAL;
 	*ret = NULL;
-	if (flags & KURA_STORE_CREATE ? access(path, F_OK) == 0 : access(path, F_OK) != 0) {
-		return flags & KURA_STORE_CREATE ? KURA_EEXIST : KURA_ENOVAULT;
-	}
+	if (flags & KURA_STORE_CREATE) {
+		/* Made here, exclusively and private (0600): SQLite gives the -wal
+		 * and -shm files the database file's mode. */
+		int fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return errno == EEXIST ? KURA_EEXIST : KURA_EIO;
+		close(fd);
+	} else if (access(path, F_OK) != 0)
+		return KURA_ENOVAULT;
 	ss = calloc(1, sizeof(*ss));
 	if (!ss)
 		return KURA_ENOMEM;

@@ -51,9 +51,16 @@ int kura_buf_reserve(struct kura_buf *b, size_t n)
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	uint8_t *p = realloc(b->data, cap);
+	/* Not realloc: the old block may hold secrets (content, keys), so it
+	 * is wiped before it goes back to the allocator. */
+	uint8_t *p = malloc(cap);
 	if (!p)
 		return KURA_ENOMEM;
+	if (b->data) {
+		memcpy(p, b->data, b->len + 1);
+		explicit_bzero(b->data, b->cap);
+		free(b->data);
+	}
 	b->data = p;
 	b->cap = cap;
 	return 0;

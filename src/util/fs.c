@@ -32,6 +32,8 @@ static int read_fd(int fd, size_t max, struct kura_buf *b)
 		else
 			r = kura_buf_append(b, chunk, (size_t)n);
 	}
+	if (chunk)
+		explicit_bzero(chunk, CHUNK); /* it may have held a passphrase */
 	free(chunk);
 	return r;
 }

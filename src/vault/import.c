@@ -51,14 +51,9 @@ static int fill_leaf(struct job *j, const struct kura_import_item *it, const str
 	memcpy(l->patient_id, it->patient, pn + 1);
 	memcpy(l->type, it->type, tn + 1);
 	memcpy(l->content_type, it->content_type, cn + 1);
-	memcpy(l->inputter, w->actor, strlen(w->actor) + 1);
-	if (w->on_behalf_of)
-		memcpy(l->on_behalf_of, w->on_behalf_of, strlen(w->on_behalf_of) + 1);
-	if (w->reason)
-		memcpy(l->reason, w->reason, strlen(w->reason) + 1);
-	l->status = w->confirm ? KURA_STATUS_CONFIRMED : KURA_STATUS_DRAFT;
-	if (w->confirm)
-		memcpy(l->confirmer, l->inputter, sizeof(l->confirmer));
+	int r = vault_fill_authors(l, w);
+	if (r)
+		return r;
 	l->version = 1;
 	l->time_us = now;
 	j->it = it;
@@ -203,15 +198,13 @@ static int run_batch(struct pipeline *p, struct stage *cur, struct stage *next, 
 	return vault_batch_commit(&b, ret_sth);
 }
 
+/* Refuse a bad write before anything starts (the same rules every leaf
+ * of the import then goes through). */
 static int check_write(const struct kura_write *w)
 {
-	if (!w->actor || !*w->actor || strlen(w->actor) > KURA_MAX_ID)
-		return KURA_EINVAL;
-	if (w->on_behalf_of && strlen(w->on_behalf_of) > KURA_MAX_ID)
-		return KURA_EINVAL;
-	if (w->reason && strlen(w->reason) > KURA_MAX_REASON)
-		return KURA_EINVAL;
-	return 0;
+	struct kura_leaf probe;
+	memset(&probe, 0, sizeof(probe));
+	return vault_fill_authors(&probe, w);
 }
 
 int kura_vault_import(struct kura_vault *v, const struct kura_import *imp,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fhir/import.h"
+#include "fhir/jspan.h"
 #include "ledger/merkle.h"
 #include "util/limits.h"
 #include "util/time.h"
@@ -160,16 +161,23 @@ static int copy_field(char *dst, size_t cap, const char *src)
 	return 0;
 }
 
-/* Who and why, common to every kind of write.  Proxy input (AUTH-06) cannot
- * be confirmed by the proxy: it stays a draft until the person it was
- * entered for confirms it. */
-static int fill_write(struct kura_leaf *l, const struct kura_write *w)
+/* Who and why, common to every kind of write (vault_int.h). */
+static int check_authors(const struct kura_write *w)
 {
-	if (!w->actor || !*w->actor)
+	int proxy = w->on_behalf_of && *w->on_behalf_of;
+	if (!w->actor || !kura_valid_id(w->actor) || (proxy && !kura_valid_id(w->on_behalf_of)) ||
+	    (w->reason && !kura_utf8_text_valid(w->reason)))
 		return KURA_EINVAL;
-	if (w->confirm && w->on_behalf_of && *w->on_behalf_of &&
-	    strcmp(w->on_behalf_of, w->actor) != 0)
+	if (w->confirm && proxy && strcmp(w->on_behalf_of, w->actor) != 0)
 		return KURA_EDENIED;
+	return 0;
+}
+
+int vault_fill_authors(struct kura_leaf *l, const struct kura_write *w)
+{
+	int r = check_authors(w);
+	if (r)
+		return r;
 	if (copy_field(l->inputter, sizeof(l->inputter), w->actor) ||
 	    copy_field(l->on_behalf_of, sizeof(l->on_behalf_of), w->on_behalf_of) ||
 	    copy_field(l->reason, sizeof(l->reason), w->reason))
@@ -210,7 +218,7 @@ int kura_vault_put(struct kura_vault *v, const char *patient, const char *type,
 	    copy_field(l.content_type, sizeof(l.content_type), content_type) || !*patient ||
 	    !*type)
 		return KURA_EINVAL;
-	int r = fill_write(&l, w);
+	int r = vault_fill_authors(&l, w);
 	if (!r)
 		r = kura_fhir_check_content(type, content, len);
 	if (r)
@@ -247,9 +255,19 @@ static int next_from_latest(struct vault_batch *b, const char *record_id,
 	*ret_latest = c.row.leaf;
 	if (c.row.leaf.status == KURA_STATUS_ENTERED_IN_ERROR)
 		return KURA_ESTATE;
-	r = s->ops->node_get(s, 0, c.row.leaf_index, next->previous);
+	/* Fail closed: the latest row must still be the leaf the tree holds,
+	 * or the new version would chain to (and a new tree head certify)
+	 * an edited row. */
+	uint8_t stored[KURA_HASH_LEN];
+	kura_buf_reset(&b->leaf);
+	r = kura_leaf_encode(&c.row.leaf, &b->leaf);
+	if (!r)
+		r = s->ops->node_get(s, 0, c.row.leaf_index, stored);
 	if (r)
-		return r == KURA_ENOTFOUND ? KURA_ECORRUPT : r;
+		return r == KURA_EINVAL || r == KURA_ENOTFOUND ? KURA_ECORRUPT : r;
+	merkle_leaf_hash(b->leaf.data, b->leaf.len, next->previous);
+	if (!kura_ct_equal(stored, next->previous, KURA_HASH_LEN))
+		return KURA_ECORRUPT;
 	memcpy(next->record_id, c.row.leaf.record_id, sizeof(next->record_id));
 	memcpy(next->patient_id, c.row.leaf.patient_id, sizeof(next->patient_id));
 	memcpy(next->type, c.row.leaf.type, sizeof(next->type));
@@ -306,7 +324,7 @@ static int apply_change(struct vault_batch *b, const char *record_id, const stru
 	memset(&l, 0, sizeof(l));
 	int r = next_from_latest(b, record_id, &l, &latest);
 	if (!r)
-		r = fill_write(&l, w);
+		r = vault_fill_authors(&l, w);
 	if (r)
 		return r;
 	switch (c->kind) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/fs.h"
 #include "vault/vault_int.h"
@@ -81,22 +82,46 @@ static int init_in_store(struct kura_vault *v, const char *pass, size_t passlen,
 	return r;
 }
 
+/* Undo a failed init: remove what this call created, so that a second
+ * attempt starts clean instead of finding half a vault. */
+static void init_cleanup(const char *db, const char *dir, int made_dir)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	struct kura_buf p;
+	kura_buf_init(&p, 4096 + strlen(db));
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		kura_buf_reset(&p);
+		if (kura_buf_printf(&p, "%s%s", db, suffix[i]) == 0)
+			unlink((char *)p.data);
+	}
+	kura_buf_reset(&p);
+	if (kura_buf_printf(&p, "%s/%s", dir, KURA_VAULT_PUBKEY) == 0)
+		unlink((char *)p.data);
+	if (made_dir)
+		rmdir(dir);
+	kura_buf_release(&p);
+}
+
 int kura_vault_init(const char *dir, const char *pass, size_t passlen,
 		    const struct kura_kdf_params *kdf, struct kura_sth *ret_sth)
 {
 	struct kura_vault *v = NULL;
 	struct kura_buf path;
+	int made_dir = 0, created = 0;
 	kura_buf_init(&path, 4096 + strlen(dir));
 	int r = db_path(dir, &path);
 	if (r)
 		goto out;
-	if (mkdir(dir, 0700) && errno != EEXIST) {
+	if (mkdir(dir, 0700) == 0)
+		made_dir = 1;
+	else if (errno != EEXIST) {
 		r = KURA_EIO;
 		goto out;
 	}
-	if ((r = vault_alloc(&v)))
+	if ((made_dir && (r = kura_fs_sync_dir(dir))) || (r = vault_alloc(&v)))
 		goto out;
 	r = kura_store_sqlite_open((char *)path.data, KURA_STORE_CREATE, &v->store);
+	created = r == 0;
 	if (!r)
 		r = init_in_store(v, pass, passlen, kdf, ret_sth);
 	if (!r)
@@ -105,6 +130,10 @@ int kura_vault_init(const char *dir, const char *pass, size_t passlen,
 		r = kura_fs_sync_dir((char *)path.data);
 out:
 	kura_vault_close(v);
+	if (r && created)
+		init_cleanup((char *)path.data, dir, made_dir);
+	else if (r && made_dir)
+		rmdir(dir);
 	kura_buf_release(&path);
 	return r;
 }

@@ -67,6 +67,12 @@ int vault_batch_append(struct vault_batch *b, const struct kura_leaf *l,
 int vault_batch_commit(struct vault_batch *b, struct kura_sth *ret_sth);
 void vault_batch_abort(struct vault_batch *b);
 
+/* Fill a leaf's authors, reason and status from a write: ids checked,
+ * the reason one line of valid UTF-8, and proxy input (AUTH-06) never
+ * confirmed by the proxy (KURA_EDENIED): it stays a draft until the person
+ * it was entered for confirms it.  Every kind of write goes through here. */
+int vault_fill_authors(struct kura_leaf *l, const struct kura_write *w);
+
 /* A new record id (UUIDv7, RFC 9562: time-ordered, so inserts stay local). */
 int vault_new_record_id(char out[KURA_RECORD_ID_LEN + 1]);
 

@@ -23,8 +23,9 @@ struct chain_entry {
 	uint8_t status;
 	uint32_t version;
 	uint8_t hash[KURA_HASH_LEN];
-	char patient_id[KURA_MAX_ID + 1]; /* patient and type must not change */
+	char patient_id[KURA_MAX_ID + 1]; /* patient, type, content type never change */
 	char type[KURA_MAX_TYPE + 1];
+	char content_type[KURA_MAX_TYPE + 1];
 };
 
 /* Which version each leaf came from, to name it in node findings. */
@@ -155,6 +156,22 @@ static size_t chain_slot(struct vctx *c, const char *id)
 	return i;
 }
 
+/* The writer rules of docs/formats/ledger.md §1 (AUTH-02, AUTH-06): a
+ * confirmer only on a confirmed version, and proxy input confirmed only by
+ * the person it was entered for. */
+static void check_authors(struct vctx *c, const struct kura_version_row *row)
+{
+	const struct kura_leaf *l = &row->leaf;
+	if (l->status != KURA_STATUS_CONFIRMED && l->confirmer[0])
+		report(c, "authors", row, 0, "a version that is not confirmed names a confirmer");
+	if (l->status == KURA_STATUS_CONFIRMED && !l->confirmer[0])
+		report(c, "authors", row, 0, "a confirmed version names no confirmer");
+	if (l->status == KURA_STATUS_CONFIRMED && l->on_behalf_of[0] &&
+	    strcmp(l->confirmer, l->on_behalf_of) != 0)
+		report(c, "authors", row, 0, "proxy input confirmed by someone other than the person "
+					     "it was entered for (AUTH-06)");
+}
+
 /* Version numbers, links and status rules (AUTH-03..05). */
 static void check_chain(struct vctx *c, const struct kura_version_row *row,
 			const uint8_t hash[KURA_HASH_LEN])
@@ -171,7 +188,8 @@ static void check_chain(struct vctx *c, const struct kura_version_row *row,
 		report(c, "chain", row, 0, "previous-version hash does not match");
 	if (seen && e->status == KURA_STATUS_ENTERED_IN_ERROR)
 		report(c, "after-retraction", row, 0, "a version follows a retraction");
-	if (seen && (strcmp(l->patient_id, e->patient_id) != 0 || strcmp(l->type, e->type) != 0))
+	if (seen && (strcmp(l->patient_id, e->patient_id) != 0 || strcmp(l->type, e->type) != 0 ||
+		     strcmp(l->content_type, e->content_type) != 0))
 		report(c, "chain", row, 0, "patient or type differs from earlier versions");
 	memcpy(e->record_id, l->record_id, sizeof(e->record_id));
 	e->version = l->version;
@@ -179,6 +197,7 @@ static void check_chain(struct vctx *c, const struct kura_version_row *row,
 	memcpy(e->hash, hash, KURA_HASH_LEN);
 	memcpy(e->patient_id, l->patient_id, sizeof(e->patient_id));
 	memcpy(e->type, l->type, sizeof(e->type));
+	memcpy(e->content_type, l->content_type, sizeof(e->content_type));
 }
 
 /*
@@ -371,6 +390,7 @@ static int check_row(void *ctx, const struct kura_version_row *row)
 	memcpy(c->refs[row->leaf_index].record_id, row->leaf.record_id, sizeof(row->leaf.record_id));
 	c->refs[row->leaf_index].version = row->leaf.version;
 	check_chain(c, row, h);
+	check_authors(c, row);
 	int r = queue_content(c, row);
 	if (c->opts->progress && (c->rep->versions & 1023) == 0)
 		c->opts->progress(c->opts->ctx, c->rep->versions, c->total);
@@ -550,6 +570,15 @@ static int vctx_init(struct vctx *c)
 	int r = s->ops->version_count(s, &c->total);
 	if (r)
 		return r;
+	/* The latest tree head's size decides how much is allocated below; a
+	 * forged head must not make that unbounded.  Rows can be missing (a
+	 * deletion is reported leaf by leaf), but not most of them. */
+	if (c->size > 2 * c->total + 1024) {
+		report(c, "sth-size", NULL, c->size,
+		       "the latest tree head claims %llu leaves but the vault holds %llu versions",
+		       (unsigned long long)c->size, (unsigned long long)c->total);
+		c->size = c->total;
+	}
 	c->chain_cap = 16;
 	while (c->chain_cap < 2 * c->total + 2)
 		c->chain_cap *= 2;
@@ -601,7 +630,14 @@ int kura_vault_verify(struct kura_vault *v, const struct kura_verify_opts *opts,
 	c.v = v;
 	c.opts = opts;
 	c.rep = ret;
-	int r = check_store(&c);
+	/* One read transaction: in WAL mode every step below sees the same
+	 * snapshot, so a writer committing meanwhile is not mistaken for
+	 * tampering. */
+	struct kura_store *s = v->store;
+	int r = s->ops->txn_begin(s, 0);
+	if (r)
+		return r;
+	r = check_store(&c);
 	if (!r)
 		r = check_tree_heads(&c);
 	if (!r)
@@ -617,6 +653,7 @@ int kura_vault_verify(struct kura_vault *v, const struct kura_verify_opts *opts,
 	if (!r && opts->progress)
 		opts->progress(opts->ctx, ret->versions, c.total);
 	vctx_release(&c);
+	s->ops->txn_abort(s);
 	if (!r && ret->problems)
 		r = KURA_EVERIFY;
 	return r;

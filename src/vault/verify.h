@@ -1,9 +1,11 @@
 /*
  * verify.h - `kura verify`: recompute everything the vault claims.
  *
- * Checks, in order: the store's own structure; every tree head's signature
- * and order; every version row (leaf encoding, ciphertext authenticates,
- * content hash and commitment, length, version chain and status rules);
+ * Checks, in order, inside one read transaction (one snapshot): the store's
+ * own structure; every tree head's signature and order (and a size the rows
+ * can back); every version row (leaf encoding, ciphertext authenticates,
+ * content hash and commitment, length, version chain, status and writer
+ * rules such as AUTH-06);
  * the Merkle root of every tree head from the leaves; every stored tree
  * node; optionally consistency with a tree head saved elsewhere (catches a
  * vault rolled back or rebuilt with another key).  Every problem is reported

@@ -294,9 +294,26 @@ static void test_agrees_with_jansson(void **state)
 	}
 }
 
+/* Reasons and other one-line text in leaves (review finding M5). */
+static void test_utf8_text_valid(void **state)
+{
+	(void)state;
+	assert_true(kura_utf8_text_valid(""));
+	assert_true(kura_utf8_text_valid("unit corrected"));
+	assert_true(kura_utf8_text_valid("検査値の訂正"));
+	assert_false(kura_utf8_text_valid("bad\xff"));
+	assert_false(kura_utf8_text_valid("\xc0\xaf"));         /* overlong '/' */
+	assert_false(kura_utf8_text_valid("\xed\xa0\x80"));     /* a surrogate */
+	assert_false(kura_utf8_text_valid("\xe6\xa4"));         /* cut short */
+	assert_false(kura_utf8_text_valid("two\nlines"));
+	assert_false(kura_utf8_text_valid("esc\x1b[31m"));
+	assert_false(kura_utf8_text_valid("del\x7f"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_utf8_text_valid),
 		cmocka_unit_test(test_check_good),
 		cmocka_unit_test(test_check_bad),
 		cmocka_unit_test(test_check_messages),
