@@ -1,5 +1,6 @@
 /* jspan.c - a bounded JSON scanner: strict checks and raw byte spans (jspan.h). */
 #include "fhir/jspan.h"
+#include "util/buf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -81,23 +82,12 @@ static int eat(struct kura_slice *s, uint8_t c)
 	return 1;
 }
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The value of 4 hex digits at p, or -1. */
 static long hex4(const uint8_t *p)
 {
 	long v = 0;
 	for (size_t i = 0; i < 4; i++) {
-		int h = hexval(p[i]);
+		int h = kura_hex_digit(p[i]);
 		if (h < 0)
 			return -1;
 		v = v << 4 | h;

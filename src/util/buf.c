@@ -164,7 +164,7 @@ void kura_hex_encode(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
-static int hexval(char c)
+int kura_hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -180,7 +180,7 @@ int kura_hex_decode(const char *hex, uint8_t *out, size_t outlen)
 	if (!hex || strlen(hex) != 2 * outlen)
 		return KURA_EINVAL;
 	for (size_t i = 0; i < outlen; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = kura_hex_digit(hex[2 * i]), lo = kura_hex_digit(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return KURA_EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);

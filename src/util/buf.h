@@ -57,5 +57,7 @@ static inline struct kura_slice kura_buf_slice(const struct kura_buf *b)
  * digits, KURA_EINVAL otherwise. */
 void kura_hex_encode(const uint8_t *p, size_t n, char *out /* 2n+1 */);
 int kura_hex_decode(const char *hex, uint8_t *out, size_t outlen);
+/* The value of one hex digit (either case), or -1. */
+int kura_hex_digit(int c);
 
 #endif
