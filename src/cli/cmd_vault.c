@@ -74,12 +74,55 @@ static const char verify_usage[] =
 	"  tree node; with --against, also check consistency with a tree head\n"
 	"  saved earlier (kura sth -o FILE).  Exit 1 names every problem.";
 
+/* Japanese text for each finding code of verify.h (the library's detail
+ * line is English; the code and location say the rest). */
+static const struct {
+	const char *code, *ja;
+} finding_ja[] = {
+	{"store-damaged", "データベースの構造が破損しています"},
+	{"sth-missing", "署名付きツリーヘッドがありません"},
+	{"sth-signature", "ツリーヘッドの署名を検証できません"},
+	{"sth-order", "ツリーヘッドの順序または時刻が不正です"},
+	{"sth-root", "ツリーヘッドがリーフと一致しません"},
+	{"sth-size", "ツリーヘッドのサイズが保存された版の数を超えています"},
+	{"leaf-missing", "リーフに対応する版がありません（行の削除？）"},
+	{"leaf-extra", "署名済みツリーの外に版があります（行の挿入？）"},
+	{"leaf-encoding", "版の項目が範囲外です"},
+	{"leaf-hash", "版の行が台帳のリーフと一致しません（行の改ざん？）"},
+	{"row-damaged", "版の行を読み取れません"},
+	{"chain", "版の連鎖（版番号・前版ハッシュ・患者・種別）が不正です"},
+	{"after-retraction", "取消の後に版があります"},
+	{"authors", "入力者・確定者の規則に反しています（AUTH-06 など）"},
+	{"ciphertext", "暗号文を認証できません"},
+	{"content-hash", "復号した内容がハッシュと一致しません"},
+	{"commitment", "内容が台帳のコミットメントと一致しません"},
+	{"length", "内容の長さが台帳と異なります"},
+	{"patient-key", "患者のデータ鍵がないか破損しています"},
+	{"content", "取消の版に内容があります"},
+	{"node", "保存されたツリーノードがリーフと一致しません"},
+	{"node-extra", "ツリーの外にノードがあります"},
+	{"node-missing", "ツリーノードが欠けています"},
+	{"against-key", "保存されたツリーヘッドはこの保管庫の鍵で署名されていません（置き換え？）"},
+	{"against-rollback", "保管庫が保存されたツリーヘッドより古くなっています（巻き戻し？）"},
+	{"against-root", "保存されたツリーヘッドと履歴が異なります（履歴の書き換え）"},
+};
+
+static const char *detail_text(const struct cli *c, const struct kura_verify_problem *p)
+{
+	if (c->lang == LANG_JA)
+		for (size_t i = 0; i < sizeof(finding_ja) / sizeof(finding_ja[0]); i++)
+			if (strcmp(finding_ja[i].code, p->code) == 0)
+				return finding_ja[i].ja;
+	return p->detail;
+}
+
 static void print_problem(void *ctx, const struct kura_verify_problem *p)
 {
 	struct cli *c = ctx;
+	FILE *f = c->json ? stderr : stdout;
 	if (c->progress)
 		fputc('\n', stderr);
-	fprintf(c->json ? stderr : stdout, "%s [%s]", L(c, "FAIL", "不一致"), p->code);
+	fprintf(f, "%s [%s]", L(c, "FAIL", "不一致"), p->code);
 	if (p->record_id[0]) {
 		char id[KURA_MAX_ID + 1];
 		size_t i = 0;
@@ -87,13 +130,19 @@ static void print_problem(void *ctx, const struct kura_verify_problem *p)
 			id[i] = (unsigned char)p->record_id[i] < 0x20 || p->record_id[i] == 0x7f
 					? '?' : p->record_id[i];
 		id[i] = 0;
-		fprintf(c->json ? stderr : stdout, " record %s version %u", id, p->version);
+		fprintf(f, L(c, " record %s version %u", " 記録 %s 版 %u"), id, p->version);
 	}
 	if (p->leaf_index != KURA_NO_LEAF)
-		fprintf(c->json ? stderr : stdout, " leaf %llu", (unsigned long long)p->leaf_index);
+		fprintf(f, L(c, " leaf %llu", " リーフ %llu"), (unsigned long long)p->leaf_index);
 	if (p->tree_size)
-		fprintf(c->json ? stderr : stdout, " tree-size %llu", (unsigned long long)p->tree_size);
-	fprintf(c->json ? stderr : stdout, ": %s\n", p->detail);
+		fprintf(f, L(c, " tree-size %llu", " ツリーサイズ %llu"), (unsigned long long)p->tree_size);
+	const char *text = detail_text(c, p);
+	/* Numbers that only the English detail carries (a node's place, sizes)
+	 * are kept beside the Japanese text. */
+	if (text != p->detail && strpbrk(p->detail, "0123456789"))
+		fprintf(f, ": %s（%s）\n", text, p->detail);
+	else
+		fprintf(f, ": %s\n", text);
 }
 
 struct json_problems {

@@ -127,3 +127,17 @@ test('reasons must be one line of valid UTF-8; output stays JSON', (t) => {
   assert.equal(v.run(['amend', rec, '--reason', '検査値の訂正', '--as', 'a', '-'], { input: 'y' }).status, 0);
   assert.equal(v.json(['history', rec]).length, 2);
 });
+
+test('verify findings are reported in Japanese with --lang ja', (t) => {
+  const v = makeVault();
+  t.after(v.cleanup);
+  for (let i = 0; i < 3; i++) v.put(`n${i}`);
+  dropTriggers(v.db);
+  sqlite(v.db, "UPDATE versions SET inputter = 'dr.mallory' WHERE leaf_index = 1;");
+  const r = v.run(['--lang', 'ja', 'verify']);
+  assert.equal(r.status, EXIT.VERIFY);
+  assert.match(r.stdout, /不一致 \[leaf-hash\] 記録 [0-9a-f-]{36} 版 1 リーフ 1: 版の行が台帳のリーフと一致しません/);
+  assert.match(r.stdout, /保存されたツリーノードがリーフと一致しません（stored tree node \(1, 0\)/);
+  assert.match(r.stdout, /検証失敗: 問題 \d+ 件/);
+  assert.doesNotMatch(r.stdout, /does not match the leaves\n/);
+});
