@@ -182,7 +182,9 @@ static int run_batch(struct pipeline *p, struct stage *cur, struct stage *next, 
 {
 	struct vault_batch b;
 	int r = vault_batch_begin(&b, p->v);
-	if (!r && first) {
+	if (r)
+		return r;
+	if (first) {
 		r = prepare(&b, cur, p->imp, 0, batch_end(p->imp, 0), p->w);
 		if (!r)
 			seal_stage(cur);
@@ -191,15 +193,9 @@ static int run_batch(struct pipeline *p, struct stage *cur, struct stage *next, 
 		r = start_next(p, &b, next);
 	if (!r)
 		r = append_stage(&b, cur);
-	if (r) {
-		vault_batch_abort(&b);
-		return r;
-	}
-	return vault_batch_commit(&b, ret_sth);
+	return vault_batch_finish(&b, r, ret_sth);
 }
 
-/* Refuse a bad write before anything starts (the same rules every leaf
- * of the import then goes through). */
 static int check_write(const struct kura_write *w)
 {
 	struct kura_leaf probe;

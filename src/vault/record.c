@@ -35,25 +35,6 @@ int vault_new_record_id(char out[KURA_RECORD_ID_LEN + 1])
 	return 0;
 }
 
-int vault_batch_begin(struct vault_batch *b, struct kura_vault *v)
-{
-	memset(b, 0, sizeof(*b));
-	b->v = v;
-	kura_buf_init(&b->leaf, 16384);
-	kura_buf_init(&b->aad, 1024);
-	kura_buf_init(&b->sealed, KURA_MAX_CONTENT + 4096);
-	b->zctx = kura_envelope_ctx_new();
-	if (v->readonly)
-		return KURA_EDENIED;
-	int r = v->store->ops->txn_begin(v->store, 1);
-	if (r)
-		return r;
-	r = kura_ledger_begin(&b->lg, v->store);
-	if (r)
-		v->store->ops->txn_abort(v->store);
-	return r;
-}
-
 static void batch_release(struct vault_batch *b)
 {
 	kura_buf_release(&b->leaf);
@@ -62,6 +43,26 @@ static void batch_release(struct vault_batch *b)
 	kura_envelope_ctx_free(b->zctx);
 	b->zctx = NULL;
 }
+
+int vault_batch_begin(struct vault_batch *b, struct kura_vault *v)
+{
+	memset(b, 0, sizeof(*b));
+	b->v = v;
+	kura_buf_init(&b->leaf, 16384);
+	kura_buf_init(&b->aad, 1024);
+	kura_buf_init(&b->sealed, KURA_MAX_CONTENT + 4096);
+	b->zctx = kura_envelope_ctx_new();
+	int r = v->readonly ? KURA_EDENIED : v->store->ops->txn_begin(v->store, 1);
+	if (r) {
+		batch_release(b);
+		return r;
+	}
+	r = kura_ledger_begin(&b->lg, v->store);
+	if (r)
+		vault_batch_abort(b);
+	return r;
+}
+
 
 void vault_batch_abort(struct vault_batch *b)
 {
@@ -100,6 +101,15 @@ int vault_seal(struct kura_envelope_ctx *z, const struct patient_keys *k, struct
 	kura_wipe(sha, sizeof(sha));
 	l->content_length = len;
 	return r;
+}
+
+int vault_batch_finish(struct vault_batch *b, int r, struct kura_sth *ret_sth)
+{
+	if (r) {
+		vault_batch_abort(b);
+		return r;
+	}
+	return vault_batch_commit(b, ret_sth);
 }
 
 /* Encrypt content and fill the leaf's commitment and length. */
@@ -194,16 +204,10 @@ static int write_one(struct kura_vault *v, struct kura_leaf *l, const uint8_t *c
 {
 	struct vault_batch b;
 	int r = vault_batch_begin(&b, v);
-	if (r) {
-		batch_release(&b);
+	if (r)
 		return r;
-	}
 	r = vault_batch_add(&b, l, content, len, ret);
-	if (r) {
-		vault_batch_abort(&b);
-		return r;
-	}
-	return vault_batch_commit(&b, &ret->sth);
+	return vault_batch_finish(&b, r, &ret->sth);
 }
 
 int kura_vault_put(struct kura_vault *v, const char *patient, const char *type,
@@ -349,16 +353,10 @@ static int change_record(struct kura_vault *v, const char *record_id, const stru
 	if (c->kind != CHANGE_CONFIRM && (!w->reason || !*w->reason))
 		return KURA_EINVAL;
 	int r = vault_batch_begin(&b, v);
-	if (r) {
-		batch_release(&b);
+	if (r)
 		return r;
-	}
 	r = apply_change(&b, record_id, c, w, ret);
-	if (r) {
-		vault_batch_abort(&b);
-		return r;
-	}
-	return vault_batch_commit(&b, &ret->sth);
+	return vault_batch_finish(&b, r, &ret->sth);
 }
 
 int kura_vault_amend(struct kura_vault *v, const char *record_id, const uint8_t *content,

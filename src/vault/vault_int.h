@@ -52,6 +52,8 @@ struct vault_batch {
 	struct kura_buf leaf, aad, sealed;
 	struct kura_envelope_ctx *zctx; /* may be NULL (then one-shot) */
 };
+/* Open a write transaction and load the ledger.  On failure nothing is left
+ * to clean up. */
 int vault_batch_begin(struct vault_batch *b, struct kura_vault *v);
 /* Add one version; content NULL for a tombstone.  l's commitment,
  * content_length and time are filled here; previous must be set. */
@@ -65,6 +67,8 @@ int vault_seal(struct kura_envelope_ctx *z, const struct patient_keys *k, struct
 int vault_batch_append(struct vault_batch *b, const struct kura_leaf *l,
 		       struct kura_slice sealed, struct kura_written *ret);
 int vault_batch_commit(struct vault_batch *b, struct kura_sth *ret_sth);
+/* End a begun batch: abort it and return r if r is an error, else commit. */
+int vault_batch_finish(struct vault_batch *b, int r, struct kura_sth *ret_sth);
 void vault_batch_abort(struct vault_batch *b);
 
 /* Fill a leaf's authors, reason and status from a write: ids checked,
