@@ -107,7 +107,9 @@ static int write_error(struct cli *c, int r, const char *record)
 	return cli_fail_code(c, r, record);
 }
 
-/* A FHIR resource's content must be JSON of the same resourceType. */
+/* A FHIR resource's content must be JSON of the same resourceType.  The
+ * library checks this again (it is the rule); checking here first means bad
+ * input is refused before the passphrase is asked for and Argon2id runs. */
 static int check_type(struct cli *c, const char *type, const struct kura_buf *content)
 {
 	if (!kura_valid_record_type(type))
