@@ -314,6 +314,44 @@ int kura_argon2id(uint8_t *out, size_t outlen, const char *pass, size_t passlen,
 	return 0;
 }
 
+int kura_pwhash_str(char out[KURA_PWHASH_STRLEN], const char *pass, size_t passlen,
+		    uint64_t opslimit, uint64_t memlimit_kib)
+{
+	_Static_assert(KURA_PWHASH_STRLEN == crypto_pwhash_STRBYTES, "pwhash string size");
+	if (opslimit < crypto_pwhash_OPSLIMIT_MIN || opslimit > crypto_pwhash_OPSLIMIT_MAX ||
+	    memlimit_kib < KURA_ARGON2_MIN_MEM_KIB ||
+	    memlimit_kib > crypto_pwhash_MEMLIMIT_MAX / 1024)
+		return KURA_EINVAL;
+	if (crypto_pwhash_str_alg(out, pass, passlen, opslimit, (size_t)memlimit_kib * 1024,
+				  crypto_pwhash_ALG_ARGON2ID13))
+		return KURA_ENOMEM;
+	return 0;
+}
+
+int kura_pwhash_verify(const char *str, const char *pass, size_t passlen)
+{
+	if (strnlen(str, KURA_PWHASH_STRLEN) == KURA_PWHASH_STRLEN)
+		return KURA_EDENIED;
+	return crypto_pwhash_str_verify(str, pass, passlen) == 0 ? 0 : KURA_EDENIED;
+}
+
+int kura_pwhash_needs_rehash(const char *str, uint64_t opslimit, uint64_t memlimit_kib)
+{
+	if (strnlen(str, KURA_PWHASH_STRLEN) == KURA_PWHASH_STRLEN ||
+	    memlimit_kib > crypto_pwhash_MEMLIMIT_MAX / 1024)
+		return 1;
+	return crypto_pwhash_str_needs_rehash(str, opslimit, (size_t)memlimit_kib * 1024) != 0;
+}
+
+int kura_hmac_sha1(const uint8_t *key, size_t keylen, const void *data, size_t len,
+		   uint8_t out[KURA_SHA1_LEN])
+{
+	size_t n = 0;
+	unsigned char *r = EVP_Q_mac(NULL, "HMAC", NULL, "SHA1", NULL, key, keylen, data, len,
+				     out, KURA_SHA1_LEN, &n);
+	return r && n == KURA_SHA1_LEN ? 0 : KURA_EINTERNAL;
+}
+
 void *kura_secret_alloc(size_t len)
 {
 	void *p = sodium_malloc(len);

@@ -85,6 +85,25 @@ int kura_argon2id(uint8_t *out, size_t outlen, const char *pass, size_t passlen,
 #define KURA_ARGON2_MIN_OPS 1u
 #define KURA_ARGON2_MIN_MEM_KIB 8u
 
+/*
+ * Password hashes for accounts (AU-05): libsodium's Argon2id string form
+ * "$argon2id$v=19$m=...,t=...,p=1$salt$hash", NUL-terminated, which carries
+ * its own salt and parameters so they can change (kura_pwhash_needs_rehash).
+ */
+#define KURA_PWHASH_STRLEN 128 /* crypto_pwhash_STRBYTES */
+int kura_pwhash_str(char out[KURA_PWHASH_STRLEN], const char *pass, size_t passlen,
+		    uint64_t opslimit, uint64_t memlimit_kib);
+/* 0 if pass matches, KURA_EDENIED if not (or if the string is malformed). */
+int kura_pwhash_verify(const char *str, const char *pass, size_t passlen);
+/* 1 if str was made with other parameters than these (or is malformed). */
+int kura_pwhash_needs_rehash(const char *str, uint64_t opslimit, uint64_t memlimit_kib);
+
+/* HMAC-SHA-1 (RFC 2104), for TOTP only (RFC 6238 defaults, which phone
+ * authenticator apps implement); never for integrity elsewhere. */
+#define KURA_SHA1_LEN 20
+int kura_hmac_sha1(const uint8_t *key, size_t keylen, const void *data, size_t len,
+		   uint8_t out[KURA_SHA1_LEN]);
+
 /* Locked, guarded memory for secrets (sodium_malloc): zeroed on allocation,
  * wiped on free; NULL when out of memory.  kura_secret_free accepts NULL. */
 void *kura_secret_alloc(size_t len);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/limits.h"
+#include "util/utf8.h"
 #include "util/banned.h"
 
 /* Member lookups riding along the scan of one object. */
@@ -95,40 +96,6 @@ static long hex4(const uint8_t *p)
 	return v;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (n bytes left, p[0] >= 0x80),
- * or 0: RFC 3629, so no overlong forms, surrogates or values past U+10FFFF. */
-static size_t utf8_len(const uint8_t *p, size_t n)
-{
-	static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-	size_t k = p[0] < 0xc2 ? 0 : p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : p[0] < 0xf5 ? 4 : 0;
-	if (k == 0 || n < k)
-		return 0;
-	uint32_t cp = p[0] & (0x7f >> k);
-	for (size_t i = 1; i < k; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min[k] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return k;
-}
-
-int kura_utf8_text_valid(const char *s)
-{
-	const uint8_t *p = (const uint8_t *)s;
-	size_t n = strlen(s);
-	for (size_t i = 0; i < n;) {
-		if (p[i] < 0x20 || p[i] == 0x7f)
-			return 0;
-		size_t k = p[i] < 0x80 ? 1 : utf8_len(p + i, n - i);
-		if (k == 0)
-			return 0;
-		i += k;
-	}
-	return 1;
-}
-
 /* What jansson refuses in \u escapes: NUL, and surrogates not in pairs. */
 static int strict_u(struct scan *sc, long cp)
 {
@@ -189,7 +156,7 @@ static int scan_string(struct scan *sc)
 			return KURA_EINVAL;
 		if (c < 0x20)
 			return fail(sc, KURA_EINVAL, "control character in a string");
-		if (c >= 0x80 && sc->strict && !(k = utf8_len(s->ptr, s->len)))
+		if (c >= 0x80 && sc->strict && !(k = kura_utf8_seq_len(s->ptr, s->len)))
 			return fail(sc, KURA_EINVAL, "invalid utf-8");
 		if (c >= 0x80)
 			advance(s, k);

@@ -92,9 +92,7 @@ int kura_jspan_array_begin(struct kura_slice array, struct kura_jspan_iter *ret_
  * negative code on error (and on every later call). */
 int kura_jspan_array_next(struct kura_jspan_iter *it, struct kura_slice *ret_elem);
 
-/* 1 if s is well-formed UTF-8 (RFC 3629) without control characters
- * (U+0000..U+001F, U+007F): what kura accepts as one line of text in a
- * leaf (reasons), so it prints and encodes as JSON safely. */
-int kura_utf8_text_valid(const char *s);
+/* kura_utf8_text_valid() is in util/utf8.h. */
+#include "util/utf8.h"
 
 #endif

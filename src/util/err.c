@@ -29,6 +29,10 @@ static const struct err_entry err_table[] = {
 	{KURA_ENOVAULT, "ENOVAULT", "no vault found"},
 	{KURA_EFOREIGN, "EFOREIGN", "not a kura vault of a known format"},
 	{KURA_EUSAGE, "EUSAGE", "wrong usage"},
+	{KURA_EAUTH, "EAUTH", "authentication failed"},
+	{KURA_ELOCKED, "ELOCKED", "account locked or disabled"},
+	{KURA_EEXPIRED, "EEXPIRED", "session or password expired"},
+	{KURA_EPOLICY, "EPOLICY", "rejected by policy"},
 };
 
 static const struct err_entry *err_find(int err)

@@ -26,6 +26,10 @@ enum kura_err {
 	KURA_ENOVAULT = -14, /* no vault at the given place */
 	KURA_EFOREIGN = -15, /* not a kura vault, or a newer format */
 	KURA_EUSAGE = -16,   /* wrong command line */
+	KURA_EAUTH = -17,    /* not authenticated: no or wrong credentials, second factor */
+	KURA_ELOCKED = -18,  /* the account is locked or disabled */
+	KURA_EEXPIRED = -19, /* session or password expired: log in again or change it */
+	KURA_EPOLICY = -20,  /* a password or setting breaks the configured policy */
 };
 
 /* Static English text for an error code; never NULL. */

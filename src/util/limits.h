@@ -38,4 +38,24 @@
 /* How long a writer waits for another writer before KURA_EBUSY (ms). */
 #define KURA_BUSY_TIMEOUT_MS 30000
 
+/* Identity and audit (issue 3). */
+/* A credentials file or a client certificate / key PEM file. */
+#define KURA_MAX_CREDFILE 65536u
+#define KURA_MAX_CERTFILE 65536u
+/* A password (bytes); shorter than the passphrase limit on purpose. */
+#define KURA_MAX_PASSWORD 256u
+/* A display name and a department name. */
+#define KURA_MAX_NAME 128u
+#define KURA_MAX_DEPT 64u
+/* Departments one account or patient belongs to. */
+#define KURA_MAX_DEPTS 16u
+/* One audit query string (kura audit search terms). */
+#define KURA_MAX_AUDIT_QUERY 4096u
+/* Events one audit search or report returns (more: narrow the window). */
+#define KURA_MAX_AUDIT_RESULTS 1000000u
+/* One syslog message (RFC 5425 says receivers must take 2048, should 8192). */
+#define KURA_MAX_SYSLOG_MSG 65536u
+/* A permission rule list of one role. */
+#define KURA_MAX_ROLE_RULES 4096u
+
 #endif
