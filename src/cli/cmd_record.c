@@ -148,7 +148,7 @@ int cmd_put(struct cli *c, int argc, char **argv)
 	kura_buf_init(&content, KURA_MAX_CONTENT);
 	if (!(e = read_content(c, a.file, &content)) && !(e = check_type(c, a.type, &content)) &&
 	    !(e = cli_open_vault(c, 0, &v))) {
-		struct kura_write w = {a.as, a.on_behalf, a.reason ? a.reason : "", a.confirm};
+		struct kura_write w = {a.as, a.on_behalf, a.reason ? a.reason : "", a.confirm, NULL};
 		int r = kura_vault_put(v, a.patient, a.type, ct, content.data, content.len, &w, &out);
 		e = r ? write_error(c, r, a.patient) : print_written(c, &out);
 	}
@@ -175,7 +175,7 @@ int cmd_amend(struct cli *c, int argc, char **argv)
 				"記録の修正には --reason が必要です");
 	kura_buf_init(&content, KURA_MAX_CONTENT);
 	if (!(e = read_content(c, a.file, &content)) && !(e = cli_open_vault(c, 0, &v))) {
-		struct kura_write w = {a.as, a.on_behalf, a.reason, a.confirm};
+		struct kura_write w = {a.as, a.on_behalf, a.reason, a.confirm, NULL};
 		int r = kura_vault_amend(v, rec, content.data, content.len, &w, &out);
 		e = r ? write_error(c, r, rec) : print_written(c, &out);
 	}
@@ -202,7 +202,7 @@ static int simple_change(struct cli *c, int argc, char **argv, const char *usage
 				"記録の取り消しには --reason が必要です");
 	if ((e = cli_open_vault(c, 0, &v)))
 		return e;
-	struct kura_write w = {a.as, NULL, a.reason, 0};
+	struct kura_write w = {a.as, NULL, a.reason, 0, NULL};
 	int r = retract ? kura_vault_retract(v, rec, &w, &out) : kura_vault_confirm(v, rec, &w, &out);
 	e = r ? write_error(c, r, rec) : print_written(c, &out);
 	kura_vault_close(v);
@@ -347,7 +347,7 @@ int cmd_import(struct cli *c, int argc, char **argv)
 		e = cli_fail(c, r, "%s: %s; nothing was imported", "%s: %s。何も取り込んでいません",
 			     file, msg.data ? (char *)msg.data : kura_strerror(r));
 	else if (!(e = cli_open_vault(c, 0, &v))) {
-		struct kura_write w = {a.as, a.on_behalf, a.reason ? a.reason : "", a.confirm};
+		struct kura_write w = {a.as, a.on_behalf, a.reason ? a.reason : "", a.confirm, NULL};
 		uint64_t n = 0;
 		struct kura_sth sth;
 		r = kura_vault_import(v, imp, &w, cli_progress, c, &n, &sth);

@@ -105,6 +105,10 @@ static const struct {
 	{"against-key", "保存されたツリーヘッドはこの保管庫の鍵で署名されていません（置き換え？）"},
 	{"against-rollback", "保管庫が保存されたツリーヘッドより古くなっています（巻き戻し？）"},
 	{"against-root", "保存されたツリーヘッドと履歴が異なります（履歴の書き換え）"},
+	{"leaf-duplicate", "同じリーフを複数の行が主張しています（行の挿入？）"},
+	{"event-encoding", "監査イベントの項目が範囲外です"},
+	{"event-hash", "監査イベントの行が台帳のリーフと一致しません（行の改ざん？）"},
+	{"state-mac", "状態の行に保管庫の MAC がありません（kura 外での編集？）"},
 };
 
 static const char *detail_text(const struct cli *c, const struct kura_verify_problem *p)
@@ -210,8 +214,10 @@ static int verify_result(struct cli *c, int r, const struct kura_verify_report *
 	double mb = (double)rep->content_bytes / 1e6;
 	if (c->json) {
 		cli_print_json(json_pack(
-			       "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "ok", !r,
-			       "versions", (json_int_t)rep->versions, "tree_size",
+			       "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "ok", !r,
+			       "versions", (json_int_t)rep->versions, "events",
+			       (json_int_t)rep->events, "state_rows", (json_int_t)rep->state_rows,
+			       "tree_size",
 			       (json_int_t)rep->tree_size, "tree_heads", (json_int_t)rep->tree_heads,
 			       "nodes", (json_int_t)rep->nodes, "content_bytes",
 			       (json_int_t)rep->content_bytes, "problems", (json_int_t)rep->problems,
@@ -225,9 +231,10 @@ static int verify_result(struct cli *c, int r, const struct kura_verify_report *
 		       (unsigned long long)rep->problems);
 		return EXIT_VERIFY;
 	}
-	printf(L(c, "ok: %llu versions, %llu tree heads, %llu nodes, tree size %llu, %.1f MB in %.2f s\n",
-		 "正常: 版 %llu、ツリーヘッド %llu、ノード %llu、ツリーサイズ %llu、%.1f MB（%.2f 秒）\n"),
-	       (unsigned long long)rep->versions, (unsigned long long)rep->tree_heads,
+	printf(L(c, "ok: %llu versions, %llu audit events, %llu tree heads, %llu nodes, tree size %llu, %.1f MB in %.2f s\n",
+		 "正常: 版 %llu、監査イベント %llu、ツリーヘッド %llu、ノード %llu、ツリーサイズ %llu、%.1f MB（%.2f 秒）\n"),
+	       (unsigned long long)rep->versions, (unsigned long long)rep->events,
+	       (unsigned long long)rep->tree_heads,
 	       (unsigned long long)rep->nodes, (unsigned long long)rep->tree_size, mb, secs);
 	return EXIT_OK;
 }

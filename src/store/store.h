@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "ledger/event.h"
 #include "ledger/leaf.h"
 #include "ledger/sth.h"
 #include "util/buf.h"
@@ -31,6 +32,10 @@ struct kura_version_row {
 
 typedef int (*kura_version_cb)(void *ctx, const struct kura_version_row *row);
 typedef int (*kura_sth_cb)(void *ctx, const struct kura_sth *sth);
+typedef int (*kura_event_cb)(void *ctx, const struct kura_event_row *row);
+/* A row of mutable state: value bytes and the MAC the vault keeps over them. */
+typedef int (*kura_state_cb)(void *ctx, const char *key, struct kura_slice value,
+			     const uint8_t mac[KURA_HASH_LEN]);
 typedef int (*kura_node_cb)(void *ctx, unsigned level, uint64_t index,
 			    const uint8_t hash[KURA_HASH_LEN]);
 
@@ -74,6 +79,28 @@ struct kura_store_ops {
 	int (*sth_latest)(struct kura_store *s, struct kura_sth *ret);
 	int (*sth_get)(struct kura_store *s, uint64_t tree_size, struct kura_sth *ret);
 	int (*sth_scan)(struct kura_store *s, kura_sth_cb cb, void *ctx);
+
+	/* Audit events: leaves of the second kind (ledger/event.h), append-only
+	 * like versions.  event_scan gives every event with leaf_index >=
+	 * from_leaf in leaf order; event_query those a filter selects, in time
+	 * order (then leaf order). */
+	int (*event_put)(struct kura_store *s, const struct kura_event_row *row);
+	int (*event_scan)(struct kura_store *s, uint64_t from_leaf, kura_event_cb cb, void *ctx);
+	int (*event_query)(struct kura_store *s, const struct kura_event_filter *f,
+			   kura_event_cb cb, void *ctx);
+	int (*event_count)(struct kura_store *s, uint64_t *ret);
+
+	/* Mutable state (accounts, sessions, settings, care assignments, ...):
+	 * rows (kind, key) -> value, each with a MAC computed by the vault.
+	 * state_put inserts or replaces; state_del of a missing row is 0. */
+	int (*state_get)(struct kura_store *s, const char *kind, const char *key,
+			 struct kura_buf *value, uint8_t mac[KURA_HASH_LEN]);
+	int (*state_put)(struct kura_store *s, const char *kind, const char *key,
+			 const void *value, size_t len, const uint8_t mac[KURA_HASH_LEN]);
+	int (*state_del)(struct kura_store *s, const char *kind, const char *key);
+	/* Every row of a kind (every row when kind is NULL: then the key given
+	 * to cb is "kind/key"), ordered by key. */
+	int (*state_scan)(struct kura_store *s, const char *kind, kura_state_cb cb, void *ctx);
 
 	/* The backend's own structural check (SQLite quick_check);
 	 * KURA_ECORRUPT with a one-line description in msg. */

@@ -20,8 +20,13 @@ enum stmt_id {
 	ST_META_GET, ST_META_PUT, ST_PKEY_GET, ST_PKEY_PUT, ST_VPUT, ST_VGET,
 	ST_VLATEST, ST_VHIST, ST_LIST_ALL, ST_LIST_PATIENT, ST_VSCAN, ST_VCOUNT,
 	ST_NODE_GET, ST_NODE_PUT, ST_NODE_SCAN, ST_STH_PUT, ST_STH_LATEST,
-	ST_STH_GET, ST_STH_SCAN, ST_COUNT
+	ST_STH_GET, ST_STH_SCAN, ST_EV_PUT, ST_EV_SCAN, ST_EV_COUNT, ST_STATE_GET,
+	ST_STATE_PUT, ST_STATE_DEL, ST_STATE_SCAN, ST_STATE_SCAN_ALL, ST_COUNT
 };
+
+#define ECOLS "leaf_index, time_us, utc_offset_min, clock, severity, outcome, action, " \
+	      "actor, role, terminal, client_ip, cert_fp, patient_id, record_id, "   \
+	      "version, query, reason, detail"
 
 #define VCOLS "leaf_index, record_id, version, patient_id, type, content_type, " \
 	      "status, inputter, confirmer, on_behalf_of, time_us, reason, "   \
@@ -58,7 +63,36 @@ static const char *const stmt_sql[ST_COUNT] = {
 		       "WHERE tree_size = ?1",
 	[ST_STH_SCAN] = "SELECT tree_size, time_us, root, log_id, signature FROM tree_heads "
 			"ORDER BY tree_size",
+	[ST_EV_PUT] = "INSERT INTO events(" ECOLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+		      "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+	[ST_EV_SCAN] = "SELECT " ECOLS " FROM events WHERE leaf_index >= ?1 ORDER BY leaf_index",
+	[ST_EV_COUNT] = "SELECT COUNT(*) FROM events",
+	[ST_STATE_GET] = "SELECT value, mac FROM state WHERE kind = ?1 AND key = ?2",
+	[ST_STATE_PUT] = "INSERT OR REPLACE INTO state(kind, key, value, mac) VALUES (?1, ?2, ?3, ?4)",
+	[ST_STATE_DEL] = "DELETE FROM state WHERE kind = ?1 AND key = ?2",
+	[ST_STATE_SCAN] = "SELECT key, value, mac FROM state WHERE kind = ?1 ORDER BY key",
+	[ST_STATE_SCAN_ALL] = "SELECT kind || '/' || key, value, mac FROM state ORDER BY kind, key",
 };
+
+/* Tables added with identity and audit (issue 3); created on every
+ * writable open too, so vaults made before them gain them. */
+static const char schema2_sql[] =
+	"CREATE TABLE IF NOT EXISTS events(leaf_index INTEGER PRIMARY KEY,"
+	" time_us INTEGER NOT NULL, utc_offset_min INTEGER NOT NULL, clock INTEGER NOT NULL,"
+	" severity INTEGER NOT NULL, outcome INTEGER NOT NULL, action TEXT NOT NULL,"
+	" actor TEXT NOT NULL, role TEXT NOT NULL, terminal TEXT NOT NULL,"
+	" client_ip TEXT NOT NULL, cert_fp TEXT NOT NULL, patient_id TEXT NOT NULL,"
+	" record_id TEXT NOT NULL, version INTEGER NOT NULL, query TEXT NOT NULL,"
+	" reason TEXT NOT NULL, detail TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS events_patient ON events(patient_id, time_us);"
+	"CREATE INDEX IF NOT EXISTS events_actor ON events(actor, time_us);"
+	"CREATE INDEX IF NOT EXISTS events_time ON events(time_us);"
+	"CREATE TRIGGER IF NOT EXISTS events_append_only_u BEFORE UPDATE ON events"
+	" BEGIN SELECT RAISE(ABORT, 'kura: audit events are append-only'); END;"
+	"CREATE TRIGGER IF NOT EXISTS events_append_only_d BEFORE DELETE ON events"
+	" BEGIN SELECT RAISE(ABORT, 'kura: audit events are append-only'); END;"
+	"CREATE TABLE IF NOT EXISTS state(kind TEXT NOT NULL, key TEXT NOT NULL,"
+	" value BLOB NOT NULL, mac BLOB NOT NULL, PRIMARY KEY(kind, key)) WITHOUT ROWID;";
 
 static const char schema_sql[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
@@ -582,6 +616,245 @@ static int sq_check(struct kura_store *s, struct kura_buf *msg)
 	return r;
 }
 
+
+/* ---- audit events ---- */
+
+static int sq_event_put(struct kura_store *s, const struct kura_event_row *row)
+{
+	sqlite3_stmt *st = NULL;
+	const struct kura_event *e = &row->ev;
+	const char *text[] = {e->action, e->actor, e->role, e->terminal, e->client_ip,
+			      e->cert_fp, e->patient_id, e->record_id};
+	int r = stmt(S(s), ST_EV_PUT, &st);
+	if (r)
+		return r;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)row->leaf_index);
+	sqlite3_bind_int64(st, 2, e->time_us);
+	sqlite3_bind_int(st, 3, e->utc_offset_min);
+	sqlite3_bind_int(st, 4, e->clock);
+	sqlite3_bind_int(st, 5, e->severity);
+	sqlite3_bind_int(st, 6, e->outcome);
+	for (int i = 0; i < 8; i++)
+		sqlite3_bind_text(st, 7 + i, text[i], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 15, e->version);
+	sqlite3_bind_text(st, 16, e->query, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 17, e->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 18, e->detail, -1, SQLITE_STATIC);
+	return step_done(st);
+}
+
+static int read_event_ints(sqlite3_stmt *st, struct kura_event *e)
+{
+	int64_t t, off, clock, sev, outcome, version;
+	if (col_int(st, 1, INT64_MIN, INT64_MAX, &t) || col_int(st, 2, -1440, 1440, &off) ||
+	    col_int(st, 3, 0, 255, &clock) || col_int(st, 4, 0, 255, &sev) ||
+	    col_int(st, 5, 0, 255, &outcome) || col_int(st, 14, 0, UINT32_MAX, &version))
+		return KURA_ECORRUPT;
+	e->time_us = t;
+	e->utc_offset_min = (int16_t)off;
+	e->clock = (uint8_t)clock;
+	e->severity = (uint8_t)sev;
+	e->outcome = (uint8_t)outcome;
+	e->version = (uint32_t)version;
+	return 0;
+}
+
+static int read_event(sqlite3_stmt *st, struct kura_event_row *row)
+{
+	struct kura_event *e = &row->ev;
+	int64_t index;
+	memset(row, 0, sizeof(*row));
+	if (col_int(st, 0, 0, INT64_MAX, &index) || read_event_ints(st, e) ||
+	    col_text(st, 6, e->action, sizeof(e->action)) ||
+	    col_text(st, 7, e->actor, sizeof(e->actor)) ||
+	    col_text(st, 8, e->role, sizeof(e->role)) ||
+	    col_text(st, 9, e->terminal, sizeof(e->terminal)) ||
+	    col_text(st, 10, e->client_ip, sizeof(e->client_ip)) ||
+	    col_text(st, 11, e->cert_fp, sizeof(e->cert_fp)) ||
+	    col_text(st, 12, e->patient_id, sizeof(e->patient_id)) ||
+	    col_text(st, 13, e->record_id, sizeof(e->record_id)) ||
+	    col_text(st, 15, e->query, sizeof(e->query)) ||
+	    col_text(st, 16, e->reason, sizeof(e->reason)) ||
+	    col_text(st, 17, e->detail, sizeof(e->detail)))
+		return KURA_ECORRUPT;
+	row->leaf_index = (uint64_t)index;
+	return 0;
+}
+
+/* Step through events; a damaged row is reported as KURA_ECORRUPT with its
+ * leaf index in *ret_bad (for verify). */
+static int run_events(sqlite3_stmt *st, kura_event_cb cb, void *ctx, uint64_t limit)
+{
+	struct kura_event_row row;
+	uint64_t n = 0;
+	int r = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((r = read_event(st, &row))) {
+			row.leaf_index = (uint64_t)sqlite3_column_int64(st, 0);
+			break;
+		}
+		if ((r = cb(ctx, &row)) || (limit && ++n >= limit))
+			break;
+	}
+	if (!r && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = map_rc(rc);
+	sqlite3_reset(st);
+	return r;
+}
+
+static int sq_event_scan(struct kura_store *s, uint64_t from_leaf, kura_event_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(S(s), ST_EV_SCAN, &st);
+	if (r)
+		return r;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)from_leaf);
+	return run_events(st, cb, ctx, 0);
+}
+
+static int sq_event_count(struct kura_store *s, uint64_t *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(S(s), ST_EV_COUNT, &st);
+	if (r)
+		return r;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ret = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		r = map_rc(rc);
+	sqlite3_reset(st);
+	return r;
+}
+
+/* The WHERE clause of a filter; parameters are bound in the same order. */
+static int event_where(const struct kura_event_filter *f, struct kura_buf *sql)
+{
+	int r = kura_buf_append_str(sql, "SELECT " ECOLS " FROM events WHERE leaf_index >= ?");
+	if (!r && f->patient_id && *f->patient_id)
+		r = kura_buf_append_str(sql, " AND patient_id = ?");
+	if (!r && f->actor && *f->actor)
+		r = kura_buf_append_str(sql, " AND actor = ?");
+	if (!r && f->action && *f->action)
+		r = kura_buf_append_str(sql, " AND action = ?");
+	if (!r && f->from_us)
+		r = kura_buf_append_str(sql, " AND time_us >= ?");
+	if (!r && f->to_us)
+		r = kura_buf_append_str(sql, " AND time_us < ?");
+	if (!r && f->outcome >= 0)
+		r = kura_buf_append_str(sql, " AND outcome = ?");
+	if (!r)
+		r = kura_buf_append_str(sql, " ORDER BY time_us, leaf_index");
+	return r;
+}
+
+static void event_bind(sqlite3_stmt *st, const struct kura_event_filter *f)
+{
+	int i = 1;
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)f->min_leaf);
+	if (f->patient_id && *f->patient_id)
+		sqlite3_bind_text(st, i++, f->patient_id, -1, SQLITE_STATIC);
+	if (f->actor && *f->actor)
+		sqlite3_bind_text(st, i++, f->actor, -1, SQLITE_STATIC);
+	if (f->action && *f->action)
+		sqlite3_bind_text(st, i++, f->action, -1, SQLITE_STATIC);
+	if (f->from_us)
+		sqlite3_bind_int64(st, i++, f->from_us);
+	if (f->to_us)
+		sqlite3_bind_int64(st, i++, f->to_us);
+	if (f->outcome >= 0)
+		sqlite3_bind_int(st, i++, f->outcome);
+}
+
+static int sq_event_query(struct kura_store *s, const struct kura_event_filter *f,
+			  kura_event_cb cb, void *ctx)
+{
+	struct kura_buf sql;
+	sqlite3_stmt *st = NULL;
+	kura_buf_init(&sql, 4096);
+	int r = event_where(f, &sql);
+	if (!r)
+		r = map_rc(sqlite3_prepare_v2(S(s)->db, (const char *)sql.data, -1, &st, NULL));
+	if (!r) {
+		event_bind(st, f);
+		r = run_events(st, cb, ctx, f->limit ? f->limit : KURA_MAX_AUDIT_RESULTS);
+	}
+	sqlite3_finalize(st);
+	kura_buf_release(&sql);
+	return r;
+}
+
+/* ---- mutable state ---- */
+
+static int sq_state_get(struct kura_store *s, const char *kind, const char *key,
+			struct kura_buf *value, uint8_t mac[KURA_HASH_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(S(s), ST_STATE_GET, &st);
+	if (r)
+		return r;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		r = col_hash(st, 1, mac);
+		if (!r)
+			r = copy_blob(st, 0, value);
+	} else
+		r = rc == SQLITE_DONE ? KURA_ENOTFOUND : map_rc(rc);
+	sqlite3_reset(st);
+	return r;
+}
+
+static int sq_state_put(struct kura_store *s, const char *kind, const char *key,
+			const void *value, size_t len, const uint8_t mac[KURA_HASH_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(S(s), ST_STATE_PUT, &st);
+	if (r)
+		return r;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, len ? value : "", (int)len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, mac, KURA_HASH_LEN, SQLITE_STATIC);
+	return step_done(st);
+}
+
+static int sq_state_del(struct kura_store *s, const char *kind, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(S(s), ST_STATE_DEL, &st);
+	if (r)
+		return r;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	return step_done(st);
+}
+
+static int sq_state_scan(struct kura_store *s, const char *kind, kura_state_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	uint8_t mac[KURA_HASH_LEN];
+	char key[2 * KURA_MAX_STATE_KEY + 2];
+	int r = stmt(S(s), kind ? ST_STATE_SCAN : ST_STATE_SCAN_ALL, &st), rc;
+	if (r)
+		return r;
+	if (kind)
+		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((r = col_text(st, 0, key, sizeof(key))) || (r = col_hash(st, 2, mac)))
+			break;
+		struct kura_slice v = kura_slice_make(sqlite3_column_blob(st, 1),
+						      (size_t)sqlite3_column_bytes(st, 1));
+		if ((r = cb(ctx, key, v, mac)))
+			break;
+	}
+	if (!r && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = map_rc(rc);
+	sqlite3_reset(st);
+	return r;
+}
+
 static const struct kura_store_ops sqlite_ops = {
 	.close = sq_close,
 	.txn_begin = sq_begin,
@@ -604,6 +877,14 @@ static const struct kura_store_ops sqlite_ops = {
 	.sth_latest = sq_sth_latest,
 	.sth_get = sq_sth_get,
 	.sth_scan = sq_sth_scan,
+	.event_put = sq_event_put,
+	.event_scan = sq_event_scan,
+	.event_query = sq_event_query,
+	.event_count = sq_event_count,
+	.state_get = sq_state_get,
+	.state_put = sq_state_put,
+	.state_del = sq_state_del,
+	.state_scan = sq_state_scan,
 	.check = sq_check,
 };
 
@@ -646,7 +927,7 @@ static int configure(struct sqlite_store *ss, int flags)
 		    (r = exec(ss, schema_sql)) || (r = exec(ss, "COMMIT")))
 			return r;
 	}
-	return 0;
+	return exec(ss, schema2_sql);
 }
 
 int kura_store_sqlite_open(const char *path, int flags, struct kura_store **ret)

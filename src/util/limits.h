@@ -55,6 +55,8 @@
 #define KURA_MAX_AUDIT_RESULTS 1000000u
 /* One syslog message (RFC 5425 says receivers must take 2048, should 8192). */
 #define KURA_MAX_SYSLOG_MSG 65536u
+/* A key of a mutable-state row ("user/patient" pairs fit). */
+#define KURA_MAX_STATE_KEY 160u
 /* A permission rule list of one role. */
 #define KURA_MAX_ROLE_RULES 4096u
 

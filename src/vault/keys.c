@@ -94,6 +94,8 @@ int vault_keys_create(struct kura_vault *v, const char *pass, size_t passlen,
 		r = kura_hkdf_sha256(v->sec->master, KURA_KEY_LEN, "kura/v1/wrap", v->sec->wrap,
 				     KURA_KEY_LEN);
 	if (!r)
+		r = vault_state_keys(v);
+	if (!r)
 		r = kura_ed25519_keygen(v->sec->sign_seed, v->pub);
 	if (!r)
 		r = kdf_json(kdf, salt, &j);
@@ -185,6 +187,8 @@ int vault_keys_unlock(struct kura_vault *v, const char *pass, size_t passlen)
 		r = kura_hkdf_sha256(v->sec->master, KURA_KEY_LEN, "kura/v1/wrap", v->sec->wrap,
 				     KURA_KEY_LEN);
 	if (!r)
+		r = vault_state_keys(v);
+	if (!r)
 		r = load_wrapped(v, "ledger_key", v->sec->wrap, AAD_LEDGER_KEY, v->sec->sign_seed);
 	/* The stored public key must be the signing key's: otherwise tree heads
 	 * signed now would not verify under the published key. */
@@ -193,6 +197,14 @@ int vault_keys_unlock(struct kura_vault *v, const char *pass, size_t passlen)
 	if (!r && !kura_ct_equal(pub, v->pub, KURA_PUBKEY_LEN))
 		r = KURA_ECORRUPT;
 	return r == KURA_ECRYPTO ? KURA_ECORRUPT : r;
+}
+
+int vault_state_keys(struct kura_vault *v)
+{
+	int r = kura_hkdf_sha256(v->sec->master, KURA_KEY_LEN, "kura/v1/state-mac",
+				 v->sec->state_mac, KURA_KEY_LEN);
+	return r ? r : kura_hkdf_sha256(v->sec->master, KURA_KEY_LEN, "kura/v1/state-enc",
+					v->sec->state_enc, KURA_KEY_LEN);
 }
 
 static uint32_t slot_of(const char *patient)

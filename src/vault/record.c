@@ -3,6 +3,7 @@
  * appends versions as ledger leaves inside one durable transaction; nothing
  * is ever updated in place.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "fhir/import.h"
@@ -198,21 +199,81 @@ int vault_fill_authors(struct kura_leaf *l, const struct kura_write *w)
 	return 0;
 }
 
-/* Run one write of one version as its own durable group. */
-static int write_one(struct kura_vault *v, struct kura_leaf *l, const uint8_t *content,
-		     size_t len, struct kura_written *ret)
+/* The event a write carries (kura_write.audit), completed with what was
+ * written, appended in the same batch. */
+static int audit_write(struct vault_batch *b, const struct kura_write *w,
+		       const struct kura_leaf *l, const struct kura_written *done)
 {
-	struct vault_batch b;
-	int r = vault_batch_begin(&b, v);
-	if (r)
-		return r;
-	r = vault_batch_add(&b, l, content, len, ret);
-	return vault_batch_finish(&b, r, &ret->sth);
+	if (!w->audit)
+		return 0;
+	struct kura_event e = *w->audit;
+	memcpy(e.patient_id, l->patient_id, sizeof(e.patient_id));
+	memcpy(e.record_id, done->record_id, sizeof(done->record_id));
+	e.version = done->version;
+	return vault_batch_event(b, &e, NULL);
 }
 
-int kura_vault_put(struct kura_vault *v, const char *patient, const char *type,
-		   const char *content_type, const uint8_t *content, size_t len,
-		   const struct kura_write *w, struct kura_written *ret)
+int vault_batch_event(struct vault_batch *b, const struct kura_event *e, uint64_t *ret_index)
+{
+	struct kura_event_row row;
+	uint8_t hash[KURA_HASH_LEN];
+	kura_buf_reset(&b->leaf);
+	int r = kura_event_encode(e, &b->leaf);
+	if (r)
+		return r;
+	row.ev = *e;
+	r = kura_ledger_append(&b->lg, b->leaf.data, b->leaf.len, &row.leaf_index, hash);
+	if (!r)
+		r = b->v->store->ops->event_put(b->v->store, &row);
+	if (!r && ret_index)
+		*ret_index = row.leaf_index;
+	return r;
+}
+
+int kura_txn_begin(struct kura_vault *v, struct kura_txn **ret)
+{
+	struct kura_txn *t = calloc(1, sizeof(*t));
+	*ret = NULL;
+	if (!t)
+		return KURA_ENOMEM;
+	int r = vault_batch_begin(&t->b, v);
+	if (r) {
+		free(t);
+		return r;
+	}
+	*ret = t;
+	return 0;
+}
+
+int kura_txn_commit(struct kura_txn *t, struct kura_sth *ret_sth)
+{
+	struct kura_sth sth;
+	int r = vault_batch_commit(&t->b, ret_sth ? ret_sth : &sth);
+	free(t);
+	return r;
+}
+
+void kura_txn_abort(struct kura_txn *t)
+{
+	if (!t)
+		return;
+	vault_batch_abort(&t->b);
+	free(t);
+}
+
+struct kura_vault *kura_txn_vault(struct kura_txn *t)
+{
+	return t->b.v;
+}
+
+int kura_txn_event(struct kura_txn *t, const struct kura_event *e, uint64_t *ret_index)
+{
+	return vault_batch_event(&t->b, e, ret_index);
+}
+
+int kura_txn_put(struct kura_txn *t, const char *patient, const char *type,
+		 const char *content_type, const uint8_t *content, size_t len,
+		 const struct kura_write *w, struct kura_written *ret)
 {
 	struct kura_leaf l;
 	memset(&l, 0, sizeof(l));
@@ -229,7 +290,31 @@ int kura_vault_put(struct kura_vault *v, const char *patient, const char *type,
 		return r;
 	vault_new_record_id(l.record_id);
 	l.version = 1;
-	return write_one(v, &l, content, len, ret);
+	r = vault_batch_add(&t->b, &l, content, len, ret);
+	return r ? r : audit_write(&t->b, w, &l, ret);
+}
+
+/* End a one-operation transaction: commit on success, abort on error. */
+static int one_txn(struct kura_written *ret, int r, struct kura_txn *t)
+{
+	if (r) {
+		kura_txn_abort(t);
+		return r;
+	}
+	return kura_txn_commit(t, &ret->sth);
+}
+
+int kura_vault_put(struct kura_vault *v, const char *patient, const char *type,
+		   const char *content_type, const uint8_t *content, size_t len,
+		   const struct kura_write *w, struct kura_written *ret)
+{
+	struct kura_txn *t;
+	memset(ret, 0, sizeof(*ret));
+	int r = kura_txn_begin(v, &t);
+	if (r)
+		return r;
+	r = kura_txn_put(t, patient, type, content_type, content, len, w, ret);
+	return one_txn(ret, r, t);
 }
 
 struct latest_ctx {
@@ -345,45 +430,84 @@ static int apply_change(struct vault_batch *b, const char *record_id, const stru
 	return KURA_EINTERNAL;
 }
 
-static int change_record(struct kura_vault *v, const char *record_id, const struct change *c,
-			 const struct kura_write *w, struct kura_written *ret)
+static int txn_change(struct kura_txn *t, const char *record_id, const struct change *c,
+		      const struct kura_write *w, struct kura_written *ret)
 {
-	struct vault_batch b;
+	struct kura_leaf l;
 	memset(ret, 0, sizeof(*ret));
 	if (c->kind != CHANGE_CONFIRM && (!w->reason || !*w->reason))
 		return KURA_EINVAL;
-	int r = vault_batch_begin(&b, v);
-	if (r)
+	int r = apply_change(&t->b, record_id, c, w, ret);
+	if (r || !w->audit)
 		return r;
-	r = apply_change(&b, record_id, c, w, ret);
-	return vault_batch_finish(&b, r, &ret->sth);
+	r = kura_txn_locate(t, ret->record_id, ret->version, &l);
+	return r ? r : audit_write(&t->b, w, &l, ret);
 }
 
-int kura_vault_amend(struct kura_vault *v, const char *record_id, const uint8_t *content,
-		     size_t len, const struct kura_write *w, struct kura_written *ret)
+int kura_txn_amend(struct kura_txn *t, const char *record_id, const uint8_t *content,
+		   size_t len, const struct kura_write *w, struct kura_written *ret)
 {
 	struct change c = {CHANGE_AMEND, content, len};
-	return change_record(v, record_id, &c, w, ret);
+	return txn_change(t, record_id, &c, w, ret);
 }
 
-int kura_vault_confirm(struct kura_vault *v, const char *record_id,
-		       const struct kura_write *w, struct kura_written *ret)
+int kura_txn_confirm(struct kura_txn *t, const char *record_id, const struct kura_write *w,
+		     struct kura_written *ret)
 {
 	struct change c = {CHANGE_CONFIRM, NULL, 0};
 	struct kura_write cw = *w;
 	cw.confirm = 1;
 	if (!cw.reason)
 		cw.reason = "";
-	return change_record(v, record_id, &c, &cw, ret);
+	return txn_change(t, record_id, &c, &cw, ret);
+}
+
+int kura_txn_retract(struct kura_txn *t, const char *record_id, const struct kura_write *w,
+		     struct kura_written *ret)
+{
+	struct change c = {CHANGE_RETRACT, NULL, 0};
+	struct kura_write rw = *w;
+	rw.confirm = 0;
+	return txn_change(t, record_id, &c, &rw, ret);
+}
+
+typedef int (*txn_change_fn)(struct kura_txn *t, const char *record_id,
+			     const struct kura_write *w, struct kura_written *ret);
+
+static int vault_change(struct kura_vault *v, const char *record_id, txn_change_fn fn,
+			const struct kura_write *w, struct kura_written *ret)
+{
+	struct kura_txn *t;
+	memset(ret, 0, sizeof(*ret));
+	int r = kura_txn_begin(v, &t);
+	if (r)
+		return r;
+	r = fn(t, record_id, w, ret);
+	return one_txn(ret, r, t);
+}
+
+int kura_vault_amend(struct kura_vault *v, const char *record_id, const uint8_t *content,
+		     size_t len, const struct kura_write *w, struct kura_written *ret)
+{
+	struct kura_txn *t;
+	memset(ret, 0, sizeof(*ret));
+	int r = kura_txn_begin(v, &t);
+	if (r)
+		return r;
+	r = kura_txn_amend(t, record_id, content, len, w, ret);
+	return one_txn(ret, r, t);
+}
+
+int kura_vault_confirm(struct kura_vault *v, const char *record_id,
+		       const struct kura_write *w, struct kura_written *ret)
+{
+	return vault_change(v, record_id, kura_txn_confirm, w, ret);
 }
 
 int kura_vault_retract(struct kura_vault *v, const char *record_id,
 		       const struct kura_write *w, struct kura_written *ret)
 {
-	struct change c = {CHANGE_RETRACT, NULL, 0};
-	struct kura_write rw = *w;
-	rw.confirm = 0;
-	return change_record(v, record_id, &c, &rw, ret);
+	return vault_change(v, record_id, kura_txn_retract, w, ret);
 }
 
 struct get_ctx {
@@ -438,6 +562,18 @@ int kura_vault_locate(struct kura_vault *v, const char *record_id, uint32_t vers
 		r = kura_leaf_encode(&c.row.leaf, ret_leaf);
 	if (!r)
 		*ret_row = c.row;
+	return r;
+}
+
+int kura_txn_locate(struct kura_txn *t, const char *record_id, uint32_t version,
+		    struct kura_leaf *ret)
+{
+	struct latest_ctx c = {.found = 0};
+	struct kura_store *s = t->b.v->store;
+	memset(ret, 0, sizeof(*ret));
+	int r = s->ops->version_get(s, record_id, version, keep_row, &c);
+	if (!r)
+		*ret = c.row.leaf;
 	return r;
 }
 

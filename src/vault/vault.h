@@ -20,6 +20,9 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "ledger/event.h"
 #include "ledger/leaf.h"
 #include "ledger/sth.h"
 #include "store/store.h"
@@ -67,6 +70,9 @@ struct kura_write {
 	const char *on_behalf_of; /* proxy input (代行入力): for whom; NULL if not */
 	const char *reason;       /* required for amend and retract */
 	int confirm;              /* store the new version as confirmed */
+	/* An audit event committed with the write (kura_vault_import: one
+	 * per batch, its detail naming the batch); NULL for none. */
+	const struct kura_event *audit;
 };
 
 struct kura_written {
@@ -117,5 +123,66 @@ int kura_vault_locate(struct kura_vault *v, const char *record_id, uint32_t vers
 
 /* Latest signed tree head. */
 int kura_vault_sth(struct kura_vault *v, struct kura_sth *ret);
+
+/*
+ * Transactions.  Everything one operation does - record versions, audit
+ * events, changes of mutable state - goes into one store transaction that
+ * ends with one signed tree head and one fsync, so an audit event is
+ * committed with the operation it records (LG-02) or not at all.
+ * kura_txn_commit and kura_txn_abort free the transaction; after a failed
+ * operation inside it the caller must abort.  One transaction at a time
+ * per vault.
+ */
+struct kura_txn;
+int kura_txn_begin(struct kura_vault *v, struct kura_txn **ret);
+int kura_txn_commit(struct kura_txn *t, struct kura_sth *ret_sth);
+void kura_txn_abort(struct kura_txn *t);
+struct kura_vault *kura_txn_vault(struct kura_txn *t);
+
+/* The same operations as kura_vault_put/amend/confirm/retract, inside t
+ * (ret->sth is left zero: the tree head comes at commit). */
+int kura_txn_put(struct kura_txn *t, const char *patient, const char *type,
+		 const char *content_type, const uint8_t *content, size_t len,
+		 const struct kura_write *w, struct kura_written *ret);
+int kura_txn_amend(struct kura_txn *t, const char *record_id, const uint8_t *content,
+		   size_t len, const struct kura_write *w, struct kura_written *ret);
+int kura_txn_confirm(struct kura_txn *t, const char *record_id, const struct kura_write *w,
+		     struct kura_written *ret);
+int kura_txn_retract(struct kura_txn *t, const char *record_id, const struct kura_write *w,
+		     struct kura_written *ret);
+/* The fields of a version (0 = latest) without decrypting it. */
+int kura_txn_locate(struct kura_txn *t, const char *record_id, uint32_t version,
+		    struct kura_leaf *ret);
+/* Append an audit event (ledger/event.h) as a leaf; ret_index may be NULL. */
+int kura_txn_event(struct kura_txn *t, const struct kura_event *e, uint64_t *ret_index);
+
+/*
+ * Mutable state (accounts, sessions, settings, care assignments, grants):
+ * JSON objects under (kind, key), each row carrying an HMAC-SHA-256 under a
+ * key derived from the master key over kind, key and value, so a row edited
+ * or moved in the database without the vault's keys is refused
+ * (KURA_ECORRUPT) instead of trusted.  Writes need an open transaction.
+ * kind: [a-z-]{1,32}; key: printable ASCII, 1..KURA_MAX_STATE_KEY bytes.
+ */
+int kura_state_get(struct kura_vault *v, const char *kind, const char *key, json_t **ret);
+int kura_state_put(struct kura_txn *t, const char *kind, const char *key, const json_t *value);
+int kura_state_del(struct kura_txn *t, const char *kind, const char *key);
+/* Every row of a kind in key order; cb owns nothing (value is borrowed).
+ * A row whose MAC fails stops the scan with KURA_ECORRUPT. */
+typedef int (*kura_state_fn)(void *ctx, const char *key, json_t *value);
+int kura_state_scan(struct kura_vault *v, const char *kind, kura_state_fn cb, void *ctx);
+/* Check every state row's MAC; each bad one goes to bad(ctx, "kind/key"). */
+int kura_state_check(struct kura_vault *v, void (*bad)(void *ctx, const char *row), void *ctx,
+		     uint64_t *ret_rows);
+/* Seal / open a small secret (a TOTP key) for storage in state, bound to
+ * a label such as "totp:dr.sato"; the box is hex text. */
+int kura_state_seal(struct kura_vault *v, const char *label, const uint8_t *p, size_t n,
+		    struct kura_buf *ret_hex);
+int kura_state_open(struct kura_vault *v, const char *label, const char *hex, uint8_t *out,
+		    size_t cap, size_t *ret_len);
+/* A keyed hash of a secret that is compared, never recovered (recovery
+ * codes): hex of HMAC(state key, label || 0 || data). */
+int kura_state_digest(struct kura_vault *v, const char *label, const void *data, size_t n,
+		      char ret_hex[2 * KURA_HASH_LEN + 1]);
 
 #endif

@@ -24,6 +24,8 @@ struct vault_secrets {
 	uint8_t master[KURA_KEY_LEN];
 	uint8_t wrap[KURA_KEY_LEN]; /* wraps patient keys and the ledger key */
 	uint8_t sign_seed[KURA_KEY_LEN];
+	uint8_t state_mac[KURA_KEY_LEN]; /* MACs over mutable state rows */
+	uint8_t state_enc[KURA_KEY_LEN]; /* seals secrets inside state (TOTP keys) */
 	struct patient_keys cache[PKEY_CACHE];
 };
 
@@ -43,6 +45,9 @@ int vault_keys_unlock(struct kura_vault *v, const char *pass, size_t passlen);
  * patient has none (inside the caller's write transaction). */
 int vault_patient_keys(struct kura_vault *v, const char *patient, int create,
 		       const struct patient_keys **ret);
+
+/* keys.c: the state keys, derived from the master key (state.c). */
+int vault_state_keys(struct kura_vault *v);
 
 /* record.c: a group of versions committed together. */
 struct vault_batch {
@@ -67,6 +72,8 @@ int vault_seal(struct kura_envelope_ctx *z, const struct patient_keys *k, struct
 int vault_batch_append(struct vault_batch *b, const struct kura_leaf *l,
 		       struct kura_slice sealed, struct kura_written *ret);
 int vault_batch_commit(struct vault_batch *b, struct kura_sth *ret_sth);
+/* Append an audit event as a leaf of this batch (ledger/event.h). */
+int vault_batch_event(struct vault_batch *b, const struct kura_event *e, uint64_t *ret_index);
 /* End a begun batch: abort it and return r if r is an error, else commit. */
 int vault_batch_finish(struct vault_batch *b, int r, struct kura_sth *ret_sth);
 void vault_batch_abort(struct vault_batch *b);
@@ -83,5 +90,10 @@ int vault_new_record_id(char out[KURA_RECORD_ID_LEN + 1]);
 /* The commitment the leaf carries: HMAC(commit key, SHA-256(content)). */
 int vault_commitment(const struct patient_keys *k, const uint8_t sha[KURA_HASH_LEN],
 		     uint8_t out[KURA_HASH_LEN]);
+
+/* The public transaction is the batch. */
+struct kura_txn {
+	struct vault_batch b;
+};
 
 #endif

@@ -70,7 +70,8 @@ struct vctx {
 	uint64_t size;          /* tree size of the latest head */
 	uint8_t (*hashes)[KURA_HASH_LEN]; /* leaf hashes, index = leaf index */
 	struct leaf_ref *refs;            /* same index */
-	uint64_t next;          /* next expected leaf index */
+	uint64_t next;          /* the leaf after the last row read (damage reports) */
+	uint8_t *present;       /* per leaf: a row (version or event) claims it */
 	struct chain_entry *chain;
 	size_t chain_cap;       /* power of 2 */
 	struct kura_buf leaf;
@@ -358,14 +359,33 @@ static int queue_content(struct vctx *c, const struct kura_version_row *row)
 	return ch->n == VCHUNK || ch->sealed.len > KURA_IMPORT_BATCH_BYTES ? flush_chunk(c) : 0;
 }
 
-static void note_gap(struct vctx *c, uint64_t upto)
+/* A leaf index claimed by a row: beyond the tree, or claimed twice. */
+static int claim_leaf(struct vctx *c, const struct kura_version_row *row)
 {
-	for (; c->next < upto && c->next < c->size; c->next++) {
+	if (row->leaf_index >= c->size) {
+		report(c, "leaf-extra", row, 0, "a row is beyond the signed tree (inserted row?)");
+		return 0;
+	}
+	if (c->present[row->leaf_index]) {
+		report(c, "leaf-duplicate", row, 0, "two rows claim the same leaf (inserted row?)");
+		return 0;
+	}
+	c->present[row->leaf_index] = 1;
+	c->next = row->leaf_index + 1;
+	return 1;
+}
+
+static void note_missing(struct vctx *c)
+{
+	for (uint64_t i = 0; i < c->size; i++) {
+		if (c->present[i])
+			continue;
 		struct kura_version_row none;
 		memset(&none, 0, sizeof(none));
-		none.leaf_index = c->next;
-		report(c, "leaf-missing", &none, 0, "leaf %llu has no record version (deleted row?)",
-		       (unsigned long long)c->next);
+		none.leaf_index = i;
+		report(c, "leaf-missing", &none, 0,
+		       "leaf %llu has no record version or audit event (deleted row?)",
+		       (unsigned long long)i);
 	}
 }
 
@@ -374,12 +394,8 @@ static int check_row(void *ctx, const struct kura_version_row *row)
 	struct vctx *c = ctx;
 	uint8_t h[KURA_HASH_LEN];
 	c->rep->versions++;
-	note_gap(c, row->leaf_index);
-	if (row->leaf_index >= c->size) {
-		report(c, "leaf-extra", row, 0, "version is beyond the signed tree (inserted row?)");
+	if (!claim_leaf(c, row))
 		return 0;
-	}
-	c->next = row->leaf_index + 1;
 	kura_buf_reset(&c->leaf);
 	if (kura_leaf_encode(&row->leaf, &c->leaf)) {
 		report(c, "leaf-encoding", row, 0, "version fields are out of range");
@@ -419,9 +435,55 @@ static int check_versions(struct vctx *c)
 		r = flush_chunk(c);
 	if (!r)
 		r = wait_worker(c);
-	if (!r && !damaged)
-		note_gap(c, c->size);
 	return r;
+}
+
+/* Audit events are leaves too (LG-02): each row must re-encode to the leaf
+ * the tree holds, like a version. */
+static int check_event(void *ctx, const struct kura_event_row *ev)
+{
+	struct vctx *c = ctx;
+	struct kura_version_row row;
+	memset(&row, 0, sizeof(row));
+	row.leaf_index = ev->leaf_index;
+	c->rep->events++;
+	if (!claim_leaf(c, &row))
+		return 0;
+	kura_buf_reset(&c->leaf);
+	if (kura_event_encode(&ev->ev, &c->leaf)) {
+		report(c, "event-encoding", &row, 0, "audit event fields are out of range");
+		return 0;
+	}
+	merkle_leaf_hash(c->leaf.data, c->leaf.len, c->hashes[ev->leaf_index]);
+	memcpy(c->refs[ev->leaf_index].record_id, "(audit event)", 14);
+	return 0;
+}
+
+static int check_events(struct vctx *c)
+{
+	struct kura_store *s = c->v->store;
+	int r = s->ops->event_scan(s, 0, check_event, c);
+	if (r == KURA_ECORRUPT) {
+		struct kura_version_row none;
+		memset(&none, 0, sizeof(none));
+		none.leaf_index = KURA_NO_LEAF;
+		report(c, "row-damaged", &none, 0, "an audit event row cannot be read");
+		return 0;
+	}
+	if (!r)
+		note_missing(c);
+	return r;
+}
+
+static void bad_state(void *ctx, const char *row)
+{
+	report(ctx, "state-mac", NULL, 0,
+	       "state row '%s' does not carry the vault's MAC (edited outside kura?)", row);
+}
+
+static int check_state(struct vctx *c)
+{
+	return kura_state_check(c->v, bad_state, c, &c->rep->state_rows);
 }
 
 /* Recompute the root at every signed size from the leaf hashes. */
@@ -490,7 +552,13 @@ static int check_node(void *ctx, unsigned level, uint64_t index, const uint8_t h
 	n->seen++;
 	if (kura_ct_equal(hash, n->cur[index], KURA_HASH_LEN))
 		return 0;
-	if (level == 0 && n->c->refs[index].record_id[0]) {
+	if (level == 0 && strcmp(n->c->refs[index].record_id, "(audit event)") == 0) {
+		struct kura_version_row row;
+		memset(&row, 0, sizeof(row));
+		row.leaf_index = index;
+		report(n->c, "event-hash", &row, 0,
+		       "the audit event row does not match its ledger leaf (edited row?)");
+	} else if (level == 0 && n->c->refs[index].record_id[0]) {
 		/* The row re-encodes to a different leaf than the one the tree
 		 * holds: this version's stored fields were changed. */
 		struct kura_version_row row;
@@ -567,9 +635,13 @@ static int check_store(struct vctx *c)
 static int vctx_init(struct vctx *c)
 {
 	struct kura_store *s = c->v->store;
+	uint64_t events = 0;
 	int r = s->ops->version_count(s, &c->total);
+	if (!r)
+		r = s->ops->event_count(s, &events);
 	if (r)
 		return r;
+	c->total += events;
 	/* The latest tree head's size decides how much is allocated below; a
 	 * forged head must not make that unbounded.  Rows can be missing (a
 	 * deletion is reported leaf by leaf), but not most of them. */
@@ -585,9 +657,10 @@ static int vctx_init(struct vctx *c)
 	c->chain = calloc(c->chain_cap, sizeof(*c->chain));
 	c->hashes = calloc(c->size ? c->size : 1, KURA_HASH_LEN);
 	c->refs = calloc(c->size ? c->size : 1, sizeof(*c->refs));
+	c->present = calloc(c->size ? c->size : 1, 1);
 	kura_buf_init(&c->leaf, 16384);
 	c->ch = calloc(2, sizeof(*c->ch));
-	if (!c->chain || !c->hashes || !c->refs || !c->ch)
+	if (!c->chain || !c->hashes || !c->refs || !c->ch || !c->present)
 		return KURA_ENOMEM;
 	for (int i = 0; i < 2; i++) {
 		struct vchunk *ch = &c->ch[i];
@@ -607,6 +680,7 @@ static void vctx_release(struct vctx *c)
 	free(c->sths);
 	free(c->hashes);
 	free(c->refs);
+	free(c->present);
 	free(c->chain);
 	kura_buf_release(&c->leaf);
 	if (c->busy)
@@ -644,6 +718,10 @@ int kura_vault_verify(struct kura_vault *v, const struct kura_verify_opts *opts,
 		r = vctx_init(&c);
 	if (!r)
 		r = check_versions(&c);
+	if (!r)
+		r = check_events(&c);
+	if (!r)
+		r = check_state(&c);
 	if (!r)
 		check_roots(&c);
 	if (!r)

@@ -41,6 +41,8 @@ struct kura_verify_opts {
 
 struct kura_verify_report {
 	uint64_t versions;      /* rows checked */
+	uint64_t events;        /* audit events checked */
+	uint64_t state_rows;    /* mutable state rows whose MAC was checked */
 	uint64_t tree_size;     /* of the latest tree head */
 	uint64_t tree_heads;    /* signatures checked */
 	uint64_t nodes;         /* stored nodes compared */

@@ -51,7 +51,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static const struct kura_write as_doc = {"dr.sato", NULL, "", 0};
+static const struct kura_write as_doc = {"dr.sato", NULL, "", 0, NULL};
 
 static void put(struct fx *f, const char *patient, const char *content, struct kura_written *w)
 {
@@ -82,16 +82,16 @@ static void test_versions(void **state)
 	put(f, "P1", "{\"resourceType\":\"Observation\",\"v\":1}", &w1);
 	assert_int_equal(w1.version, 1);
 	static const char v2[] = "{\"resourceType\":\"Observation\",\"v\":2}";
-	struct kura_write amend = {"dr.sato", "dr.kato", "unit fixed", 0};
+	struct kura_write amend = {"dr.sato", "dr.kato", "unit fixed", 0, NULL};
 	assert_int_equal(kura_vault_amend(f->v, w1.record_id, (const uint8_t *)"{\"v\":2}", 7,
 					  &amend, &w2), KURA_EINVAL); /* not an Observation */
 	assert_int_equal(kura_vault_amend(f->v, w1.record_id, (const uint8_t *)v2, strlen(v2),
 					  &amend, &w2), 0);
 	assert_int_equal(w2.version, 2);
 	/* AUTH-06: the proxy draft is confirmed by the person it was entered for */
-	struct kura_write other = {"dr.tanaka", NULL, NULL, 0};
+	struct kura_write other = {"dr.tanaka", NULL, NULL, 0, NULL};
 	assert_int_equal(kura_vault_confirm(f->v, w1.record_id, &other, &w3), KURA_EDENIED);
-	struct kura_write conf = {"dr.kato", NULL, NULL, 0};
+	struct kura_write conf = {"dr.kato", NULL, NULL, 0, NULL};
 	assert_int_equal(kura_vault_confirm(f->v, w1.record_id, &conf, &w3), 0);
 	assert_int_equal(kura_vault_get(f->v, w1.record_id, 3, &l, &out), 0);
 	assert_string_equal((char *)out.data, v2);
@@ -106,10 +106,10 @@ static void test_versions(void **state)
 	assert_int_equal(kura_vault_get(f->v, w1.record_id, 1, &l, &out), 0);
 	assert_string_equal((char *)out.data, "{\"resourceType\":\"Observation\",\"v\":1}");
 	/* amend needs a reason; retract; nothing after a retraction */
-	struct kura_write noreason = {"dr.sato", NULL, "", 0};
+	struct kura_write noreason = {"dr.sato", NULL, "", 0, NULL};
 	assert_int_equal(kura_vault_amend(f->v, w1.record_id, (const uint8_t *)v2, strlen(v2), &noreason,
 					  &w4), KURA_EINVAL);
-	struct kura_write ret = {"dr.sato", NULL, "wrong patient", 0};
+	struct kura_write ret = {"dr.sato", NULL, "wrong patient", 0, NULL};
 	assert_int_equal(kura_vault_retract(f->v, w1.record_id, &ret, &w4), 0);
 	assert_int_equal(kura_vault_get(f->v, w1.record_id, 0, &l, &out), KURA_ESTATE);
 	assert_int_equal(kura_vault_amend(f->v, w1.record_id, (const uint8_t *)v2, strlen(v2), &amend,
@@ -180,7 +180,7 @@ static void test_import_batches(void **state)
 				     "{\"resourceType\":\"Observation\",\"valueQuantity\":{\"value\":7.20}}}\n",
 				i % 37);
 	assert_int_equal(kura_import_parse(nd.data, nd.len, NULL, &imp, &msg), 0);
-	struct kura_write w = {"importer", NULL, "", 1};
+	struct kura_write w = {"importer", NULL, "", 1, NULL};
 	assert_int_equal(kura_vault_import(f->v, imp, &w, NULL, NULL, &n, &sth), 0);
 	assert_int_equal(n, 2500);
 	assert_int_equal(sth.tree_size, 2500);
