@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "util/buf.h"
+#include "auth/access.h"
 #include "vault/vault.h"
 
 enum cli_lang { LANG_EN = 0, LANG_JA = 1 };
@@ -20,6 +21,18 @@ struct cli {
 	int lang;
 	const char *prog;
 	int progress; /* show progress bars (stderr is a tty and not --json) */
+	const char *credentials; /* --credentials FILE or KURA_CREDENTIALS */
+	const char *otp;         /* --otp CODE or KURA_OTP: a one-time code */
+};
+
+/* An authenticated operation: the vault, who is acting, and the access
+ * layer bound to both (auth/access.h). */
+struct cli_op {
+	struct kura_vault *v;
+	struct kura_identity id;
+	struct kura_access a;
+	int oneshot; /* logged in for this command only: logged out at close */
+	char token[KURA_TOKEN_HEX + 1]; /* the session token of a fresh login; wiped at close */
 };
 
 /* Exit statuses (documented in README and kura(1)). */
@@ -38,6 +51,10 @@ enum cli_exit {
 	EXIT_CORRUPT = 11, /* the vault is damaged */
 	EXIT_EXISTS = 12,
 	EXIT_IO = 13,
+	EXIT_AUTH = 14,    /* not authenticated: wrong credentials, no session */
+	EXIT_LOCKED = 15,  /* account locked or disabled */
+	EXIT_EXPIRED = 16, /* session expired, or the password must be changed */
+	EXIT_POLICY = 17,  /* a password or setting breaks the policy */
 	EXIT_INTERNAL = 70,
 };
 
@@ -63,6 +80,28 @@ int cli_open_vault(const struct cli *c, int flags, struct kura_vault **ret);
  * confirm asks twice).  The result is in locked memory: kura_secret_free. */
 int cli_passphrase(const struct cli *c, int confirm, char **ret, size_t *ret_len);
 
+/* Open the vault and authenticate the operator (AU-01, K2 item 5): a
+ * credentials file (--credentials / KURA_CREDENTIALS: password and/or a
+ * machine certificate and key), else the session of 'kura login'
+ * (KURA_SESSION_FILE or ~/.cache/kura/), else prompts on the terminal.
+ * Never a password on the command line.  Prints the error and returns the
+ * exit code on failure.  allow_must_change: the command is 'kura passwd'. */
+int cli_op_open(struct cli *c, struct cli_op *op, int allow_must_change);
+void cli_op_close(struct cli_op *op);
+/* Report a failed access (denied with the reason, locked, expired...). */
+int cli_access_fail(const struct cli *c, const struct cli_op *op, int err, const char *what);
+/* Where the operator sits: host and tty, SSH client address. */
+void cli_where(struct kura_actor *where);
+/* The session file for this vault. */
+int cli_session_path(const struct cli *c, struct kura_buf *out);
+/* Record an event of action (about nothing else) for op; prints nothing. */
+int cli_audit(struct cli_op *op, const char *action, const char *detail);
+
+/* Read a secret from the terminal without echo (KURA_ENOTFOUND: no tty). */
+int cli_read_secret(const char *prompt, char *buf, size_t cap);
+/* The message for a rejected password (KURA_EPOLICY with its reason). */
+int cli_password_error(struct cli *c, int r, int reason);
+
 /* Print JSON to stdout and free it. */
 int cli_print_json(json_t *j);
 /* Progress bar on stderr when c->progress. */
@@ -77,6 +116,7 @@ int cli_parse_u64(const char *s, uint64_t *ret);
 int cli_write_out(const struct cli *c, const char *path, const void *data, size_t len);
 
 json_t *cli_leaf_json(const struct kura_leaf *l, uint64_t leaf_index);
+void cli_leaf_from_json(const json_t *o, struct kura_leaf *l);
 void cli_print_leaf(const struct cli *c, const struct kura_leaf *l, uint64_t leaf_index);
 
 /* Commands: argc/argv start at the command name. */
@@ -94,6 +134,18 @@ int cmd_pubkey(struct cli *c, int argc, char **argv);
 int cmd_proof(struct cli *c, int argc, char **argv);
 int cmd_verify_proof(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
+int cmd_login(struct cli *c, int argc, char **argv);
+int cmd_logout(struct cli *c, int argc, char **argv);
+int cmd_whoami(struct cli *c, int argc, char **argv);
+int cmd_passwd(struct cli *c, int argc, char **argv);
+int cmd_user(struct cli *c, int argc, char **argv);
+int cmd_role(struct cli *c, int argc, char **argv);
+int cmd_config(struct cli *c, int argc, char **argv);
+int cmd_care(struct cli *c, int argc, char **argv);
+int cmd_patient(struct cli *c, int argc, char **argv);
+int cmd_factor(struct cli *c, int argc, char **argv);
+int cmd_breakglass(struct cli *c, int argc, char **argv);
+int cmd_audit(struct cli *c, int argc, char **argv);
 
 /* Option parsing shared by the commands: getopt_long over the command's own
  * options plus --vault, --json, --lang, --help.  Returns the option

@@ -11,7 +11,7 @@
 
 /* Options common to the writing commands. */
 struct write_args {
-	const char *patient, *type, *content_type, *reason, *as, *on_behalf, *file;
+	const char *patient, *type, *content_type, *reason, *on_behalf, *file;
 	int confirm;
 };
 
@@ -20,7 +20,6 @@ static const struct option write_opts[] = {
 	{"type", required_argument, NULL, 't'},
 	{"content-type", required_argument, NULL, 'c'},
 	{"reason", required_argument, NULL, 'r'},
-	{"as", required_argument, NULL, 'a'},
 	{"on-behalf-of", required_argument, NULL, 'b'},
 	{"confirm", no_argument, NULL, 'C'},
 	{NULL, 0, NULL, 0},
@@ -37,7 +36,6 @@ static int parse_write(struct cli *c, int argc, char **argv, const char *usage,
 		case 't': w->type = optarg; break;
 		case 'c': w->content_type = optarg; break;
 		case 'r': w->reason = optarg; break;
-		case 'a': w->as = optarg; break;
 		case 'b': w->on_behalf = optarg; break;
 		case 'C': w->confirm = 1; break;
 		default: return EXIT_USAGE;
@@ -49,9 +47,6 @@ static int parse_write(struct cli *c, int argc, char **argv, const char *usage,
 	for (int i = 0; i < nargs; i++)
 		ret_args[i] = argv[optind + i];
 	w->file = left > nargs ? argv[optind + nargs] : "-";
-	if (!w->as || !kura_valid_id(w->as))
-		return cli_fail(c, KURA_EUSAGE, "--as USER is required (the acting user, [A-Za-z0-9._-]{1,64})",
-				"--as USER（操作する利用者、[A-Za-z0-9._-]{1,64}）が必要です");
 	if (w->on_behalf && !kura_valid_id(w->on_behalf))
 		return cli_fail(c, KURA_EINVAL, "invalid user id '%s' for --on-behalf-of",
 				"--on-behalf-of の利用者 ID '%s' が不正です", w->on_behalf);
@@ -89,8 +84,10 @@ static int print_written(struct cli *c, const struct kura_written *w)
 	return EXIT_OK;
 }
 
-static int write_error(struct cli *c, int r, const char *record)
+static int write_error(struct cli *c, const struct cli_op *op, int r, const char *record)
 {
+	if (r == KURA_EDENIED && op->a.why)
+		return cli_access_fail(c, op, r, record);
 	if (r == KURA_ESTATE)
 		return cli_fail(c, r, "record '%s' does not allow this: it is retracted, or (for confirm) its latest version is not a draft",
 				"記録 '%s' にはこの操作ができません（取消済み、または最新版が仮保存ではありません）",
@@ -122,13 +119,13 @@ static int check_type(struct cli *c, const char *type, const struct kura_buf *co
 }
 
 static const char put_usage[] =
-	"kura put --patient ID --type TYPE --as USER [--content-type MIME] [--confirm]\n"
+	"kura put --patient ID --type TYPE [--content-type MIME] [--confirm]\n"
 	"         [--reason TEXT] [--on-behalf-of USER] [FILE|-]";
 
 int cmd_put(struct cli *c, int argc, char **argv)
 {
 	struct write_args a;
-	struct kura_vault *v = NULL;
+	struct cli_op op = {0};
 	struct kura_buf content;
 	struct kura_written out;
 	int e = parse_write(c, argc, argv, put_usage, &a, 0, NULL);
@@ -147,23 +144,25 @@ int cmd_put(struct cli *c, int argc, char **argv)
 		return cli_fail(c, KURA_EINVAL, "invalid content type '%s'", "不正な Content-Type '%s'", ct);
 	kura_buf_init(&content, KURA_MAX_CONTENT);
 	if (!(e = read_content(c, a.file, &content)) && !(e = check_type(c, a.type, &content)) &&
-	    !(e = cli_open_vault(c, 0, &v))) {
-		struct kura_write w = {a.as, a.on_behalf, a.reason ? a.reason : "", a.confirm, NULL};
-		int r = kura_vault_put(v, a.patient, a.type, ct, content.data, content.len, &w, &out);
-		e = r ? write_error(c, r, a.patient) : print_written(c, &out);
+	    !(e = cli_op_open(c, &op, 0))) {
+		struct kura_write w = {op.id.actor.user, a.on_behalf, a.reason ? a.reason : "",
+				       a.confirm, NULL};
+		op.a.reason = a.reason;
+		int r = kura_access_put(&op.a, a.patient, a.type, ct, content.data, content.len, &w, &out);
+		e = r ? write_error(c, &op, r, a.patient) : print_written(c, &out);
 	}
-	kura_vault_close(v);
+	cli_op_close(&op);
 	kura_buf_release_secret(&content);
 	return e;
 }
 
 static const char amend_usage[] =
-	"kura amend RECORD --reason TEXT --as USER [--confirm] [--on-behalf-of USER] [FILE|-]";
+	"kura amend RECORD --reason TEXT [--confirm] [--on-behalf-of USER] [FILE|-]";
 
 int cmd_amend(struct cli *c, int argc, char **argv)
 {
 	struct write_args a;
-	struct kura_vault *v = NULL;
+	struct cli_op op = {0};
 	struct kura_buf content;
 	struct kura_written out;
 	char *rec;
@@ -174,12 +173,13 @@ int cmd_amend(struct cli *c, int argc, char **argv)
 		return cli_fail(c, KURA_EUSAGE, "--reason is required to amend a record",
 				"記録の修正には --reason が必要です");
 	kura_buf_init(&content, KURA_MAX_CONTENT);
-	if (!(e = read_content(c, a.file, &content)) && !(e = cli_open_vault(c, 0, &v))) {
-		struct kura_write w = {a.as, a.on_behalf, a.reason, a.confirm, NULL};
-		int r = kura_vault_amend(v, rec, content.data, content.len, &w, &out);
-		e = r ? write_error(c, r, rec) : print_written(c, &out);
+	if (!(e = read_content(c, a.file, &content)) && !(e = cli_op_open(c, &op, 0))) {
+		struct kura_write w = {op.id.actor.user, a.on_behalf, a.reason, a.confirm, NULL};
+		op.a.reason = a.reason;
+		int r = kura_access_amend(&op.a, rec, content.data, content.len, &w, &out);
+		e = r ? write_error(c, &op, r, rec) : print_written(c, &out);
 	}
-	kura_vault_close(v);
+	cli_op_close(&op);
 	kura_buf_release_secret(&content);
 	return e;
 }
@@ -188,7 +188,7 @@ int cmd_amend(struct cli *c, int argc, char **argv)
 static int simple_change(struct cli *c, int argc, char **argv, const char *usage, int retract)
 {
 	struct write_args a;
-	struct kura_vault *v = NULL;
+	struct cli_op op;
 	struct kura_written out;
 	char *rec;
 	int e = parse_write(c, argc, argv, usage, &a, 1, &rec);
@@ -200,60 +200,72 @@ static int simple_change(struct cli *c, int argc, char **argv, const char *usage
 	if (retract && (!a.reason || !*a.reason))
 		return cli_fail(c, KURA_EUSAGE, "--reason is required to retract a record",
 				"記録の取り消しには --reason が必要です");
-	if ((e = cli_open_vault(c, 0, &v)))
+	if ((e = cli_op_open(c, &op, 0)))
 		return e;
-	struct kura_write w = {a.as, NULL, a.reason, 0, NULL};
-	int r = retract ? kura_vault_retract(v, rec, &w, &out) : kura_vault_confirm(v, rec, &w, &out);
-	e = r ? write_error(c, r, rec) : print_written(c, &out);
-	kura_vault_close(v);
+	struct kura_write w = {op.id.actor.user, NULL, a.reason, 0, NULL};
+	op.a.reason = a.reason;
+	int r = retract ? kura_access_retract(&op.a, rec, &w, &out)
+			: kura_access_confirm(&op.a, rec, &w, &out);
+	e = r ? write_error(c, &op, r, rec) : print_written(c, &out);
+	cli_op_close(&op);
 	return e;
 }
 
 int cmd_confirm(struct cli *c, int argc, char **argv)
 {
-	return simple_change(c, argc, argv, "kura confirm RECORD --as USER [--reason TEXT]", 0);
+	return simple_change(c, argc, argv, "kura confirm RECORD [--reason TEXT]", 0);
 }
 
 int cmd_retract(struct cli *c, int argc, char **argv)
 {
-	return simple_change(c, argc, argv, "kura retract RECORD --reason TEXT --as USER", 1);
+	return simple_change(c, argc, argv, "kura retract RECORD --reason TEXT", 1);
 }
 
-static const char get_usage[] = "kura get RECORD[@VERSION] [-o FILE]";
+static const char get_usage[] =
+	"kura get RECORD[@VERSION] [-o FILE] [--print] [--reason TEXT]\n"
+	"  --print records the read as a print (the content goes to a printer)";
 
 int cmd_get(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+					     {"print", no_argument, NULL, 'P'},
+					     {"reason", required_argument, NULL, 'r'},
 					     {NULL, 0, NULL, 0}};
-	const char *out = NULL;
+	const char *out = NULL, *reason = NULL;
 	char id[KURA_MAX_ID + 1];
 	uint32_t ver;
-	int o;
+	int o, print = 0;
 	while ((o = cli_getopt(c, argc, argv, "o:", opts, get_usage)) != -1) {
 		if (o == '?')
 			return EXIT_USAGE;
-		out = optarg;
+		if (o == 'P')
+			print = 1;
+		else if (o == 'r')
+			reason = optarg;
+		else
+			out = optarg;
 	}
 	if (argc - optind != 1 || cli_parse_ref(argv[optind], id, sizeof(id), &ver))
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", get_usage);
-	struct kura_vault *v;
-	int e = cli_open_vault(c, KURA_VAULT_READONLY, &v);
+	struct cli_op op;
+	int e = cli_op_open(c, &op, 0);
 	if (e)
 		return e;
 	struct kura_leaf leaf;
 	struct kura_buf content;
 	kura_buf_init(&content, KURA_MAX_CONTENT);
-	int r = kura_vault_get(v, id, ver, &leaf, &content);
+	op.a.reason = reason;
+	int r = kura_access_get(&op.a, id, ver, print ? KURA_ACT_PRINT : KURA_ACT_READ, &leaf, &content);
 	if (r == KURA_ESTATE)
 		e = cli_fail(c, r, "'%s' version %u is a retraction (entered-in-error): see 'kura history %s' and get an earlier version",
 			     "'%s' の版 %u は取消（誤入力）です。'kura history %s' で以前の版を確認してください",
 			     id, leaf.version, id);
 	else if (r)
-		e = cli_fail_code(c, r, argv[optind]);
+		e = cli_access_fail(c, &op, r, argv[optind]);
 	else
 		e = cli_write_out(c, out, content.data, content.len);
 	kura_buf_release_secret(&content);
-	kura_vault_close(v);
+	cli_op_close(&op);
 	return e;
 }
 
@@ -265,29 +277,39 @@ struct show_ctx {
 static int show_row(void *ctx, const struct kura_version_row *row)
 {
 	struct show_ctx *s = ctx;
-	if (s->list)
-		return json_array_append_new(s->list, cli_leaf_json(&row->leaf, row->leaf_index))
-			       ? KURA_ENOMEM : 0;
-	cli_print_leaf(s->c, &row->leaf, row->leaf_index);
-	return 0;
+	return json_array_append_new(s->list, cli_leaf_json(&row->leaf, row->leaf_index))
+		       ? KURA_ENOMEM : 0;
 }
 
 static int show_rows(struct cli *c, const char *record, const char *patient, int history)
 {
-	struct kura_vault *v;
-	int e = cli_open_vault(c, KURA_VAULT_READONLY, &v);
+	struct cli_op op;
+	int e = cli_op_open(c, &op, 0);
 	if (e)
 		return e;
-	struct show_ctx s = {c, c->json ? json_array() : NULL};
-	struct kura_store *st = kura_vault_store(v);
-	int r = history ? st->ops->version_history(st, record, show_row, &s)
-			: st->ops->record_list(st, patient, show_row, &s);
-	kura_vault_close(v);
+	/* Rows are gathered and shown only once the call has committed its
+	 * audit event (auth/access.h). */
+	struct show_ctx s = {c, json_array()};
+	int r = history ? kura_access_history(&op.a, record, show_row, &s)
+			: kura_access_list(&op.a, patient, show_row, &s);
 	if (r) {
 		json_decref(s.list);
-		return cli_fail_code(c, r, record ? record : patient);
+		e = cli_access_fail(c, &op, r, record ? record : patient);
+		cli_op_close(&op);
+		return e;
 	}
-	return s.list ? cli_print_json(s.list) : EXIT_OK;
+	cli_op_close(&op);
+	if (c->json)
+		return cli_print_json(s.list);
+	size_t i;
+	json_t *x;
+	json_array_foreach(s.list, i, x) {
+		struct kura_leaf l;
+		cli_leaf_from_json(x, &l);
+		cli_print_leaf(c, &l, (uint64_t)json_integer_value(json_object_get(x, "leaf_index")));
+	}
+	json_decref(s.list);
+	return EXIT_OK;
 }
 
 int cmd_history(struct cli *c, int argc, char **argv)
@@ -319,7 +341,7 @@ int cmd_list(struct cli *c, int argc, char **argv)
 }
 
 static const char import_usage[] =
-	"kura import FILE --as USER [--patient ID] [--confirm] [--reason TEXT]\n"
+	"kura import FILE [--patient ID] [--confirm] [--reason TEXT]\n"
 	"  FILE: NDJSON lines {\"patient\", \"type\", \"content\"} or a FHIR R4 Bundle\n"
 	"  (batch, transaction or collection); everything is validated first.";
 
@@ -334,7 +356,7 @@ int cmd_import(struct cli *c, int argc, char **argv)
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", import_usage);
 	struct kura_buf data, msg;
 	struct kura_import *imp = NULL;
-	struct kura_vault *v = NULL;
+	struct cli_op op = {0};
 	kura_buf_init(&data, KURA_MAX_IMPORT_FILE);
 	kura_buf_init(&msg, 4096);
 	int r = kura_fs_read(file, KURA_MAX_IMPORT_FILE, &data);
@@ -346,13 +368,17 @@ int cmd_import(struct cli *c, int argc, char **argv)
 	else if ((r = kura_import_parse(data.data, data.len, a.patient, &imp, &msg)))
 		e = cli_fail(c, r, "%s: %s; nothing was imported", "%s: %s。何も取り込んでいません",
 			     file, msg.data ? (char *)msg.data : kura_strerror(r));
-	else if (!(e = cli_open_vault(c, 0, &v))) {
-		struct kura_write w = {a.as, a.on_behalf, a.reason ? a.reason : "", a.confirm, NULL};
+	else if (!(e = cli_op_open(c, &op, 0))) {
+		struct kura_write w = {op.id.actor.user, a.on_behalf, a.reason ? a.reason : "",
+				       a.confirm, NULL};
 		uint64_t n = 0;
 		struct kura_sth sth;
-		r = kura_vault_import(v, imp, &w, cli_progress, c, &n, &sth);
+		op.a.reason = a.reason;
+		r = kura_access_import(&op.a, imp, &w, cli_progress, c, &n, &sth);
 		cli_progress_end(c);
-		if (r)
+		if (r == KURA_EDENIED)
+			e = cli_access_fail(c, &op, r, file);
+		else if (r)
 			e = cli_fail(c, r, "import stopped after %llu of %zu records (those are stored, "
 					   "so importing the whole file again would store them twice); "
 					   "import again from %s %zu on: %s",
@@ -370,7 +396,7 @@ int cmd_import(struct cli *c, int argc, char **argv)
 			       (unsigned long long)n, (unsigned long long)sth.tree_size);
 	}
 	kura_import_free(imp);
-	kura_vault_close(v);
+	cli_op_close(&op);
 	kura_buf_release(&data);
 	kura_buf_release(&msg);
 	return e;

@@ -9,26 +9,98 @@
 #include "util/limits.h"
 #include "util/time.h"
 #include "vault/verify.h"
+#include "fhir/import.h"
 #include "util/banned.h"
 
 static const char init_usage[] =
-	"kura init [--vault DIR] [--kdf-ops N] [--kdf-mem-mib N]\n"
-	"  create a vault; the passphrase comes from KURA_PASSPHRASE_FILE,\n"
-	"  KURA_PASSPHRASE or the terminal.  Argon2id defaults: 3 passes, 64 MiB.";
+	"kura init [--vault DIR] [--kdf-ops N] [--kdf-mem-mib N] [--admin USER]\n"
+	"          [--admin-password-file FILE]\n"
+	"  create a vault and its first security administrator (default 'admin')\n"
+	"  with a one-time initial password (printed once, or taken from FILE),\n"
+	"  which must be changed at first login.  The passphrase comes from\n"
+	"  KURA_PASSPHRASE_FILE, KURA_PASSPHRASE or the terminal.  Argon2id\n"
+	"  defaults: 3 passes, 64 MiB.";
+
+/* The first security administrator (K2: 'kura init creates the first
+ * security administrator and forces a password change at first login'). */
+static int init_admin(struct cli *c, const char *admin, const char *pwfile, char *pw, size_t cap)
+{
+	struct kura_vault *v = NULL;
+	struct kura_txn *t = NULL;
+	struct kura_event e;
+	struct kura_buf b;
+	int r = 0;
+	if (pwfile) {
+		kura_buf_init(&b, KURA_MAX_PASSWORD + 2);
+		r = kura_fs_read(pwfile, KURA_MAX_PASSWORD + 1, &b);
+		while (!r && b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+			b.len--;
+		if (!r && (b.len == 0 || b.len >= cap))
+			r = KURA_EINVAL;
+		if (!r) {
+			memcpy(pw, b.data, b.len);
+			pw[b.len] = 0;
+		}
+		kura_buf_release_secret(&b);
+	} else {
+		/* 16 characters of base64url (6 random bits each), one '-'
+		 * in the middle: used once, then changed (AU-11). */
+		static const char a[] =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+		uint8_t raw[16];
+		kura_random(raw, sizeof(raw));
+		for (size_t i = 0; i < 16; i++)
+			pw[i] = a[raw[i] & 63];
+		pw[8] = '-';
+		pw[16] = 0;
+		kura_wipe(raw, sizeof(raw));
+	}
+	if (r)
+		return cli_fail_file(c, r, pwfile);
+	if ((r = cli_open_vault(c, 0, &v)))
+		return r;
+	struct kura_account_spec spec = {admin, "", "", "security-admin", "", 0};
+	struct kura_actor who;
+	cli_where(&who);
+	KURA_AUDIT_SET(who.user, admin);
+	KURA_AUDIT_SET(who.role, "security-admin");
+	r = kura_txn_begin(v, &t);
+	if (!r)
+		r = kura_account_add(t, &spec, pw, strlen(pw));
+	kura_audit_event(&e, &who, "account-add");
+	e.severity = KURA_SEV_NOTICE;
+	snprintf(e.detail, sizeof(e.detail), "first security administrator '%s' created by kura init",
+		 admin);
+	if (!r)
+		r = kura_txn_event(t, &e, NULL);
+	if (!r)
+		r = kura_txn_commit(t, NULL);
+	else if (t)
+		kura_txn_abort(t);
+	kura_vault_close(v);
+	return r ? cli_fail_code(c, r, admin) : 0;
+}
 
 int cmd_init(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"kdf-ops", required_argument, NULL, 'o'},
 		{"kdf-mem-mib", required_argument, NULL, 'm'},
+		{"admin", required_argument, NULL, 'A'},
+		{"admin-password-file", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	struct kura_kdf_params kdf = {KURA_KDF_DEFAULT_OPS, KURA_KDF_DEFAULT_MEM_KIB};
+	const char *admin = "admin", *pwfile = NULL;
 	uint64_t v;
 	int o;
 	while ((o = cli_getopt(c, argc, argv, "", opts, init_usage)) != -1) {
 		if (o == '?')
 			return EXIT_USAGE;
+		if (o == 'A' || o == 'P') {
+			*(o == 'A' ? &admin : &pwfile) = optarg;
+			continue;
+		}
 		if (cli_parse_u64(optarg, &v) || v == 0 || v > 1u << 20)
 			return cli_fail(c, KURA_EUSAGE, "invalid number '%s'", "不正な数値 '%s'", optarg);
 		if (o == 'o')
@@ -38,6 +110,8 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", init_usage);
+	if (!kura_valid_id(admin))
+		return cli_fail(c, KURA_EINVAL, "invalid administrator id '%s'", "不正な管理者 ID '%s'", admin);
 	char *pass;
 	size_t n;
 	int e = cli_passphrase(c, 1, &pass, &n);
@@ -59,13 +133,27 @@ int cmd_init(struct cli *c, int argc, char **argv)
 				(unsigned long long)(kdf.mem_kib / 1024));
 	if (r)
 		return cli_fail_code(c, r, c->vault_dir);
+	char *pw = kura_secret_alloc(KURA_MAX_PASSWORD + 2);
+	e = pw ? init_admin(c, admin, pwfile, pw, KURA_MAX_PASSWORD + 1) : EXIT_INTERNAL;
+	if (e) {
+		kura_secret_free(pw);
+		return e;
+	}
 	if (c->json)
-		return cli_print_json(json_pack("{s:s, s:o}", "vault", c->vault_dir, "sth",
-						kura_sth_to_json(&sth)));
-	printf(L(c, "created vault '%s' (ledger public key in %s/%s)\n",
-		 "保管庫 '%s' を作成しました（台帳の公開鍵: %s/%s）\n"),
-	       c->vault_dir, c->vault_dir, KURA_VAULT_PUBKEY);
-	return EXIT_OK;
+		e = cli_print_json(json_pack("{s:s, s:o, s:s, s:s?}", "vault", c->vault_dir, "sth",
+					     kura_sth_to_json(&sth), "admin", admin,
+					     "initial_password", pwfile ? NULL : pw));
+	else {
+		printf(L(c, "created vault '%s' (ledger public key in %s/%s)\n",
+			 "保管庫 '%s' を作成しました（台帳の公開鍵: %s/%s）\n"),
+		       c->vault_dir, c->vault_dir, KURA_VAULT_PUBKEY);
+		if (!pwfile)
+			printf(L(c, "security administrator '%s', initial password (shown once, change it at first login): %s\n",
+				 "セキュリティ管理者 '%s' の初期パスワード（一度だけ表示、初回ログイン時に変更）: %s\n"),
+			       admin, pw);
+	}
+	kura_secret_free(pw);
+	return e;
 }
 
 static const char verify_usage[] =
@@ -256,9 +344,18 @@ int cmd_verify(struct cli *c, int argc, char **argv)
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", verify_usage);
 	struct kura_sth old;
 	int e = against ? load_against(c, against, &old) : 0;
-	struct kura_vault *v;
-	if (e || (e = cli_open_vault(c, KURA_VAULT_READONLY, &v)))
+	struct cli_op op;
+	if (e || (e = cli_op_open(c, &op, 0)))
 		return e;
+	/* Verification reads every record's ciphertext but shows no content:
+	 * security administrators and auditors may run it. */
+	if (kura_authz_check(op.v, &op.id, KURA_ACT_ADMINISTER, NULL, NULL, NULL, NULL) &&
+	    (e = kura_access_require(&op.a, KURA_ACT_AUDIT, "verify"))) {
+		e = cli_access_fail(c, &op, e, "verify");
+		cli_op_close(&op);
+		return e;
+	}
+	struct kura_vault *v = op.v;
 	struct json_problems jp = {c, json_array()};
 	struct kura_verify_opts vo = {against ? &old : NULL, verify_progress, &jp, json_problem, 0};
 	struct kura_verify_report rep;
@@ -266,6 +363,18 @@ int cmd_verify(struct cli *c, int argc, char **argv)
 	int r = kura_vault_verify(v, &vo, &rep);
 	double secs = (double)(kura_time_now_us() - t0) / 1e6;
 	cli_progress_end(c);
-	kura_vault_close(v);
+	struct kura_event ev;
+	kura_audit_event(&ev, &op.id.actor, "verify");
+	if (r == KURA_EVERIFY) {
+		ev.outcome = KURA_OUTCOME_MAJOR;
+		ev.severity = KURA_SEV_ALERT;
+	} else if (r)
+		ev.outcome = KURA_OUTCOME_SERIOUS;
+	snprintf(ev.detail, sizeof(ev.detail), "%llu versions, %llu events, %llu problems",
+		 (unsigned long long)rep.versions, (unsigned long long)rep.events,
+		 (unsigned long long)rep.problems);
+	/* A damaged vault may refuse new writes; the report still stands. */
+	kura_access_record(&op.a, &ev);
+	cli_op_close(&op);
 	return verify_result(c, r, &rep, jp.list, secs);
 }

@@ -32,6 +32,10 @@ int cli_exit_code(int err)
 	case KURA_ECORRUPT: case KURA_ECRYPTO: return EXIT_CORRUPT;
 	case KURA_EEXIST: return EXIT_EXISTS;
 	case KURA_EIO: return EXIT_IO;
+	case KURA_EAUTH: return EXIT_AUTH;
+	case KURA_ELOCKED: return EXIT_LOCKED;
+	case KURA_EEXPIRED: return EXIT_EXPIRED;
+	case KURA_EPOLICY: return EXIT_POLICY;
 	default: return EXIT_INTERNAL;
 	}
 }
@@ -303,7 +307,7 @@ json_t *cli_leaf_json(const struct kura_leaf *l, uint64_t leaf_index)
 {
 	char ts[KURA_TIME_STR];
 	kura_time_format(l->time_us, ts);
-	return json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s, s:I, s:I}",
+	json_t *j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s, s:I, s:I}",
 			 "record", l->record_id, "version", (int)l->version, "patient",
 			 l->patient_id, "type", l->type, "content_type", l->content_type,
 			 "status", kura_status_name(l->status), "inputter", l->inputter,
@@ -311,6 +315,10 @@ json_t *cli_leaf_json(const struct kura_leaf *l, uint64_t leaf_index)
 			 *l->on_behalf_of ? l->on_behalf_of : NULL, "time", ts, "reason",
 			 l->reason, "size", (json_int_t)l->content_length, "leaf_index",
 			 (json_int_t)leaf_index);
+	/* Exact time for printing later (cli_leaf_from_json). */
+	if (j)
+		json_object_set_new(j, "time_us", json_integer(l->time_us));
+	return j;
 }
 
 static const char *status_text(const struct cli *c, int status)
@@ -400,4 +408,34 @@ int cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts,
 			return o;
 		}
 	}
+}
+
+static void copy_json_str(const json_t *o, const char *k, char *dst, size_t cap)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	size_t n = s ? strlen(s) : 0;
+	if (n >= cap)
+		n = cap - 1;
+	if (n)
+		memcpy(dst, s, n);
+	dst[n] = 0;
+}
+
+void cli_leaf_from_json(const json_t *o, struct kura_leaf *l)
+{
+	const char *st = json_string_value(json_object_get(o, "status"));
+	memset(l, 0, sizeof(*l));
+	copy_json_str(o, "record", l->record_id, sizeof(l->record_id));
+	copy_json_str(o, "patient", l->patient_id, sizeof(l->patient_id));
+	copy_json_str(o, "type", l->type, sizeof(l->type));
+	copy_json_str(o, "content_type", l->content_type, sizeof(l->content_type));
+	copy_json_str(o, "inputter", l->inputter, sizeof(l->inputter));
+	copy_json_str(o, "confirmer", l->confirmer, sizeof(l->confirmer));
+	copy_json_str(o, "on_behalf_of", l->on_behalf_of, sizeof(l->on_behalf_of));
+	copy_json_str(o, "reason", l->reason, sizeof(l->reason));
+	l->version = (uint32_t)json_integer_value(json_object_get(o, "version"));
+	l->time_us = (int64_t)json_integer_value(json_object_get(o, "time_us"));
+	l->status = st && strcmp(st, "draft") == 0       ? KURA_STATUS_DRAFT
+		    : st && strcmp(st, "confirmed") == 0 ? KURA_STATUS_CONFIRMED
+							 : KURA_STATUS_ENTERED_IN_ERROR;
 }

@@ -35,12 +35,16 @@ static const struct command commands[] = {
 	{"verify-proof", cmd_verify_proof, "check a proof with a public key only",
 	 "公開鍵だけで証明を検証する"},
 	{"verify", cmd_verify, "recompute and check the whole vault", "保管庫全体を再計算して検証する"},
+	{"login", cmd_login, "log in and keep a session", "ログインしてセッションを保持する"},
+	{"logout", cmd_logout, "end the session", "セッションを終了する"},
+	{"whoami", cmd_whoami, "show who is logged in", "ログイン中の利用者を表示する"},
+	{"passwd", cmd_passwd, "change your password", "自分のパスワードを変更する"},
 };
 
 static void usage(const struct cli *c, FILE *f)
 {
-	fprintf(f, "%s\n\n", L(c, "usage: kura [--vault DIR] [--json] [--lang en|ja] COMMAND [ARGS]",
-			       "使い方: kura [--vault DIR] [--json] [--lang en|ja] コマンド [引数]"));
+	fprintf(f, "%s\n\n", L(c, "usage: kura [--vault DIR] [--credentials FILE] [--otp CODE] [--json] [--lang en|ja] COMMAND [ARGS]",
+			       "使い方: kura [--vault DIR] [--credentials FILE] [--otp CODE] [--json] [--lang en|ja] コマンド [引数]"));
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-13s %s\n", commands[i].name, L(c, commands[i].en, commands[i].ja));
 	fprintf(f, "\n%s\n", L(c, "'kura COMMAND --help' shows a command's options.",
@@ -60,6 +64,12 @@ static void defaults(struct cli *c, char *prog)
 		lang = getenv("LANG");
 	c->lang = lang && strncmp(lang, "ja", 2) == 0 ? LANG_JA : LANG_EN;
 	c->progress = isatty(STDERR_FILENO);
+	c->credentials = getenv("KURA_CREDENTIALS");
+	if (c->credentials && !*c->credentials)
+		c->credentials = NULL;
+	c->otp = getenv("KURA_OTP");
+	if (c->otp && !*c->otp)
+		c->otp = NULL;
 }
 
 /* Options before the command name: --vault, --json, --lang, --help, --version. */
@@ -70,6 +80,10 @@ static int global_opts(struct cli *c, int argc, char **argv)
 		const char *a = argv[i];
 		if (strcmp(a, "--json") == 0)
 			c->json = 1;
+		else if (strcmp(a, "--credentials") == 0 && i + 1 < argc)
+			c->credentials = argv[++i];
+		else if (strcmp(a, "--otp") == 0 && i + 1 < argc)
+			c->otp = argv[++i];
 		else if ((strcmp(a, "--vault") == 0 || strcmp(a, "--lang") == 0) && i + 1 < argc) {
 			if (a[2] == 'v')
 				c->vault_dir = argv[++i];

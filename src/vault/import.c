@@ -15,6 +15,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fhir/import.h"
@@ -193,6 +194,13 @@ static int run_batch(struct pipeline *p, struct stage *cur, struct stage *next, 
 		r = start_next(p, &b, next);
 	if (!r)
 		r = append_stage(&b, cur);
+	if (!r && p->w->audit) {
+		/* The batch's audit event is committed with the batch (LG-02). */
+		struct kura_event e = *p->w->audit;
+		snprintf(e.query, sizeof(e.query), "records %zu..%zu of %zu", cur->from + 1, cur->to,
+			 p->imp->count);
+		r = vault_batch_event(&b, &e, NULL);
+	}
 	return vault_batch_finish(&b, r, ret_sth);
 }
 

@@ -1,0 +1,339 @@
+/*
+ * access.c - every operation on records as an authorized, audited call
+ * (access.h).  The pattern: open a transaction, look at what is touched,
+ * decide, then either do it and append its event, or abort and commit only
+ * a denial event.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/access.h"
+#include "util/banned.h"
+
+static void base_event(struct kura_access *a, struct kura_event *e, const char *action)
+{
+	kura_audit_event(e, &a->id->actor, action);
+	if (a->reason)
+		KURA_AUDIT_SET(e->reason, a->reason);
+}
+
+int kura_access_record(struct kura_access *a, const struct kura_event *e)
+{
+	struct kura_txn *t;
+	int r = kura_txn_begin(a->v, &t);
+	if (r)
+		return r;
+	r = kura_txn_event(t, e, NULL);
+	if (!r)
+		r = kura_auth_touch(t, a->id);
+	if (r) {
+		kura_txn_abort(t);
+		return r;
+	}
+	return kura_txn_commit(t, NULL);
+}
+
+/* Record a denial; returns KURA_EDENIED unless recording itself failed. */
+static int deny(struct kura_access *a, const char *action, const char *patient,
+		const struct kura_leaf *l, const char *why)
+{
+	struct kura_event e;
+	base_event(a, &e, action);
+	e.outcome = KURA_OUTCOME_MINOR;
+	e.severity = KURA_SEV_WARNING;
+	KURA_AUDIT_SET(e.patient_id, patient ? patient : l ? l->patient_id : "");
+	if (l) {
+		KURA_AUDIT_SET(e.record_id, l->record_id);
+		e.version = l->version;
+	}
+	KURA_AUDIT_SET(e.detail, why ? why : "denied");
+	a->why = why;
+	int r = kura_access_record(a, &e);
+	return r ? r : KURA_EDENIED;
+}
+
+static void note_how(struct kura_event *e, const char *how)
+{
+	if (how && strcmp(how, "role") != 0)
+		snprintf(e->detail, sizeof(e->detail), "access via %s", how);
+	if (how && strcmp(how, "breakglass") == 0)
+		e->severity = KURA_SEV_ALERT; /* BG-02: every use is visible */
+}
+
+/* Check action on a patient's record type; on denial records it. */
+static int check(struct kura_access *a, enum kura_action act, const char *action,
+		 const char *patient, const char *type, const struct kura_leaf *l)
+{
+	const char *why = NULL;
+	int r = kura_authz_check(a->v, a->id, act, patient, type, &a->how, &why);
+	return r == KURA_EDENIED ? deny(a, action, patient, l, why) : r;
+}
+
+static int finish(struct kura_txn *t, int r, struct kura_sth *sth)
+{
+	if (r) {
+		kura_txn_abort(t);
+		return r;
+	}
+	return kura_txn_commit(t, sth);
+}
+
+int kura_access_put(struct kura_access *a, const char *patient, const char *type,
+		    const char *content_type, const uint8_t *content, size_t len,
+		    const struct kura_write *w, struct kura_written *ret)
+{
+	struct kura_event e;
+	struct kura_txn *t;
+	struct kura_write aw = *w;
+	int r = check(a, KURA_ACT_WRITE, "write", patient, type, NULL);
+	if (!r && w->confirm)
+		r = check(a, KURA_ACT_CONFIRM, "write", patient, type, NULL);
+	if (!r)
+		r = kura_txn_begin(a->v, &t);
+	if (r)
+		return r;
+	base_event(a, &e, "write");
+	note_how(&e, a->how);
+	aw.audit = &e;
+	r = kura_patient_register(t, a->id, patient);
+	if (!r)
+		r = kura_auth_touch(t, a->id);
+	if (!r)
+		r = kura_txn_put(t, patient, type, content_type, content, len, &aw, ret);
+	return finish(t, r, &ret->sth);
+}
+
+typedef int (*change_fn)(struct kura_txn *t, const char *record, const struct kura_write *w,
+			 struct kura_written *ret);
+
+struct change {
+	const char *action;
+	enum kura_action act;
+	const uint8_t *content;
+	size_t len;
+	change_fn fn;
+};
+
+static int do_change(struct kura_access *a, const char *record, const struct change *c,
+		     const struct kura_write *w, struct kura_written *ret)
+{
+	struct kura_txn *t;
+	struct kura_leaf l;
+	struct kura_event e;
+	struct kura_write aw = *w;
+	const char *why = NULL;
+	memset(ret, 0, sizeof(*ret));
+	int r = kura_txn_begin(a->v, &t);
+	if (r)
+		return r;
+	r = kura_txn_locate(t, record, 0, &l);
+	if (!r)
+		r = kura_authz_check(a->v, a->id, c->act, l.patient_id, l.type, &a->how, &why);
+	if (!r && w->confirm && c->act != KURA_ACT_CONFIRM)
+		r = kura_authz_check(a->v, a->id, KURA_ACT_CONFIRM, l.patient_id, l.type, &a->how, &why);
+	if (r) {
+		kura_txn_abort(t);
+		return r == KURA_EDENIED ? deny(a, c->action, NULL, &l, why) : r;
+	}
+	base_event(a, &e, c->action);
+	note_how(&e, a->how);
+	aw.audit = &e;
+	r = kura_auth_touch(t, a->id);
+	if (!r)
+		r = c->content ? kura_txn_amend(t, record, c->content, c->len, &aw, ret)
+			       : c->fn(t, record, &aw, ret);
+	return finish(t, r, &ret->sth);
+}
+
+int kura_access_amend(struct kura_access *a, const char *record, const uint8_t *content,
+		      size_t len, const struct kura_write *w, struct kura_written *ret)
+{
+	struct change c = {"write", KURA_ACT_WRITE, content ? content : (const uint8_t *)"", len, NULL};
+	return do_change(a, record, &c, w, ret);
+}
+
+int kura_access_confirm(struct kura_access *a, const char *record, const struct kura_write *w,
+			struct kura_written *ret)
+{
+	struct change c = {"confirm", KURA_ACT_CONFIRM, NULL, 0, kura_txn_confirm};
+	return do_change(a, record, &c, w, ret);
+}
+
+int kura_access_retract(struct kura_access *a, const char *record, const struct kura_write *w,
+			struct kura_written *ret)
+{
+	struct change c = {"retract", KURA_ACT_WRITE, NULL, 0, kura_txn_retract};
+	return do_change(a, record, &c, w, ret);
+}
+
+int kura_access_get(struct kura_access *a, const char *record, uint32_t version,
+		    enum kura_action act, struct kura_leaf *ret_leaf, struct kura_buf *content)
+{
+	struct kura_txn *t;
+	struct kura_event e;
+	const char *why = NULL, *action = kura_action_name(act);
+	memset(ret_leaf, 0, sizeof(*ret_leaf));
+	int r = kura_txn_begin(a->v, &t);
+	if (r)
+		return r;
+	r = kura_txn_locate(t, record, version, ret_leaf);
+	if (!r)
+		r = kura_authz_check(a->v, a->id, act, ret_leaf->patient_id, ret_leaf->type, &a->how,
+				     &why);
+	if (r) {
+		kura_txn_abort(t);
+		return r == KURA_EDENIED ? deny(a, action, NULL, ret_leaf, why) : r;
+	}
+	base_event(a, &e, action);
+	note_how(&e, a->how);
+	KURA_AUDIT_SET(e.patient_id, ret_leaf->patient_id);
+	KURA_AUDIT_SET(e.record_id, ret_leaf->record_id);
+	e.version = ret_leaf->version;
+	r = kura_vault_get(a->v, record, ret_leaf->version, ret_leaf, content);
+	int tomb = r == KURA_ESTATE;
+	if (tomb)
+		r = 0; /* reading a retraction's fields is a read too */
+	if (!r)
+		r = kura_txn_event(t, &e, NULL);
+	if (!r)
+		r = kura_auth_touch(t, a->id);
+	r = finish(t, r, NULL);
+	if (r)
+		kura_buf_release_secret(content);
+	return r ? r : tomb ? KURA_ESTATE : 0;
+}
+
+/* Rows a listing shows: each checked, kept until the event is durable. */
+struct rows {
+	struct kura_access *a;
+	enum kura_action act;
+	struct kura_version_row *v;
+	size_t n, cap;
+	uint64_t hidden;
+	int r;
+};
+
+static int keep_allowed(void *ctx, const struct kura_version_row *row)
+{
+	struct rows *rs = ctx;
+	const char *how, *why;
+	if (kura_authz_check(rs->a->v, rs->a->id, rs->act, row->leaf.patient_id, row->leaf.type,
+			     &how, &why)) {
+		rs->hidden++;
+		return 0;
+	}
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? 2 * rs->cap : 64;
+		struct kura_version_row *p = realloc(rs->v, cap * sizeof(*p));
+		if (!p)
+			return KURA_ENOMEM;
+		rs->v = p;
+		rs->cap = cap;
+	}
+	rs->v[rs->n] = *row;
+	rs->v[rs->n++].sealed = kura_slice_make(NULL, 0);
+	return 0;
+}
+
+static int emit(struct rows *rs, kura_version_cb cb, void *ctx)
+{
+	int r = 0;
+	for (size_t i = 0; !r && i < rs->n; i++)
+		r = cb(ctx, &rs->v[i]);
+	free(rs->v);
+	return r;
+}
+
+/* One listing: rows through keep_allowed, one event, then the rows. */
+static int listing(struct kura_access *a, const char *action, const char *record,
+		   const char *patient, kura_version_cb cb, void *ctx)
+{
+	struct kura_txn *t;
+	struct kura_event e;
+	struct rows rs = {a, strcmp(action, "read") == 0 ? KURA_ACT_READ : KURA_ACT_SEARCH,
+			  NULL, 0, 0, 0, 0};
+	struct kura_store *s = kura_vault_store(a->v);
+	int r = kura_txn_begin(a->v, &t);
+	if (r)
+		return r;
+	r = record ? s->ops->version_history(s, record, keep_allowed, &rs)
+		   : s->ops->record_list(s, patient, keep_allowed, &rs);
+	if (!r && record && rs.n == 0 && rs.hidden) {
+		kura_txn_abort(t);
+		free(rs.v);
+		return deny(a, action, NULL, NULL, "no permission for this record");
+	}
+	base_event(a, &e, record ? "read" : "list");
+	KURA_AUDIT_SET(e.patient_id, patient ? patient : rs.n ? rs.v[0].leaf.patient_id : "");
+	KURA_AUDIT_SET(e.record_id, record ? record : "");
+	snprintf(e.query, sizeof(e.query), "%s%s%s", record ? "history " : "list",
+		 patient ? " patient=" : "", patient ? patient : "");
+	snprintf(e.detail, sizeof(e.detail), "%zu rows shown, %llu withheld", rs.n,
+		 (unsigned long long)rs.hidden);
+	if (!r)
+		r = kura_txn_event(t, &e, NULL);
+	if (!r)
+		r = kura_auth_touch(t, a->id);
+	r = finish(t, r, NULL);
+	if (r) {
+		free(rs.v);
+		return r;
+	}
+	return emit(&rs, cb, ctx);
+}
+
+int kura_access_history(struct kura_access *a, const char *record, kura_version_cb cb, void *ctx)
+{
+	return listing(a, "read", record, NULL, cb, ctx);
+}
+
+int kura_access_list(struct kura_access *a, const char *patient, kura_version_cb cb, void *ctx)
+{
+	if (patient) {
+		const char *why = NULL;
+		int r = kura_authz_check(a->v, a->id, KURA_ACT_SEARCH, patient, NULL, &a->how, &why);
+		if (r)
+			return r == KURA_EDENIED ? deny(a, "list", patient, NULL, why) : r;
+	}
+	return listing(a, "list", NULL, patient, cb, ctx);
+}
+
+int kura_access_import(struct kura_access *a, const struct kura_import *imp,
+		       const struct kura_write *w, kura_progress_fn progress, void *pctx,
+		       uint64_t *ret_count, struct kura_sth *ret_sth)
+{
+	struct kura_event e;
+	struct kura_write aw = *w;
+	struct kura_txn *t;
+	*ret_count = 0;
+	for (size_t i = 0; i < imp->count; i++) {
+		const struct kura_import_item *it = &imp->items[i];
+		int r = check(a, KURA_ACT_WRITE, "import", it->patient, it->type, NULL);
+		if (!r && w->confirm)
+			r = check(a, KURA_ACT_CONFIRM, "import", it->patient, it->type, NULL);
+		if (r)
+			return r;
+	}
+	int r = kura_txn_begin(a->v, &t);
+	for (size_t i = 0; !r && i < imp->count; i++)
+		r = kura_patient_register(t, a->id, imp->items[i].patient);
+	if (!r)
+		r = kura_auth_touch(t, a->id);
+	if (r || (r = kura_txn_commit(t, NULL))) {
+		if (r && t)
+			kura_txn_abort(t);
+		return r;
+	}
+	base_event(a, &e, "import");
+	snprintf(e.detail, sizeof(e.detail), "%zu records in the file", imp->count);
+	aw.audit = &e;
+	return kura_vault_import(a->v, imp, &aw, progress, pctx, ret_count, ret_sth);
+}
+
+int kura_access_require(struct kura_access *a, enum kura_action act, const char *action)
+{
+	const char *why = NULL;
+	int r = kura_authz_check(a->v, a->id, act, NULL, NULL, NULL, &why);
+	return r == KURA_EDENIED ? deny(a, action, NULL, NULL, why) : r;
+}

@@ -1,0 +1,57 @@
+/*
+ * access.h - the vault as an authenticated, authorized and audited service:
+ * what the CLI (and later the HTTP server) calls instead of the vault
+ * directly (K2, K3; LG-01..03).
+ *
+ * Every call checks the identity's permission (auth.h) inside the same
+ * transaction that appends the audit event for it: an allowed operation is
+ * committed together with its event; a denied one changes nothing but its
+ * own event (outcome "minor", severity warning), which is committed before
+ * KURA_EDENIED is returned.  Reads are audited the same way: content is
+ * returned only after its "read" event is durable.
+ */
+#ifndef KURA_AUTH_ACCESS_H
+#define KURA_AUTH_ACCESS_H
+
+#include "auth/auth.h"
+#include "fhir/import.h"
+
+struct kura_access {
+	struct kura_vault *v;
+	struct kura_identity *id;
+	const char *why;    /* after a denial: the reason (English) */
+	const char *how;    /* after an allowed access: by what (care, department, ...) */
+	const char *reason; /* the user's stated reason, recorded in events; may be NULL */
+};
+
+int kura_access_put(struct kura_access *a, const char *patient, const char *type,
+		    const char *content_type, const uint8_t *content, size_t len,
+		    const struct kura_write *w, struct kura_written *ret);
+int kura_access_amend(struct kura_access *a, const char *record, const uint8_t *content,
+		      size_t len, const struct kura_write *w, struct kura_written *ret);
+int kura_access_confirm(struct kura_access *a, const char *record, const struct kura_write *w,
+			struct kura_written *ret);
+int kura_access_retract(struct kura_access *a, const char *record, const struct kura_write *w,
+			struct kura_written *ret);
+/* action "read" (or "print"/"export" for those uses of the content). */
+int kura_access_get(struct kura_access *a, const char *record, uint32_t version,
+		    enum kura_action act, struct kura_leaf *ret_leaf, struct kura_buf *content);
+/* history of one record (action read); list of records (action search):
+ * rows outside the identity's permission are left out, and one event says
+ * what was asked and how many rows were shown. */
+int kura_access_history(struct kura_access *a, const char *record, kura_version_cb cb,
+			void *ctx);
+int kura_access_list(struct kura_access *a, const char *patient, kura_version_cb cb, void *ctx);
+/* Every item of an import is checked before anything is written. */
+int kura_access_import(struct kura_access *a, const struct kura_import *imp,
+		       const struct kura_write *w, kura_progress_fn progress, void *pctx,
+		       uint64_t *ret_count, struct kura_sth *ret_sth);
+
+/* An event about something other than a record (account changes, verify,
+ * audit searches...): e is appended in its own transaction. */
+int kura_access_record(struct kura_access *a, const struct kura_event *e);
+/* Check a non-patient permission (administer, audit) and record a denial
+ * as an event of this action; 0 if allowed. */
+int kura_access_require(struct kura_access *a, enum kura_action act, const char *action);
+
+#endif
