@@ -110,6 +110,7 @@ struct kura_identity {
 	unsigned ndepartments;
 	unsigned factors;        /* used at login */
 	int must_change;         /* only a password change is allowed */
+	int must_enroll;         /* only enrolling a second factor (and passwd) is allowed */
 	char session[KURA_TOKEN_HEX + 1]; /* the state key of the session */
 };
 

@@ -118,8 +118,8 @@ int kura_authz_check(struct kura_vault *v, const struct kura_identity *id, enum 
 {
 	const char *how = "role", *why = NULL;
 	int r = 0;
-	if (id->must_change) {
-		why = "the password must be changed first";
+	if (id->must_change || id->must_enroll) {
+		why = "the password must be changed or a second factor enrolled first";
 		r = KURA_EDENIED;
 	} else if (!patient) {
 		if (!kura_rbac_allows(&id->role, a, type ? type : "-"))

@@ -71,6 +71,7 @@ struct attempt {
 	int64_t now;
 	unsigned factors;
 	const char *why;
+	int must_enroll; /* a second factor is required but none is enrolled yet */
 };
 
 static int check_totp(struct attempt *at)
@@ -183,6 +184,12 @@ static int check_factors(struct attempt *at)
 		return KURA_EAUTH;
 	}
 	if (!machine && needs_second(at) && kura_factor_types(at->factors) < 2) {
+		/* Nothing enrolled yet: the session may only enrol one (and
+		 * change the password), like a first login (AU-12). */
+		if (kura_account_factors(at->a) == 0) {
+			at->must_enroll = 1;
+			return 0;
+		}
 		at->why = "second factor required";
 		return KURA_EAUTH;
 	}
@@ -224,12 +231,14 @@ static int new_session(struct kura_txn *t, struct attempt *at, const struct kura
 	int64_t age = jint(at->a, "max_age_days");
 	int expired = age > 0 && jint(at->a, "password_set_us") + age * 86400LL * 1000000 < at->now;
 	id->must_change = json_is_true(json_object_get(at->a, "must_change")) || expired;
+	id->must_enroll = at->must_enroll;
 	id->factors = at->factors;
-	json_t *s = json_pack("{s:s, s:I, s:I, s:I, s:I, s:i, s:b, s:s, s:s}", "user",
+	json_t *s = json_pack("{s:s, s:I, s:I, s:I, s:I, s:i, s:b, s:b, s:s, s:s}", "user",
 			      jstr(at->a, "id"), "created_us", (json_int_t)at->now, "last_us",
 			      (json_int_t)at->now, "expires_us", (json_int_t)(at->now + hours * 60 * MIN_US),
 			      "epoch", (json_int_t)jint(at->a, "epoch"), "factors", (int)at->factors,
-			      "must_change", id->must_change, "terminal", where->terminal,
+			      "must_change", id->must_change, "must_enroll", id->must_enroll,
+			      "terminal", where->terminal,
 			      "client_ip", where->client_ip);
 	int r = s ? kura_state_put(t, "session", id->session, s) : KURA_ENOMEM;
 	json_decref(s);
@@ -289,7 +298,7 @@ static int decide(struct kura_txn *t, struct attempt *at, const struct kura_acto
 int kura_auth_login(struct kura_vault *v, const struct kura_login *in, struct kura_actor *where,
 		    struct kura_identity *ret, char ret_token[KURA_TOKEN_HEX + 1])
 {
-	struct attempt at = {v, in, NULL, kura_time_now_us(), 0, NULL};
+	struct attempt at = {v, in, NULL, kura_time_now_us(), 0, NULL, 0};
 	struct kura_txn *t;
 	int answer = KURA_EAUTH;
 	memset(ret, 0, sizeof(*ret));
@@ -385,6 +394,7 @@ int kura_auth_resume(struct kura_vault *v, const char *token, struct kura_actor 
 		memcpy(ret->session, key, sizeof(key));
 		ret->factors = (unsigned)jint(s, "factors");
 		ret->must_change = json_is_true(json_object_get(s, "must_change"));
+		ret->must_enroll = json_is_true(json_object_get(s, "must_enroll"));
 	}
 	json_decref(s);
 	json_decref(a);

@@ -226,7 +226,9 @@ int cli_op_open(struct cli *c, struct cli_op *op, int allow_must_change)
 		op->v = NULL;
 		return e;
 	}
-	if (kura_audit_clock_state() == KURA_CLOCK_UNSYNCED && !c->json)
+	/* LG-04: each event records the clock's state; a person at a
+	 * terminal is also told (scripts read it from the trail). */
+	if (kura_audit_clock_state() == KURA_CLOCK_UNSYNCED && !c->json && isatty(STDERR_FILENO))
 		fprintf(stderr, "%s\n", L(c, "kura: warning: the system clock is not synchronised (LG-04); audit times may drift",
 					  "kura: 警告: システム時刻が同期されていません（LG-04）。監査記録の時刻がずれる可能性があります"));
 	op->a.v = op->v;
@@ -234,6 +236,13 @@ int cli_op_open(struct cli *c, struct cli_op *op, int allow_must_change)
 	if (op->id.must_change && !allow_must_change) {
 		int r = cli_fail(c, KURA_EEXPIRED, "the password of '%s' must be changed first: run 'kura passwd'",
 				 "'%s' のパスワードを先に変更してください: 'kura passwd' を実行してください",
+				 op->id.actor.user);
+		cli_op_close(op);
+		return r;
+	}
+	if (op->id.must_enroll && !op->id.must_change && !allow_must_change) {
+		int r = cli_fail(c, KURA_EEXPIRED, "'%s' must enrol a second factor first (AU-12): run 'kura factor enroll totp'",
+				 "'%s' は先に二要素目を登録してください（AU-12）: 'kura factor enroll totp' を実行してください",
 				 op->id.actor.user);
 		cli_op_close(op);
 		return r;
