@@ -21,13 +21,16 @@
 
 void cli_where(struct kura_actor *w)
 {
-	char host[256] = "localhost", term[KURA_MAX_TERMINAL + 1];
+	char host[256] = "localhost";
+	struct kura_buf term;
 	const char *tty = isatty(STDIN_FILENO) ? ttyname(STDIN_FILENO) : NULL;
 	const char *ssh = getenv("SSH_CONNECTION");
 	memset(w, 0, sizeof(*w));
 	gethostname(host, sizeof(host) - 1);
-	snprintf(term, sizeof(term), "%s %s", host, tty ? tty : "no-tty");
-	KURA_AUDIT_SET(w->terminal, term);
+	kura_buf_init(&term, 1024);
+	if (kura_buf_printf(&term, "%s %s", host, tty ? tty : "no-tty") == 0)
+		KURA_AUDIT_SET(w->terminal, (char *)term.data);
+	kura_buf_release(&term);
 	if (ssh) { /* "client_ip client_port server_ip server_port" */
 		char ip[KURA_MAX_ADDR + 1];
 		size_t n = strcspn(ssh, " ");
