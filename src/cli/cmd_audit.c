@@ -587,6 +587,278 @@ static int cmd_export(struct cli *c, int argc, char **argv)
 	return e;
 }
 
+/* ---- kura audit forward (syslog/TLS to a SIEM) ---- */
+
+/*
+ * Receivers: the settings syslog.<NAME>.host, .port, .ca, .cert, .key and
+ * .server_name say where; the state row ("forward", NAME) holds the cursor
+ * {"next_leaf":..,"next_seq":..} and is what makes NAME a receiver: the
+ * setting names are dynamic and cannot be listed, so 'kura audit forward
+ * --add NAME' creates the row (cursor 0, 1) and cli_forward_now() forwards
+ * to every row.
+ */
+#define FWD_MAX_NAME 32
+#define FWD_MAX_RECEIVERS 16
+#define FWD_NOW_MS 2000
+
+enum { TLS_HOST, TLS_PORT, TLS_CA, TLS_CERT, TLS_KEY, TLS_NAME, TLS_FIELDS };
+
+struct fwd_ctx {
+	struct kura_vault *v;
+	const char *name;
+	struct kura_export_site site;
+};
+
+static int valid_receiver(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > FWD_MAX_NAME)
+		return 0;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+static int first_row(void *ctx, const struct kura_event_row *row)
+{
+	*(struct kura_event_row *)ctx = *row;
+	return 1; /* one is enough: stop the scan */
+}
+
+static int fwd_next(void *ctx, uint64_t from_leaf, struct kura_event_row *ret)
+{
+	struct fwd_ctx *f = ctx;
+	struct kura_store *s = kura_vault_store(f->v);
+	int r = s->ops->event_scan(s, from_leaf, first_row, ret);
+	return r == 1 ? 0 : r ? r : KURA_ENOTFOUND;
+}
+
+static int fwd_format(void *ctx, const struct kura_event_row *row, struct kura_buf *body)
+{
+	struct fwd_ctx *f = ctx;
+	return kura_export_atna(row, &f->site, body);
+}
+
+static int save_cursor(struct kura_vault *v, const char *name, uint64_t leaf, uint64_t seq)
+{
+	struct kura_txn *t = NULL;
+	json_t *j = json_pack("{s:I, s:I}", "next_leaf", (json_int_t)leaf, "next_seq", (json_int_t)seq);
+	int r = j ? kura_txn_begin(v, &t) : KURA_ENOMEM;
+	if (!r)
+		r = kura_state_put(t, "forward", name, j);
+	if (!r)
+		r = kura_txn_commit(t, NULL);
+	else if (t)
+		kura_txn_abort(t);
+	json_decref(j);
+	return r;
+}
+
+static int fwd_save(void *ctx, uint64_t next_leaf, uint64_t next_seq)
+{
+	struct fwd_ctx *f = ctx;
+	return save_cursor(f->v, f->name, next_leaf, next_seq);
+}
+
+/* KURA_ENOTFOUND if NAME is not a receiver (no state row). */
+static int load_cursor(struct kura_vault *v, const char *name, uint64_t *ret_leaf,
+		       uint64_t *ret_seq)
+{
+	json_t *j = NULL;
+	int r = kura_state_get(v, "forward", name, &j);
+	if (r)
+		return r;
+	json_int_t leaf = json_integer_value(json_object_get(j, "next_leaf"));
+	json_int_t seq = json_integer_value(json_object_get(j, "next_seq"));
+	json_decref(j);
+	*ret_leaf = leaf > 0 ? (uint64_t)leaf : 0;
+	*ret_seq = seq > 0 ? (uint64_t)seq : 1;
+	return 0;
+}
+
+/* The settings syslog.NAME.*; host, port and ca are required. */
+static int load_tls(struct kura_vault *v, const char *name, struct kura_buf b[TLS_FIELDS],
+		    struct kura_tls_config *cfg)
+{
+	static const char *const field[TLS_FIELDS] = {"host", "port", "ca", "cert", "key", "server_name"};
+	char key[FWD_MAX_NAME + 32];
+	int r = 0;
+	memset(cfg, 0, sizeof(*cfg));
+	for (int i = 0; i < TLS_FIELDS; i++) {
+		kura_buf_init(&b[i], 4096);
+		snprintf(key, sizeof(key), "syslog.%s.%s", name, field[i]);
+		int g = kura_setting_get(v, key, &b[i]);
+		if (g && (g != KURA_ENOTFOUND || i <= TLS_CA) && !r)
+			r = g;
+	}
+	if (r)
+		return r;
+	const char **dst[TLS_FIELDS] = {&cfg->host, &cfg->port, &cfg->ca_file, &cfg->cert_file,
+					&cfg->key_file, &cfg->server_name};
+	for (int i = 0; i < TLS_FIELDS; i++)
+		*dst[i] = b[i].len ? (const char *)b[i].data : NULL;
+	return 0;
+}
+
+static void release_tls(struct kura_buf b[TLS_FIELDS])
+{
+	for (int i = 0; i < TLS_FIELDS; i++)
+		kura_buf_release(&b[i]);
+}
+
+/* Forward to one receiver from its saved cursor. */
+static int forward_one(struct kura_vault *v, const char *name, int follow, int64_t max_ms,
+		       struct kura_forward_stats *st)
+{
+	char host[256], log_id[2 * KURA_HASH_LEN + 1];
+	struct fwd_ctx ctx = {.v = v, .name = name};
+	struct kura_forward_source src = {fwd_next, fwd_format, fwd_save, &ctx};
+	struct kura_forward_opts o = {0};
+	struct kura_tls_config cfg;
+	struct kura_buf b[TLS_FIELDS];
+	uint64_t leaf = 0, seq = 1;
+	memset(st, 0, sizeof(*st));
+	int r = load_cursor(v, name, &leaf, &seq);
+	int t = load_tls(v, name, b, &cfg);
+	r = r ? r : t;
+	if (!r) {
+		export_site(v, host, sizeof(host), log_id, &ctx.site);
+		o.hostname = host;
+		o.log_id = log_id;
+		o.follow = follow;
+		o.max_run_ms = max_ms;
+		o.stop = &forward_stop;
+		r = kura_forward_run(&cfg, &src, leaf, seq, &o, st);
+	}
+	release_tls(b);
+	return r;
+}
+
+struct receivers {
+	char name[FWD_MAX_RECEIVERS][FWD_MAX_NAME + 1];
+	size_t n;
+};
+
+static int add_receiver(void *ctx, const char *key, json_t *value)
+{
+	struct receivers *rs = ctx;
+	(void)value;
+	if (rs->n < FWD_MAX_RECEIVERS && valid_receiver(key))
+		snprintf(rs->name[rs->n++], FWD_MAX_NAME + 1, "%s", key);
+	return 0;
+}
+
+int cli_forward_now(struct cli_op *op)
+{
+	struct receivers rs = {0};
+	struct kura_forward_stats st;
+	int r = kura_state_scan(op->v, "forward", add_receiver, &rs);
+	for (size_t i = 0; !r && i < rs.n; i++)
+		(void)forward_one(op->v, rs.name[i], 0, FWD_NOW_MS, &st); /* best effort */
+	return r;
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	forward_stop = 1;
+}
+
+static void catch_stop(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* --add NAME: make NAME a receiver, starting at the first event. */
+static int forward_add(struct cli *c, struct cli_op *op, const char *name)
+{
+	uint64_t leaf, seq;
+	int r = load_cursor(op->v, name, &leaf, &seq);
+	if (r == 0)
+		return cli_fail(c, KURA_EEXIST, "receiver '%s' exists already", "転送先 '%s' は既にあります", name);
+	r = r == KURA_ENOTFOUND ? save_cursor(op->v, name, 0, 1) : r;
+	if (!r)
+		r = cli_audit(op, "audit-forward", "receiver added");
+	if (r)
+		return cli_fail_code(c, r, name);
+	if (!c->json)
+		printf(L(c, "receiver '%s' added; set syslog.%s.host, .port and .ca with 'kura config set'\n",
+			 "転送先 '%s' を追加しました。'kura config set' で syslog.%s.host・.port・.ca を設定してください\n"),
+		       name, name);
+	return 0;
+}
+
+static int forward_fail(struct cli *c, int r, const char *name)
+{
+	if (r == KURA_ENOTFOUND)
+		return cli_fail(c, r, "receiver '%s' is not configured: 'kura audit forward --add %s', then set syslog.%s.host, .port and .ca",
+				"転送先 '%s' が設定されていません: 'kura audit forward --add %s' の後、syslog.%s.host・.port・.ca を設定してください",
+				name, name, name);
+	return cli_fail(c, r, "forwarding to '%s' failed: %s", "'%s' への転送に失敗しました: %s", name,
+			kura_strerror(r));
+}
+
+static int forward_report(struct cli *c, const char *name, const struct kura_forward_stats *st)
+{
+	if (c->json)
+		return cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I}", "receiver", name, "sent",
+						(json_int_t)st->sent, "reconnects", (json_int_t)st->reconnects,
+						"failures", (json_int_t)st->failures, "next_leaf",
+						(json_int_t)st->next_leaf));
+	printf(L(c, "%s: %llu events sent, %llu reconnects, next leaf %llu\n",
+		 "%s: %llu 件送信、再接続 %llu 回、次のリーフ %llu\n"),
+	       name, (unsigned long long)st->sent, (unsigned long long)st->reconnects,
+	       (unsigned long long)st->next_leaf);
+	return 0;
+}
+
+static int forward_main(struct cli *c, struct cli_op *op, const char *name, int once,
+			uint64_t max_s)
+{
+	struct kura_forward_stats st;
+	catch_stop();
+	int64_t ms = (int64_t)(max_s > 86400000 ? 86400000 : max_s) * 1000;
+	int r = forward_one(op->v, name, !once, ms, &st);
+	return r ? forward_fail(c, r, name) : forward_report(c, name, &st);
+}
+
+static int cmd_forward(struct cli *c, int argc, char **argv)
+{
+	static const char usage[] =
+		"kura audit forward [--receiver NAME] [--once] [--max-seconds N] | --add NAME\n"
+		"  send the trail as IHE ATNA syslog over TLS (administrators); receivers are\n"
+		"  made with --add and configured by the settings syslog.NAME.host/.port/.ca/\n"
+		"  .cert/.key/.server_name; without --once follows until interrupted";
+	static const struct option opts[] = {{"receiver", required_argument, NULL, 'r'},
+					     {"once", no_argument, NULL, '1'},
+					     {"max-seconds", required_argument, NULL, 's'},
+					     {"add", required_argument, NULL, 'a'},
+					     {NULL, 0, NULL, 0}};
+	const char *name = "default", *add = NULL, *secs = NULL;
+	struct cli_op op;
+	uint64_t max_s = 0;
+	int o, once = 0, e;
+	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
+		if (o == 'r' || o == 'a' || o == 's')
+			*(o == 'r' ? &name : o == 'a' ? &add : &secs) = optarg;
+		else if (o == '1')
+			once = 1;
+		else
+			return EXIT_USAGE;
+	}
+	name = add ? add : name;
+	if (optind != argc || !valid_receiver(name) || (secs && cli_parse_u64(secs, &max_s)))
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	if ((e = open_auditor(c, &op, KURA_ACT_ADMINISTER, "audit-forward")))
+		return e;
+	e = add ? forward_add(c, &op, add) : forward_main(c, &op, name, once, max_s);
+	cli_op_close(&op);
+	return e;
+}
+
 /* ---- kura audit ---- */
 
 int cmd_audit(struct cli *c, int argc, char **argv)
@@ -595,11 +867,10 @@ int cmd_audit(struct cli *c, int argc, char **argv)
 		const char *name;
 		int (*run)(struct cli *, int, char **);
 	} sub[] = {{"search", cmd_search}, {"report", cmd_report}, {"review", cmd_review},
-		   {"export", cmd_export}};
+		   {"export", cmd_export}, {"forward", cmd_forward}};
 	static const char usage[] = "kura audit search|report|review|export|forward ... (--help for each)";
 	for (size_t i = 0; argc > 1 && i < sizeof(sub) / sizeof(sub[0]); i++)
 		if (strcmp(argv[1], sub[i].name) == 0)
 			return sub[i].run(c, argc - 1, argv + 1);
-	(void)forward_stop;
 	return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
 }
