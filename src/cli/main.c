@@ -46,6 +46,8 @@ static const struct command commands[] = {
 	{"patient", cmd_patient, "restrict a patient, grant or revoke access", "患者の制限、アクセスの許可・取消"},
 	{"factor", cmd_factor, "enrol, list or remove second factors", "二要素目を登録・一覧・削除する"},
 	{"breakglass", cmd_breakglass, "emergency access to a patient (alerted)", "患者への緊急アクセス（通知される）"},
+	{"audit", cmd_audit, "search, report, review, export and forward the audit trail",
+	 "監査証跡を検索・報告・レビュー・出力・転送する"},
 };
 
 static void usage(const struct cli *c, FILE *f)
