@@ -64,7 +64,7 @@ int auth_valid_departments(const char *list)
 int auth_role_exists(struct kura_vault *v, const char *role)
 {
 	struct kura_role r;
-	return auth_role(v, role, &r) == 0;
+	return kura_role_get(v, role, &r) == 0;
 }
 
 int kura_account_get(struct kura_vault *v, const char *id, json_t **ret)

@@ -38,6 +38,11 @@ int64_t kura_setting_int(struct kura_vault *v, const char *name, int64_t def);
 /* Every known setting name, NULL-terminated. */
 extern const char *const kura_setting_names[];
 
+/* A role by name: a built-in one (auth/rbac.h) with the site's changes
+ * (settings role.<name>.rules|scope|breakglass), or a role the site
+ * defined with those settings; KURA_ENOTFOUND otherwise. */
+int kura_role_get(struct kura_vault *v, const char *name, struct kura_role *ret);
+
 /* ---- accounts ---- */
 
 enum kura_factor {

@@ -9,9 +9,6 @@
 void auth_policy(struct kura_vault *v, struct kura_pw_policy *p);
 /* A comma-separated department list of [a-z0-9_-] names ("" is valid). */
 int auth_valid_departments(const char *list);
-/* A role by name: a site-defined role (role.<name>.* settings) or a
- * built-in one; KURA_ENOTFOUND otherwise. */
-int auth_role(struct kura_vault *v, const char *name, struct kura_role *ret);
 int auth_role_exists(struct kura_vault *v, const char *role);
 
 #endif

@@ -13,7 +13,7 @@
 #include "util/time.h"
 #include "util/banned.h"
 
-int auth_role(struct kura_vault *v, const char *name, struct kura_role *ret)
+int kura_role_get(struct kura_vault *v, const char *name, struct kura_role *ret)
 {
 	struct kura_buf b, err;
 	char key[80];

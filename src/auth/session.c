@@ -43,7 +43,7 @@ static int identity_from(struct kura_vault *v, const json_t *a, struct kura_iden
 		id->departments[id->ndepartments++][n] = 0;
 		deps += n + (deps[n] == ',');
 	}
-	return auth_role(v, jstr(a, "role"), &id->role);
+	return kura_role_get(v, jstr(a, "role"), &id->role);
 }
 
 /* Why an account cannot log in now, or NULL; disables an emergency account

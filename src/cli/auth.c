@@ -275,9 +275,12 @@ int cli_access_fail(const struct cli *c, const struct cli_op *op, int err, const
 	const char *w = what ? what : "";
 	switch (err) {
 	case KURA_EDENIED:
+		/* Each language puts the target where its grammar wants it. */
 		return cli_fail(c, err, "access denied%s%s: %s (recorded in the audit trail)",
-				"アクセスが拒否されました%s%s: %s（監査証跡に記録しました）", *w ? " to " : "",
-				w, op && op->a.why ? op->a.why : "not permitted");
+				"%s%sアクセスが拒否されました: %s（監査証跡に記録しました）",
+				c->lang == LANG_JA ? w : *w ? " to " : "",
+				c->lang == LANG_JA ? (*w ? " への" : "") : w,
+				op && op->a.why ? op->a.why : "not permitted");
 	case KURA_EAUTH:
 		return cli_fail(c, err, "authentication failed: wrong user, password, certificate or one-time code (recorded)",
 				"認証に失敗しました: 利用者・パスワード・証明書・ワンタイムコードのいずれかが違います（記録しました）");

@@ -703,36 +703,6 @@ static const char role_usage[] = "kura role list\nkura role show NAME";
 
 /* A role as authorization sees it: built-in defaults with the site's
  * role.<name>.* settings over them, or a site role (auth/authz.c). */
-static int load_role(struct kura_vault *v, const char *name, struct kura_role *ret)
-{
-	struct kura_buf b;
-	char key[80];
-	int builtin = kura_rbac_builtin(name, ret) == 0, r = 0;
-	if (!builtin) {
-		if (!kura_rbac_valid_role_name(name))
-			return KURA_ENOTFOUND;
-		memset(ret, 0, sizeof(*ret));
-		KURA_AUDIT_SET(ret->name, name);
-		ret->scope = KURA_SCOPE_CARE;
-	}
-	kura_buf_init(&b, KURA_MAX_ROLE_RULES + 1);
-	snprintf(key, sizeof(key), "role.%s.rules", name);
-	if (kura_setting_get(v, key, &b) == 0)
-		r = kura_rbac_parse(b.data ? (char *)b.data : "", ret, NULL);
-	else if (!builtin)
-		r = KURA_ENOTFOUND;
-	kura_buf_reset(&b);
-	snprintf(key, sizeof(key), "role.%s.scope", name);
-	if (!r && kura_setting_get(v, key, &b) == 0 && b.data)
-		r = kura_scope_parse((char *)b.data, &ret->scope);
-	kura_buf_reset(&b);
-	snprintf(key, sizeof(key), "role.%s.breakglass", name);
-	if (!r && kura_setting_get(v, key, &b) == 0 && b.data)
-		ret->breakglass = strcmp((char *)b.data, "on") == 0;
-	kura_buf_release(&b);
-	return r;
-}
-
 static json_t *role_json(const struct kura_role *r, int builtin)
 {
 	struct kura_buf b;
@@ -807,7 +777,7 @@ static int role_list(struct cli *c, struct cli_op *op, const char *only)
 		const char *name = json_string_value(n);
 		if (r || (only && strcmp(only, name)))
 			continue;
-		r = load_role(op->v, name, role);
+		r = kura_role_get(op->v, name, role);
 		if (!r)
 			json_array_append_new(out, role_json(role, kura_rbac_builtin_rules(name) != NULL));
 	}
@@ -1397,6 +1367,9 @@ static int run_alert(const char *cmd, const char *user, uint64_t leaf)
 static void alert(struct cli *c, struct cli_op *op, uint64_t leaf)
 {
 	struct kura_buf cmd;
+	/* BG-02: the alert leaves at once, to every configured syslog
+	 * receiver (a receiver that is down gets it from its cursor later). */
+	cli_forward_now(op);
 	kura_buf_init(&cmd, 4096);
 	if (kura_setting_get(op->v, "alert.command", &cmd) == 0 && cmd.len &&
 	    kura_buf_append(&cmd, "", 1) == 0 && run_alert((char *)cmd.data, op->id.actor.user, leaf))
