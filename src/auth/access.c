@@ -305,6 +305,29 @@ int kura_access_list(struct kura_access *a, const char *patient, kura_version_cb
 	return listing(a, "list", NULL, patient, cb, ctx);
 }
 
+/* Every item allowed before anything is written; a decision is the same
+ * for every item of one patient and type, so each pair is decided once. */
+static int check_import(struct kura_access *a, const struct kura_import *imp,
+			const struct kura_write *w)
+{
+	json_t *seen = json_object();
+	char key[KURA_MAX_ID + KURA_MAX_TYPE + 2];
+	int r = seen ? 0 : KURA_ENOMEM;
+	for (size_t i = 0; !r && i < imp->count; i++) {
+		const struct kura_import_item *it = &imp->items[i];
+		snprintf(key, sizeof(key), "%s/%s", it->patient, it->type);
+		if (json_object_get(seen, key))
+			continue;
+		r = check(a, KURA_ACT_WRITE, "import", it->patient, it->type, NULL);
+		if (!r && w->confirm)
+			r = check(a, KURA_ACT_CONFIRM, "import", it->patient, it->type, NULL);
+		if (!r)
+			json_object_set_new(seen, key, json_true());
+	}
+	json_decref(seen);
+	return r;
+}
+
 int kura_access_import(struct kura_access *a, const struct kura_import *imp,
 		       const struct kura_write *w, kura_progress_fn progress, void *pctx,
 		       uint64_t *ret_count, struct kura_sth *ret_sth)
@@ -313,24 +336,18 @@ int kura_access_import(struct kura_access *a, const struct kura_import *imp,
 	struct kura_write aw = *w;
 	struct kura_txn *t;
 	*ret_count = 0;
-	for (size_t i = 0; i < imp->count; i++) {
-		const struct kura_import_item *it = &imp->items[i];
-		int r = check(a, KURA_ACT_WRITE, "import", it->patient, it->type, NULL);
-		if (!r && w->confirm)
-			r = check(a, KURA_ACT_CONFIRM, "import", it->patient, it->type, NULL);
-		if (r)
-			return r;
-	}
-	int r = kura_txn_begin(a->v, &t);
+	int r = check_import(a, imp, w);
+	if (r)
+		return r;
+	/* New patients are registered in the importer's departments first. */
+	if ((r = kura_txn_begin(a->v, &t)))
+		return r;
 	for (size_t i = 0; !r && i < imp->count; i++)
 		r = kura_patient_register(t, a->id, imp->items[i].patient);
 	if (!r)
 		r = kura_auth_touch(t, a->id);
-	if (r || (r = kura_txn_commit(t, NULL))) {
-		if (r && t)
-			kura_txn_abort(t);
+	if ((r = finish(t, r, NULL)))
 		return r;
-	}
 	base_event(a, &e, "import");
 	snprintf(e.detail, sizeof(e.detail), "%zu records in the file", imp->count);
 	aw.audit = &e;
