@@ -271,6 +271,24 @@ static int login_event(struct kura_txn *t, const struct kura_actor *where, const
 	return kura_txn_event(t, &e, NULL);
 }
 
+/* The password's hash was made with other Argon2id parameters than the
+ * policy's now: hash it again, with the password just proven (AU-05). */
+static int rehash(struct attempt *at)
+{
+	struct kura_pw_policy p;
+	char hash[KURA_PWHASH_STRLEN];
+	if (!(at->factors & KURA_FACTOR_PASSWORD))
+		return 0;
+	auth_policy(at->v, &p);
+	if (!kura_pw_needs_rehash(&p, jstr(at->a, "password")))
+		return 0;
+	int r = kura_pw_hash(&p, at->in->password, at->in->password_len, hash);
+	if (!r)
+		json_object_set_new(at->a, "password", json_string(hash));
+	kura_wipe(hash, sizeof(hash));
+	return r;
+}
+
 /* Decide inside t; returns the answer for the caller, while t always
  * gets committed with what happened. */
 static int decide(struct kura_txn *t, struct attempt *at, const struct kura_actor *where,
@@ -295,6 +313,8 @@ static int decide(struct kura_txn *t, struct attempt *at, const struct kura_acto
 	}
 	json_object_set_new(at->a, "failures", json_integer(0));
 	json_object_set_new(at->a, "last_login_us", json_integer(at->now));
+	if ((r = rehash(at)))
+		return r;
 	if ((r = identity_from(at->v, at->a, id)) || (r = kura_account_put(t, at->a)) ||
 	    (r = new_session(t, at, where, id, token)))
 		return r;

@@ -110,6 +110,17 @@ int cli_read_secret(const char *prompt, char *buf, size_t cap)
 	return tty_line(prompt, 0, buf, cap);
 }
 
+/* A one-time code is a TOTP code (6 digits) or else a recovery code. */
+static const char *totp_of(const char *code)
+{
+	return code && strspn(code, "0123456789") == strlen(code) ? code : NULL;
+}
+
+static const char *recovery_of(const char *code)
+{
+	return code && !totp_of(code) ? code : NULL;
+}
+
 /* A certificate and key from a credentials file: proven, fingerprinted. */
 static int prove_cert(const struct kura_credentials *cr, char fp[KURA_CERT_FP_HEX + 1],
 		      struct kura_actor *where)
@@ -155,8 +166,8 @@ static int login_credfile(struct cli *c, struct cli_op *op, struct kura_actor *w
 		return cli_fail(c, KURA_EAUTH, "the key in '%s' does not belong to certificate '%s'",
 				"'%s' の鍵は証明書 '%s' のものではありません", cr.key, cr.certificate);
 	}
-	struct kura_login in = {cr.user, cr.password, cr.password_len, c->otp, NULL,
-				cr.certificate[0] ? fp : NULL};
+	struct kura_login in = {cr.user, cr.password, cr.password_len, totp_of(c->otp),
+				recovery_of(c->otp), cr.certificate[0] ? fp : NULL};
 	r = kura_auth_login(op->v, &in, where, &op->id, op->token);
 	kura_credentials_release(&cr);
 	op->oneshot = 1;
@@ -182,7 +193,7 @@ static int login_tty(struct cli *c, struct cli_op *op, struct kura_actor *where)
 				"ログインしていません。端末で 'kura login' を実行するか --credentials FILE を指定してください");
 	}
 	const char *code = c->otp ? c->otp : otp[0] ? otp : NULL;
-	struct kura_login in = {user, pw, strlen(pw), code, NULL, NULL};
+	struct kura_login in = {user, pw, strlen(pw), totp_of(code), recovery_of(code), NULL};
 	r = kura_auth_login(op->v, &in, where, &op->id, op->token);
 	kura_secret_free(pw);
 	op->oneshot = 1;

@@ -189,6 +189,34 @@ static void test_totp_login_and_replay(void **state)
 	assert_int_equal(login(f, "aud.kato", PW2, otp, &id), KURA_EAUTH);
 }
 
+static void test_rehash_and_recovery(void **state)
+{
+	struct fx *f = *state;
+	struct kura_identity id;
+	struct kura_txn *t;
+	json_t *a = NULL;
+	char codes[KURA_RECOVERY_CODES][24];
+	char tok[KURA_TOKEN_HEX + 1];
+	add(f, "dr.sato", "doctor", "internal");
+	/* new Argon2id parameters: the next login rehashes (AU-05) */
+	assert_int_equal(kura_txn_begin(f->v, &t), 0);
+	assert_int_equal(kura_setting_set(t, "password.argon2_ops", "2"), 0);
+	assert_int_equal(kura_account_recovery_new(t, "dr.sato", codes, KURA_RECOVERY_CODES), 0);
+	assert_int_equal(kura_txn_commit(t, NULL), 0);
+	assert_int_equal(kura_account_get(f->v, "dr.sato", &a), 0);
+	assert_non_null(strstr(json_string_value(json_object_get(a, "password")), "t=1"));
+	json_decref(a);
+	struct kura_login in = {"dr.sato", PW2, strlen(PW2), NULL, codes[3], NULL};
+	assert_int_equal(kura_auth_login(f->v, &in, &f->where, &id, tok), 0);
+	assert_int_equal(kura_factor_types(id.factors), 2); /* password + recovery code */
+	assert_int_equal(kura_account_get(f->v, "dr.sato", &a), 0);
+	assert_non_null(strstr(json_string_value(json_object_get(a, "password")), "t=2"));
+	assert_int_equal(json_array_size(json_object_get(a, "recovery")), KURA_RECOVERY_CODES - 1);
+	json_decref(a);
+	/* a recovery code works once */
+	assert_int_equal(kura_auth_login(f->v, &in, &f->where, &id, tok), KURA_EAUTH);
+}
+
 static void test_sessions(void **state)
 {
 	struct fx *f = *state;
@@ -329,6 +357,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_first_login_must_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_password_and_lockout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_totp_login_and_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rehash_and_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_mac, setup, teardown),
