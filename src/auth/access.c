@@ -360,3 +360,20 @@ int kura_access_require(struct kura_access *a, enum kura_action act, const char 
 	int r = kura_authz_check(a->v, a->id, act, NULL, NULL, NULL, &why);
 	return r == KURA_EDENIED ? deny(a, action, NULL, NULL, why) : r;
 }
+
+int kura_access_about(struct kura_access *a, enum kura_action act, const char *action,
+		      const struct kura_leaf *l, const char *detail)
+{
+	struct kura_event e;
+	int r = check(a, act, action, l->patient_id, l->type, l);
+	if (r)
+		return r;
+	base_event(a, &e, action);
+	note_how(&e, a->how);
+	KURA_AUDIT_SET(e.patient_id, l->patient_id);
+	KURA_AUDIT_SET(e.record_id, l->record_id);
+	e.version = l->version;
+	if (detail)
+		KURA_AUDIT_SET(e.detail, detail);
+	return kura_access_record(a, &e);
+}

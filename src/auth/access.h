@@ -50,6 +50,10 @@ int kura_access_import(struct kura_access *a, const struct kura_import *imp,
 /* An event about something other than a record (account changes, verify,
  * audit searches...): e is appended in its own transaction. */
 int kura_access_record(struct kura_access *a, const struct kura_event *e);
+/* Check act on the version l (e.g. handing out its inclusion proof) and
+ * record an event of this action with detail, or the denial. */
+int kura_access_about(struct kura_access *a, enum kura_action act, const char *action,
+		      const struct kura_leaf *l, const char *detail);
 /* Check a non-patient permission (administer, audit) and record a denial
  * as an event of this action; 0 if allowed. */
 int kura_access_require(struct kura_access *a, enum kura_action act, const char *action);

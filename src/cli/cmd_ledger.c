@@ -94,8 +94,9 @@ int cmd_pubkey(struct cli *c, int argc, char **argv)
 	return e;
 }
 
-static int inclusion(struct cli *c, struct kura_vault *v, const char *ref, json_t **ret)
+static int inclusion(struct cli *c, struct cli_op *op, const char *ref, json_t **ret)
 {
+	struct kura_vault *v = op->v;
 	char id[KURA_MAX_ID + 1];
 	uint32_t ver;
 	struct kura_version_row row;
@@ -106,6 +107,13 @@ static int inclusion(struct cli *c, struct kura_vault *v, const char *ref, json_
 				"不正な記録参照 '%s'（RECORD または RECORD@VERSION）", ref);
 	kura_buf_init(&leaf, KURA_MAX_PROOF_FILE);
 	int r = kura_vault_locate(v, id, ver, &row, &leaf);
+	/* A proof carries the leaf (patient, authors, time): handing it out is
+	 * an export of that version, allowed and audited like one. */
+	if (!r && (r = kura_access_about(&op->a, KURA_ACT_EXPORT, "export", &row.leaf,
+					 "inclusion proof"))) {
+		kura_buf_release(&leaf);
+		return cli_access_fail(c, op, r, ref);
+	}
 	if (!r)
 		r = kura_vault_sth(v, &sth);
 	if (!r)
@@ -144,18 +152,21 @@ int cmd_proof(struct cli *c, int argc, char **argv)
 {
 	const char *out[2] = {NULL, ""};
 	json_t *doc = NULL;
-	struct kura_vault *v;
 	int e = output_opt(c, argc, argv, proof_usage, out);
 	int left = argc - optind, cons = out[1] && *out[1];
 	if (e)
 		return e;
 	if ((cons && left > 1) || (!cons && left != 1))
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", proof_usage);
-	if ((e = cli_open_vault(c, KURA_VAULT_READONLY, &v)))
+	struct cli_op op;
+	if ((e = cli_op_open(c, &op, 0)))
 		return e;
-	e = cons ? consistency(c, v, out[1], left ? argv[optind] : NULL, &doc)
-		 : inclusion(c, v, argv[optind], &doc);
-	kura_vault_close(v);
+	/* A consistency proof holds only hashes: any account may have one. */
+	e = cons ? consistency(c, op.v, out[1], left ? argv[optind] : NULL, &doc)
+		 : inclusion(c, &op, argv[optind], &doc);
+	if (!e && cons)
+		cli_audit(&op, "export", "consistency proof");
+	cli_op_close(&op);
 	return e ? e : write_json(c, out[0], doc);
 }
 
