@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "auth/access.h"
@@ -323,6 +324,64 @@ static void test_scope(void **state)
 	assert_true(rep.state_rows > 5);
 }
 
+static int alert_cb(void *ctx, const struct kura_event_row *row)
+{
+	if (row->ev.severity == KURA_SEV_ALERT && strcmp(row->ev.action, "read") == 0 &&
+	    strstr(row->ev.detail, "breakglass"))
+		++*(unsigned *)ctx;
+	return 0;
+}
+
+/* BG-01..03: break-glass opens a patient outside the scope until its
+ * time, and not a moment longer; an emergency account is disabled again
+ * when its window closes. */
+static void test_breakglass_and_emergency_expiry(void **state)
+{
+	struct fx *f = *state;
+	struct kura_identity sato, tanaka;
+	struct kura_txn *t;
+	char rec[KURA_RECORD_ID_LEN + 1];
+	add(f, "dr.sato", "doctor", "internal");
+	add(f, "dr.tanaka", "doctor", "surgery");
+	assert_int_equal(login(f, "dr.sato", PW2, NULL, &sato), 0);
+	assert_int_equal(login(f, "dr.tanaka", PW2, NULL, &tanaka), 0);
+	put_as(f, &sato, "P9", rec);
+	assert_int_equal(read_as(f, &tanaka, rec), KURA_EDENIED);
+	json_t *bg = json_pack("{s:I, s:s}", "until_us", (json_int_t)(kura_time_now_us() + 1000000),
+			       "reason", "unconscious in ER");
+	assert_int_equal(kura_txn_begin(f->v, &t), 0);
+	assert_int_equal(kura_state_put(t, "breakglass", "dr.tanaka/P9", bg), 0);
+	assert_int_equal(kura_txn_commit(t, NULL), 0);
+	json_decref(bg);
+	assert_int_equal(read_as(f, &tanaka, rec), 0);
+	/* the read through break-glass is an alert-level event (BG-02) */
+	unsigned alerts = 0;
+	assert_int_equal(kura_vault_store(f->v)->ops->event_scan(kura_vault_store(f->v), 0,
+								 alert_cb, &alerts), 0);
+	assert_int_equal(alerts, 1);
+	usleep(1100000);
+	assert_int_equal(read_as(f, &tanaka, rec), KURA_EDENIED); /* expired on time */
+	/* an emergency account: disabled at creation, enabled for a window */
+	struct kura_account_spec s = {"er.1", "", "", "doctor", "er", 1};
+	struct kura_identity er;
+	int reason;
+	assert_int_equal(kura_txn_begin(f->v, &t), 0);
+	assert_int_equal(kura_account_add(t, &s, PW1, strlen(PW1)), 0);
+	assert_int_equal(kura_account_set_password(t, "er.1", PW2, strlen(PW2), 1, &reason), 0);
+	assert_int_equal(kura_txn_commit(t, NULL), 0);
+	assert_int_equal(login(f, "er.1", PW2, NULL, &er), KURA_ELOCKED);
+	assert_int_equal(kura_txn_begin(f->v, &t), 0);
+	assert_int_equal(kura_account_enable(t, "er.1", 1), 0);
+	assert_int_equal(kura_txn_commit(t, NULL), 0);
+	assert_int_equal(login(f, "er.1", PW2, NULL, &er), 0);
+	usleep(1100000);
+	assert_int_equal(login(f, "er.1", PW2, NULL, &er), KURA_ELOCKED); /* window closed */
+	json_t *a = NULL;
+	assert_int_equal(kura_account_get(f->v, "er.1", &a), 0);
+	assert_string_equal(json_string_value(json_object_get(a, "status")), "disabled");
+	json_decref(a);
+}
+
 static void test_state_mac(void **state)
 {
 	struct fx *f = *state;
@@ -360,6 +419,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rehash_and_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_breakglass_and_emergency_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_mac, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
