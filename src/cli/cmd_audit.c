@@ -199,7 +199,7 @@ static int parse_query(struct cli *c, const char *text, struct kura_audit_query 
  * as an event of action). */
 static int open_auditor(struct cli *c, struct cli_op *op, enum kura_action act, const char *action)
 {
-	int e = cli_op_open(c, op, 1);
+	int e = cli_op_open(c, op, 0);
 	if (e)
 		return e;
 	int r = kura_access_require(&op->a, act, action);

@@ -371,7 +371,7 @@ void cli_print_leaf(const struct cli *c, const struct kura_leaf *l, uint64_t lea
 	putchar('\n');
 }
 
-enum { OPT_VAULT = 1000, OPT_JSON, OPT_LANG, OPT_HELP };
+enum { OPT_VAULT = 1000, OPT_JSON, OPT_LANG, OPT_HELP, OPT_CREDENTIALS, OPT_OTP };
 
 static void set_lang(struct cli *c, const char *v)
 {
@@ -381,7 +381,7 @@ static void set_lang(struct cli *c, const char *v)
 int cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts, const char *usage)
 {
-	struct option all[40];
+	struct option all[42];
 	size_t n = 0;
 	for (; longopts && longopts[n].name && n < 35; n++)
 		all[n] = longopts[n];
@@ -389,6 +389,8 @@ int cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts,
 	all[n++] = (struct option){"json", no_argument, NULL, OPT_JSON};
 	all[n++] = (struct option){"lang", required_argument, NULL, OPT_LANG};
 	all[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+	all[n++] = (struct option){"credentials", required_argument, NULL, OPT_CREDENTIALS};
+	all[n++] = (struct option){"otp", required_argument, NULL, OPT_OTP};
 	all[n] = (struct option){NULL, 0, NULL, 0};
 	for (;;) {
 		int o = getopt_long(argc, argv, shortopts, all, NULL);
@@ -398,6 +400,10 @@ int cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts,
 			c->json = 1;
 		else if (o == OPT_LANG)
 			set_lang(c, optarg);
+		else if (o == OPT_CREDENTIALS)
+			c->credentials = optarg;
+		else if (o == OPT_OTP)
+			c->otp = optarg;
 		else if (o == OPT_HELP) {
 			printf("%s\n", usage);
 			exit(EXIT_OK);
