@@ -289,6 +289,19 @@ static int rehash(struct attempt *at)
 	return r;
 }
 
+/* A login that passed: reset the counter, rehash, open the session. */
+static int succeed(struct kura_txn *t, struct attempt *at, const struct kura_actor *where,
+		   struct kura_identity *id, char *token)
+{
+	int r;
+	json_object_set_new(at->a, "failures", json_integer(0));
+	json_object_set_new(at->a, "last_login_us", json_integer(at->now));
+	if ((r = rehash(at)) || (r = identity_from(at->v, at->a, id)) ||
+	    (r = kura_account_put(t, at->a)) || (r = new_session(t, at, where, id, token)))
+		return r;
+	return login_event(t, where, jstr(at->a, "id"), jstr(at->a, "role"), NULL, at->factors);
+}
+
 /* Decide inside t; returns the answer for the caller, while t always
  * gets committed with what happened. */
 static int decide(struct kura_txn *t, struct attempt *at, const struct kura_actor *where,
@@ -311,14 +324,7 @@ static int decide(struct kura_txn *t, struct attempt *at, const struct kura_acto
 			    ? record_failure(t, at, where) : 0;
 		return r ? r : login_event(t, where, user, jstr(at->a, "role"), at->why, 0);
 	}
-	json_object_set_new(at->a, "failures", json_integer(0));
-	json_object_set_new(at->a, "last_login_us", json_integer(at->now));
-	if ((r = rehash(at)))
-		return r;
-	if ((r = identity_from(at->v, at->a, id)) || (r = kura_account_put(t, at->a)) ||
-	    (r = new_session(t, at, where, id, token)))
-		return r;
-	return login_event(t, where, user, jstr(at->a, "role"), NULL, at->factors);
+	return succeed(t, at, where, id, token);
 }
 
 int kura_auth_login(struct kura_vault *v, const struct kura_login *in, struct kura_actor *where,
