@@ -213,7 +213,8 @@ test('decodeLeaf: round trip and boundary values', () => {
 test('decodeLeaf: rejects every violation of §1', () => {
   const ok = encodeLeaf(BASE);
   const bad = {
-    'leaf_type 2': encodeLeaf({ ...BASE, leaf_type: 2 }),
+    'leaf_type 3': encodeLeaf({ ...BASE, leaf_type: 3 }),
+    'leaf_type 2 (an event) with a record body': encodeLeaf({ ...BASE, leaf_type: 2 }),
     'format 2': encodeLeaf({ ...BASE, format: 2 }),
     'trailing byte': Buffer.concat([ok, Buffer.of(0)]),
     'truncated': ok.subarray(0, ok.length - 1),
