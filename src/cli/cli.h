@@ -147,6 +147,12 @@ int cmd_factor(struct cli *c, int argc, char **argv);
 int cmd_breakglass(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 
+/* Forward the trail to every receiver of 'kura audit forward' at once (once
+ * mode, at most 2 s each; delivery failures are ignored: the cursor stays
+ * and the next run resends).  For BG-02 after a break-glass.  Returns 0 or
+ * an error reading the receiver list. */
+int cli_forward_now(struct cli_op *op);
+
 /* Option parsing shared by the commands: getopt_long over the command's own
  * options plus --vault, --json, --lang, --help.  Returns the option
  * character, -1 at the end, '?' on error (already reported). */

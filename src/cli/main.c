@@ -39,6 +39,8 @@ static const struct command commands[] = {
 	{"logout", cmd_logout, "end the session", "セッションを終了する"},
 	{"whoami", cmd_whoami, "show who is logged in", "ログイン中の利用者を表示する"},
 	{"passwd", cmd_passwd, "change your password", "自分のパスワードを変更する"},
+	{"audit", cmd_audit, "search, report, review, export and forward the audit trail",
+	 "監査証跡を検索・報告・レビュー・出力・転送する"},
 };
 
 static void usage(const struct cli *c, FILE *f)
