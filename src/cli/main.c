@@ -39,6 +39,13 @@ static const struct command commands[] = {
 	{"logout", cmd_logout, "end the session", "セッションを終了する"},
 	{"whoami", cmd_whoami, "show who is logged in", "ログイン中の利用者を表示する"},
 	{"passwd", cmd_passwd, "change your password", "自分のパスワードを変更する"},
+	{"user", cmd_user, "add, list and change accounts", "アカウントを追加・一覧・変更する"},
+	{"role", cmd_role, "list roles and their rules", "ロールとその規則を表示する"},
+	{"config", cmd_config, "show or change settings", "設定を表示・変更する"},
+	{"care", cmd_care, "assign or end care of a patient", "患者の担当を割り当て・終了する"},
+	{"patient", cmd_patient, "restrict a patient, grant or revoke access", "患者の制限、アクセスの許可・取消"},
+	{"factor", cmd_factor, "enrol, list or remove second factors", "二要素目を登録・一覧・削除する"},
+	{"breakglass", cmd_breakglass, "emergency access to a patient (alerted)", "患者への緊急アクセス（通知される）"},
 	{"audit", cmd_audit, "search, report, review, export and forward the audit trail",
 	 "監査証跡を検索・報告・レビュー・出力・転送する"},
 };
