@@ -245,6 +245,18 @@ static int emit(struct rows *rs, kura_version_cb cb, void *ctx)
 	return r;
 }
 
+static void listing_event(struct kura_access *a, struct kura_event *e, const char *record,
+			  const char *patient, const struct rows *rs)
+{
+	base_event(a, e, record ? "read" : "list");
+	KURA_AUDIT_SET(e->patient_id, patient ? patient : rs->n ? rs->v[0].leaf.patient_id : "");
+	KURA_AUDIT_SET(e->record_id, record ? record : "");
+	snprintf(e->query, sizeof(e->query), "%s%s%s", record ? "history " : "list",
+		 patient ? " patient=" : "", patient ? patient : "");
+	snprintf(e->detail, sizeof(e->detail), "%zu rows shown, %llu withheld", rs->n,
+		 (unsigned long long)rs->hidden);
+}
+
 /* One listing: rows through keep_allowed, one event, then the rows. */
 static int listing(struct kura_access *a, const char *action, const char *record,
 		   const char *patient, kura_version_cb cb, void *ctx)
@@ -264,13 +276,7 @@ static int listing(struct kura_access *a, const char *action, const char *record
 		free(rs.v);
 		return deny(a, action, NULL, NULL, "no permission for this record");
 	}
-	base_event(a, &e, record ? "read" : "list");
-	KURA_AUDIT_SET(e.patient_id, patient ? patient : rs.n ? rs.v[0].leaf.patient_id : "");
-	KURA_AUDIT_SET(e.record_id, record ? record : "");
-	snprintf(e.query, sizeof(e.query), "%s%s%s", record ? "history " : "list",
-		 patient ? " patient=" : "", patient ? patient : "");
-	snprintf(e.detail, sizeof(e.detail), "%zu rows shown, %llu withheld", rs.n,
-		 (unsigned long long)rs.hidden);
+	listing_event(a, &e, record, patient, &rs);
 	if (!r)
 		r = kura_txn_event(t, &e, NULL);
 	if (!r)

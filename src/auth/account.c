@@ -90,15 +90,21 @@ static int hash_password(struct kura_vault *v, const char *pw, size_t len,
 	return kura_pw_hash(&p, pw, len, out);
 }
 
+static int valid_spec(struct kura_vault *v, const struct kura_account_spec *s)
+{
+	const char *name = s->name ? s->name : "", *bd = s->birth_date ? s->birth_date : "";
+	return kura_valid_id(s->id) && auth_valid_departments(s->departments ? s->departments : "") &&
+	       auth_role_exists(v, s->role) && kura_utf8_text_valid(name) &&
+	       strlen(name) <= KURA_MAX_NAME && (!*bd || strlen(bd) == 10);
+}
+
 int kura_account_add(struct kura_txn *t, const struct kura_account_spec *s,
 		     const char *password, size_t len)
 {
 	struct kura_vault *v = kura_txn_vault(t);
 	char hash[KURA_PWHASH_STRLEN];
 	json_t *old = NULL;
-	if (!kura_valid_id(s->id) || !auth_valid_departments(s->departments ? s->departments : "") ||
-	    !auth_role_exists(v, s->role) || !kura_utf8_text_valid(s->name ? s->name : "") ||
-	    strlen(s->name ? s->name : "") > KURA_MAX_NAME)
+	if (!valid_spec(v, s))
 		return KURA_EINVAL;
 	int r = kura_account_get(v, s->id, &old);
 	json_decref(old);

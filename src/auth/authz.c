@@ -82,8 +82,8 @@ static int in_departments(const struct kura_identity *id, const char *list)
 }
 
 /* Scope: which patients this identity reaches, and through what. */
-static int in_scope(struct kura_vault *v, const struct kura_identity *id, const char *patient,
-		    const char **how, const char **why)
+static int in_scope(struct kura_vault *v, const struct kura_identity *id, enum kura_action a,
+		    const char *patient, const char **how, const char **why)
 {
 	json_t *p = NULL;
 	const char *user = id->actor.user;
@@ -105,6 +105,9 @@ static int in_scope(struct kura_vault *v, const struct kura_identity *id, const 
 		*why = "the role reads no patient data";
 	else if (dept)
 		*how = "department";
+	else if (!have && (a == KURA_ACT_WRITE || a == KURA_ACT_CONFIRM))
+		*how = "new-patient"; /* the first record registers the patient in
+				       * the writer's departments */
 	else if (active_pair(v, "care", user, patient))
 		*how = "care";
 	else
@@ -128,7 +131,7 @@ int kura_authz_check(struct kura_vault *v, const struct kura_identity *id, enum 
 		why = "the role does not allow this action on this record type";
 		r = KURA_EDENIED;
 	} else
-		r = in_scope(v, id, patient, &how, &why);
+		r = in_scope(v, id, a, patient, &how, &why);
 	if (ret_how)
 		*ret_how = r ? NULL : how;
 	if (ret_why)

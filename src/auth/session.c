@@ -152,28 +152,35 @@ static int needs_second(struct attempt *at)
 	return need || kura_account_factors(at->a) != 0;
 }
 
-/* The factors: password (knowledge), then one possession factor. */
-static int check_factors(struct attempt *at)
+/* The first factor: a mapped certificate and/or the password. */
+static int first_factor(struct attempt *at)
 {
 	const struct kura_login *in = at->in;
-	int machine = strcmp(jstr(at->a, "role"), "system") == 0;
 	if (in->cert_fp && cert_mapped(at->a, in->cert_fp))
 		at->factors |= KURA_FACTOR_CERT;
 	else if (in->cert_fp) {
 		at->why = "certificate not mapped to this account";
 		return KURA_EAUTH;
 	}
-	if (in->password) {
-		if (kura_pw_verify(jstr(at->a, "password"), in->password, in->password_len)) {
-			at->why = "wrong password";
-			return KURA_EAUTH;
-		}
-		at->factors |= KURA_FACTOR_PASSWORD;
+	if (!in->password)
+		return 0;
+	if (kura_pw_verify(jstr(at->a, "password"), in->password, in->password_len)) {
+		at->why = "wrong password";
+		return KURA_EAUTH;
 	}
-	int r = 0;
-	if (in->totp && json_object_get(at->a, "totp"))
+	at->factors |= KURA_FACTOR_PASSWORD;
+	return 0;
+}
+
+/* The factors: password (knowledge), then one possession factor. */
+static int check_factors(struct attempt *at)
+{
+	const struct kura_login *in = at->in;
+	int machine = strcmp(jstr(at->a, "role"), "system") == 0;
+	int r = first_factor(at);
+	if (!r && in->totp && json_object_get(at->a, "totp"))
 		r = check_totp(at);
-	else if (in->recovery && json_array_size(json_object_get(at->a, "recovery")))
+	else if (!r && in->recovery && json_array_size(json_object_get(at->a, "recovery")))
 		r = check_recovery(at);
 	if (r)
 		return r;
@@ -183,17 +190,16 @@ static int check_factors(struct attempt *at)
 		at->why = "password required";
 		return KURA_EAUTH;
 	}
-	if (!machine && needs_second(at) && kura_factor_types(at->factors) < 2) {
-		/* Nothing enrolled yet: the session may only enrol one (and
-		 * change the password), like a first login (AU-12). */
-		if (kura_account_factors(at->a) == 0) {
-			at->must_enroll = 1;
-			return 0;
-		}
-		at->why = "second factor required";
-		return KURA_EAUTH;
+	if (machine || !needs_second(at) || kura_factor_types(at->factors) >= 2)
+		return 0;
+	/* Nothing enrolled yet: the session may only enrol a second factor
+	 * (and change the password), like a first login (AU-12). */
+	if (kura_account_factors(at->a) == 0) {
+		at->must_enroll = 1;
+		return 0;
 	}
-	return 0;
+	at->why = "second factor required";
+	return KURA_EAUTH;
 }
 
 /* A failed attempt: count it, lock at the limit (AU-15), audit both. */

@@ -99,6 +99,10 @@ int cli_audit(struct cli_op *op, const char *action, const char *detail);
 
 /* Read a secret from the terminal without echo (KURA_ENOTFOUND: no tty). */
 int cli_read_secret(const char *prompt, char *buf, size_t cap);
+/* A password from the first line of a file (no newline), into buf. */
+int cli_read_password_file(const char *path, char *buf, size_t cap, size_t *ret_len);
+/* A random one-time password (initial or reset) of 16 characters. */
+void cli_random_password(char out[17]);
 /* The message for a rejected password (KURA_EPOLICY with its reason). */
 int cli_password_error(struct cli *c, int r, int reason);
 

@@ -128,20 +128,8 @@ int cmd_whoami(struct cli *c, int argc, char **argv)
 /* A new password from a file (scripts) or typed twice on the terminal. */
 static int read_new_password(struct cli *c, const char *file, char *buf, size_t cap, size_t *ret)
 {
-	struct kura_buf b;
 	if (file) {
-		kura_buf_init(&b, KURA_MAX_PASSWORD + 2);
-		int r = kura_fs_read(file, KURA_MAX_PASSWORD + 1, &b);
-		while (!r && b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
-			b.len--;
-		if (!r && (b.len == 0 || b.len >= cap))
-			r = KURA_EINVAL;
-		if (!r) {
-			memcpy(buf, b.data, b.len);
-			buf[b.len] = 0;
-			*ret = b.len;
-		}
-		kura_buf_release_secret(&b);
+		int r = cli_read_password_file(file, buf, cap, ret);
 		return r ? cli_fail_file(c, r, file) : 0;
 	}
 	char *again = kura_secret_alloc(cap);

@@ -21,56 +21,26 @@ static const char init_usage[] =
 	"  KURA_PASSPHRASE_FILE, KURA_PASSPHRASE or the terminal.  Argon2id\n"
 	"  defaults: 3 passes, 64 MiB.";
 
-/* The first security administrator (K2: 'kura init creates the first
- * security administrator and forces a password change at first login'). */
-static int init_admin(struct cli *c, const char *admin, const char *pwfile, char *pw, size_t cap)
+static int create_admin(struct cli *c, const char *admin, const char *pw)
 {
 	struct kura_vault *v = NULL;
 	struct kura_txn *t = NULL;
 	struct kura_event e;
-	struct kura_buf b;
-	int r = 0;
-	if (pwfile) {
-		kura_buf_init(&b, KURA_MAX_PASSWORD + 2);
-		r = kura_fs_read(pwfile, KURA_MAX_PASSWORD + 1, &b);
-		while (!r && b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
-			b.len--;
-		if (!r && (b.len == 0 || b.len >= cap))
-			r = KURA_EINVAL;
-		if (!r) {
-			memcpy(pw, b.data, b.len);
-			pw[b.len] = 0;
-		}
-		kura_buf_release_secret(&b);
-	} else {
-		/* 16 characters of base64url (6 random bits each), one '-'
-		 * in the middle: used once, then changed (AU-11). */
-		static const char a[] =
-			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-		uint8_t raw[16];
-		kura_random(raw, sizeof(raw));
-		for (size_t i = 0; i < 16; i++)
-			pw[i] = a[raw[i] & 63];
-		pw[8] = '-';
-		pw[16] = 0;
-		kura_wipe(raw, sizeof(raw));
-	}
+	struct kura_actor who;
+	int r = cli_open_vault(c, 0, &v);
 	if (r)
-		return cli_fail_file(c, r, pwfile);
-	if ((r = cli_open_vault(c, 0, &v)))
 		return r;
 	struct kura_account_spec spec = {admin, "", "", "security-admin", "", 0};
-	struct kura_actor who;
 	cli_where(&who);
 	KURA_AUDIT_SET(who.user, admin);
 	KURA_AUDIT_SET(who.role, "security-admin");
-	r = kura_txn_begin(v, &t);
-	if (!r)
-		r = kura_account_add(t, &spec, pw, strlen(pw));
 	kura_audit_event(&e, &who, "account-add");
 	e.severity = KURA_SEV_NOTICE;
 	snprintf(e.detail, sizeof(e.detail), "first security administrator '%s' created by kura init",
 		 admin);
+	r = kura_txn_begin(v, &t);
+	if (!r)
+		r = kura_account_add(t, &spec, pw, strlen(pw));
 	if (!r)
 		r = kura_txn_event(t, &e, NULL);
 	if (!r)
@@ -81,7 +51,25 @@ static int init_admin(struct cli *c, const char *admin, const char *pwfile, char
 	return r ? cli_fail_code(c, r, admin) : 0;
 }
 
-int cmd_init(struct cli *c, int argc, char **argv)
+/* The first security administrator (K2: 'kura init creates the first
+ * security administrator and forces a password change at first login'). */
+static int init_admin(struct cli *c, const char *admin, const char *pwfile, char *pw, size_t cap)
+{
+	size_t n = 0;
+	int r = 0;
+	if (pwfile)
+		r = cli_read_password_file(pwfile, pw, cap, &n);
+	else
+		cli_random_password(pw);
+	return r ? cli_fail_file(c, r, pwfile) : create_admin(c, admin, pw);
+}
+
+struct init_args {
+	struct kura_kdf_params kdf;
+	const char *admin, *pwfile;
+};
+
+static int parse_init(struct cli *c, int argc, char **argv, struct init_args *a)
 {
 	static const struct option opts[] = {
 		{"kdf-ops", required_argument, NULL, 'o'},
@@ -90,28 +78,38 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		{"admin-password-file", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
-	struct kura_kdf_params kdf = {KURA_KDF_DEFAULT_OPS, KURA_KDF_DEFAULT_MEM_KIB};
-	const char *admin = "admin", *pwfile = NULL;
 	uint64_t v;
 	int o;
 	while ((o = cli_getopt(c, argc, argv, "", opts, init_usage)) != -1) {
 		if (o == '?')
 			return EXIT_USAGE;
 		if (o == 'A' || o == 'P') {
-			*(o == 'A' ? &admin : &pwfile) = optarg;
+			*(o == 'A' ? &a->admin : &a->pwfile) = optarg;
 			continue;
 		}
 		if (cli_parse_u64(optarg, &v) || v == 0 || v > 1u << 20)
 			return cli_fail(c, KURA_EUSAGE, "invalid number '%s'", "不正な数値 '%s'", optarg);
 		if (o == 'o')
-			kdf.ops = v;
+			a->kdf.ops = v;
 		else
-			kdf.mem_kib = v * 1024;
+			a->kdf.mem_kib = v * 1024;
 	}
 	if (optind != argc)
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", init_usage);
-	if (!kura_valid_id(admin))
-		return cli_fail(c, KURA_EINVAL, "invalid administrator id '%s'", "不正な管理者 ID '%s'", admin);
+	if (!kura_valid_id(a->admin))
+		return cli_fail(c, KURA_EINVAL, "invalid administrator id '%s'", "不正な管理者 ID '%s'",
+				a->admin);
+	return 0;
+}
+
+int cmd_init(struct cli *c, int argc, char **argv)
+{
+	struct init_args ia = {{KURA_KDF_DEFAULT_OPS, KURA_KDF_DEFAULT_MEM_KIB}, "admin", NULL};
+	int pe = parse_init(c, argc, argv, &ia);
+	if (pe)
+		return pe;
+	struct kura_kdf_params kdf = ia.kdf;
+	const char *admin = ia.admin, *pwfile = ia.pwfile;
 	char *pass;
 	size_t n;
 	int e = cli_passphrase(c, 1, &pass, &n);

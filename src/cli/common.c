@@ -439,3 +439,36 @@ void cli_leaf_from_json(const json_t *o, struct kura_leaf *l)
 		    : st && strcmp(st, "confirmed") == 0 ? KURA_STATUS_CONFIRMED
 							 : KURA_STATUS_ENTERED_IN_ERROR;
 }
+
+int cli_read_password_file(const char *path, char *buf, size_t cap, size_t *ret_len)
+{
+	struct kura_buf b;
+	kura_buf_init(&b, KURA_MAX_PASSWORD + 2);
+	int r = kura_fs_read(path, KURA_MAX_PASSWORD + 1, &b);
+	while (!r && b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+		b.len--;
+	if (!r && (b.len == 0 || b.len >= cap))
+		r = KURA_EINVAL;
+	if (!r) {
+		memcpy(buf, b.data, b.len);
+		buf[b.len] = 0;
+		*ret_len = b.len;
+	}
+	kura_buf_release_secret(&b);
+	return r;
+}
+
+void cli_random_password(char out[17])
+{
+	/* 16 characters of base64url (6 random bits each) with a '-' in the
+	 * middle: letters, digits and a symbol; used once, then changed
+	 * (AU-11). */
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint8_t raw[16];
+	kura_random(raw, sizeof(raw));
+	for (size_t i = 0; i < 16; i++)
+		out[i] = a[raw[i] & 63];
+	out[8] = '-';
+	out[16] = 0;
+	kura_wipe(raw, sizeof(raw));
+}

@@ -88,6 +88,8 @@ static int get_fields(struct kura_slice *s, const struct str_field *f, size_t n,
 			return KURA_ECORRUPT;
 		memcpy(dst, v.ptr, v.len);
 		dst[v.len] = 0;
+		if (!kura_utf8_text_valid(dst))
+			return KURA_ECORRUPT;
 	}
 	return 0;
 }

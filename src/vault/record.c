@@ -78,7 +78,11 @@ void vault_batch_abort(struct vault_batch *b)
 int vault_batch_commit(struct vault_batch *b, struct kura_sth *ret_sth)
 {
 	struct kura_vault *v = b->v;
-	int r = kura_ledger_seal(&b->lg, v->sec->sign_seed, v->pub, ret_sth);
+	/* A transaction that only changed state (no leaf) signs no new tree
+	 * head: the tree did not grow.  ret_sth gets the current one. */
+	int r = b->lg.range.size == b->lg.start_size
+			? v->store->ops->sth_latest(v->store, ret_sth)
+			: kura_ledger_seal(&b->lg, v->sec->sign_seed, v->pub, ret_sth);
 	if (!r)
 		r = v->store->ops->txn_commit(v->store);
 	if (r) {
