@@ -258,7 +258,7 @@ export function makeVault({ init = true, dir } = {}) {
     const initial = strongPassword();
     const initFile = join(v.dir, `initpw-${id}`);
     writeFileSync(initFile, `${initial}\n`, { mode: 0o600 });
-    const deps = departments.flatMap((d) => ['--department', d]);
+    const deps = departments.length ? ['--department', departments.join(',')] : [];
     v.admin(['user', 'add', id, '--role', role, ...deps, '--password-file', initFile]);
     const cred = v.writeCred(id, initial);
     const u = { id, cred, password: initial, role, departments };
