@@ -93,7 +93,7 @@ test('authorization campaign: >= 200 attempts, every denial audited, every allow
     allow('nurse writes an Observation', ['put', '--patient', 'pI0', '--type', 'Observation', '-'], { as: 'ns.int', input: OBS(37.5) });
 
     // 1. Wrong role.
-    for (let k = 0; k < 2; k++) {
+    for (let k = 0; k < 3; k++) {
       for (const r of clinical) {
         deny('wrong role', ['get', r.rec], EXIT.PASSPHRASE, { as: 'cl.ito', actor: 'cl.ito' });
         deny('wrong role', ['get', r.rec], EXIT.PASSPHRASE, { as: 'admin', actor: 'admin' });
@@ -204,15 +204,15 @@ test('password policy boundaries through kura passwd (AU-07..11)', { skip: NO_AD
     return r;
   };
   const cases = [
-    ['7 characters', 'Ab3$xyz', EXIT.POLICY],
-    ['8 characters', 'Ab3$xyzQ', EXIT.OK],
-    ['12 characters', 'Ab3$xyzQ9#kL', EXIT.OK],
-    ['13 characters', 'Ab3$xyzQ9#kLm', EXIT.OK],
+    ['7 characters', 'Tq4#Vn8', EXIT.POLICY],
+    ['8 characters', 'Tq4#Vn8%', EXIT.OK],
+    ['12 characters', 'Tq4#Vn8%Rw2!', EXIT.OK],
+    ['13 characters', 'Tq4#Vn8%Rw2!z', EXIT.OK],
     ['one class only', 'qwxzvbnmkjhgfdp', EXIT.POLICY],
     ['a dictionary word', 'Password123!', EXIT.POLICY],
     ['the user id', 'dr.pw-Xy7$kkQ9', EXIT.POLICY],
-    ['the last password again', 'Ab3$xyzQ9#kLm', EXIT.POLICY],
-    ['an earlier password', 'Ab3$xyzQ', EXIT.POLICY],
+    ['the last password again', 'Tq4#Vn8%Rw2!z', EXIT.POLICY],
+    ['an earlier password', 'Tq4#Vn8%', EXIT.POLICY],
   ];
   for (const [what, pw, want] of cases) {
     const r = attempt(pw);
@@ -262,7 +262,9 @@ test('break-glass: denied, then granted with an alert, flagged until reviewed (B
     const search = (flag) => {
       const r = v.run(['audit', 'search', '--flag', flag, '--format', 'json', `patient=pB`], asAuditor);
       assert.equal(r.status, 0, r.stderr);
-      return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).flat();
+      const out = r.stdout.trim();
+      if (!out) return [];
+      try { return [JSON.parse(out)].flat(); } catch { return out.split('\n').map((l) => JSON.parse(l)); }
     };
     const bgEvents = search('breakglass');
     assert.ok(bgEvents.length >= 1, 'the break-glass access is flagged breakglass');
