@@ -31,13 +31,25 @@ function populated(t) {
   return { v, recs, obs, retracted };
 }
 
+// What a refusal must leave alone: the records and the ledger's non-event
+// leaves.  A refusal that reaches an authenticated operator is itself
+// recorded (login, the refused access, logout: audit-event leaves), so the
+// trail may grow; a refusal before that (wrong passphrase) changes nothing.
 function snapshot(v) {
-  return { treeSize: v.treeSize(), db: dbDigest(v.db), files: readdirSync(v.path).filter((f) => !f.startsWith('vault.db-')).sort() };
+  const size = v.treeSize();
+  const events = Number(sqlite(v.db, `SELECT count(*) FROM events WHERE leaf_index < ${size};`).trim());
+  return {
+    recordLeaves: size - events,
+    records: sha256(sqlite(v.db, 'SELECT * FROM versions ORDER BY leaf_index; SELECT * FROM patients ORDER BY patient_id;')),
+    files: readdirSync(v.path).filter((f) => !f.startsWith('vault.db-')).sort(),
+  };
 }
 
 // Runs a command that must be refused with `code`, and checks the contract.
 function refused(v, args, code, opts = {}) {
+  v.authArgs(args, opts); // creates the acting account first, if new
   const before = snapshot(v);
+  const whole = dbDigest(v.db);
   const r = v.run(args, opts);
   const what = `kura ${args.join(' ')}`;
   assert.equal(r.signal, null, `${what}: killed by ${r.signal}`);
@@ -46,6 +58,7 @@ function refused(v, args, code, opts = {}) {
   assert.ok(e.ok, `${what}: ${e.why}`);
   assert.equal(r.stdout, '', `${what}: nothing on stdout`);
   assert.deepEqual(snapshot(v), before, `${what}: the vault changed`);
+  if (code === EXIT.PASSPHRASE && /passphrase/.test(r.stderr)) assert.equal(dbDigest(v.db), whole, `${what}: vault.db changed`);
   // The same refusal as JSON on stdout.
   const j = v.run(['--json', ...args], opts);
   assert.equal(j.status, code, `${what} --json`);

@@ -217,7 +217,7 @@ export function makeVault({ init = true, dir } = {}) {
     }
     if (as === 'admin') {
       if (!('KURA_SESSION_FILE' in (opts.env || {}))) env.KURA_SESSION_FILE = v.adminSession;
-    } else if (as) {
+    } else if (as && v.ready) { // (before setup nobody can log in: run unauthenticated)
       args = ['--credentials', v.user(as), ...args];
     }
     return { args, env };
