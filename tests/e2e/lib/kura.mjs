@@ -327,6 +327,11 @@ export function makeVault({ init = true, dir } = {}) {
     return r.stdoutBuf;
   };
   v.treeSize = () => v.json(['sth']).tree_size;
+  // Leaves of the latest tree head that are record versions (not audit events).
+  v.recordLeaves = (db = v.db) => {
+    const size = v.json(['sth'], { env: { KURA_VAULT: join(db, '..') } }).tree_size;
+    return size - sqliteRows(db, `SELECT count(*) AS n FROM events WHERE leaf_index < ${size};`)[0].n;
+  };
   v.verify = (extra = []) => {
     const r = v.run(['--json', 'verify', ...extra], { as: 'admin' });
     let report = null;
