@@ -31,13 +31,25 @@ function populated(t) {
   return { v, recs, obs, retracted };
 }
 
+// What a refusal must leave alone: the records and the ledger's non-event
+// leaves.  A refusal that reaches an authenticated operator is itself
+// recorded (login, the refused access, logout: audit-event leaves), so the
+// trail may grow; a refusal before that (wrong passphrase) changes nothing.
 function snapshot(v) {
-  return { treeSize: v.treeSize(), db: dbDigest(v.db), files: readdirSync(v.path).filter((f) => !f.startsWith('vault.db-')).sort() };
+  const size = v.treeSize();
+  const events = Number(sqlite(v.db, `SELECT count(*) FROM events WHERE leaf_index < ${size};`).trim());
+  return {
+    recordLeaves: size - events,
+    records: sha256(sqlite(v.db, 'SELECT * FROM versions ORDER BY leaf_index; SELECT * FROM patients ORDER BY patient_id;')),
+    files: readdirSync(v.path).filter((f) => !f.startsWith('vault.db-')).sort(),
+  };
 }
 
 // Runs a command that must be refused with `code`, and checks the contract.
 function refused(v, args, code, opts = {}) {
+  v.authArgs(args, opts); // creates the acting account first, if new
   const before = snapshot(v);
+  const whole = dbDigest(v.db);
   const r = v.run(args, opts);
   const what = `kura ${args.join(' ')}`;
   assert.equal(r.signal, null, `${what}: killed by ${r.signal}`);
@@ -46,6 +58,7 @@ function refused(v, args, code, opts = {}) {
   assert.ok(e.ok, `${what}: ${e.why}`);
   assert.equal(r.stdout, '', `${what}: nothing on stdout`);
   assert.deepEqual(snapshot(v), before, `${what}: the vault changed`);
+  if (code === EXIT.PASSPHRASE && /passphrase/.test(r.stderr)) assert.equal(dbDigest(v.db), whole, `${what}: vault.db changed`);
   // The same refusal as JSON on stdout.
   const j = v.run(['--json', ...args], opts);
   assert.equal(j.status, code, `${what} --json`);
@@ -271,18 +284,26 @@ test('a bad NDJSON line in the middle of an import: exit 5 and nothing imported'
   assert.match(msg, /line 1200/, msg);
 });
 
-test('missing or invalid --as: exit 2 (usage)', (t) => {
+test('no operator: exit 14; the old --as option is gone: exit 2 (usage)', (t) => {
   const { v, recs } = populated(t);
   const nd = join(v.dir, 'ok.ndjson');
   writeFileSync(nd, '{"patient":"a","type":"text/plain","content":"x"}\n');
+  const nobody = { as: null, env: { KURA_SESSION_FILE: join(v.dir, 'no-session') }, input: 'x' };
   for (const args of [['put', '--patient', 'p1', '--type', 'text/plain', '-'],
-    ['put', '--patient', 'p1', '--type', 'text/plain', '--as', 'dr sato', '-'],
-    ['amend', recs[0], '--reason', 'r', '-'], ['confirm', recs[0]],
+    ['amend', recs[0], '--reason', 'r', '-'], ['confirm', recs[0]], ['get', recs[0]], ['list'],
     ['retract', recs[0], '--reason', 'r'], ['import', nd]]) {
-    const msg = refused(v, args, EXIT.USAGE, { input: 'x' });
-    assert.match(msg, /--as/);
+    const msg = refused(v, args, EXIT.AUTH, nobody);
+    assert.match(msg, /not logged in.*--credentials/);
   }
-  refused(v, ['put', '--patient', 'p1', '--as', 'u', '-'], EXIT.USAGE, { input: 'x' }); // no --type
+  // --as USER is no longer accepted (the identity comes from a login).
+  for (const args of [['put', '--patient', 'p1', '--type', 'text/plain', '--as', 'dr.sato', '-'],
+    ['confirm', recs[0], '--as', 'dr.sato']]) {
+    // (getopt's own message plus the usage: more than the one error line)
+    const r = v.run(args, { as: 'dr.sato', input: 'x' });
+    assert.equal(r.status, EXIT.USAGE, r.stderr);
+    assert.match(r.stderr, /--as/);
+  }
+  refused(v, ['put', '--patient', 'p1', '-'], EXIT.USAGE, { input: 'x' }); // no --type
   refused(v, ['frobnicate'], EXIT.USAGE);
 });
 
@@ -325,5 +346,5 @@ test('concurrent writers: 4 processes x 25 puts, none lost, verify clean', async
   assert.deepEqual(new Set(listed), new Set(ok.keys()), 'list has exactly the successful puts');
   assert.equal(listed.length, ok.size);
   for (const [rec, content] of ok) assert.equal(v.get(rec).toString(), content);
-  assert.equal(v.treeSize(), ok.size);
+  assert.equal(v.recordLeaves(), ok.size);
 });

@@ -3,16 +3,15 @@
 // (build first: ninja -C build; KURA_BIN overrides the CLI path).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes, sign as edSign } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash, generateKeyPairSync, sign as edSign } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   decodeLeaf, leafHash, nodeHash, mth, verifyInclusion, verifyConsistency,
   parseSth, verifySth, verifyProofFile,
 } from './lib/verifier.mjs';
+import { makeVault, sqliteRows } from './lib/kura.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const KURA = process.env.KURA_BIN || join(ROOT, 'build/src/cli/kura');
@@ -192,6 +191,36 @@ const BASE = {
   commitment: Buffer.alloc(32, 0x11), previous: Buffer.alloc(32, 0x22),
 };
 
+// An audit-event leaf (§1b) from a row of the events table.
+function encodeEvent(e) {
+  const o = [];
+  const s = (v) => Buffer.from(String(v), 'utf8');
+  const o1 = (v) => { v = s(v); o.push(Buffer.of(v.length), v); };
+  const o2 = (v) => { v = s(v); const l = Buffer.alloc(2); l.writeUInt16BE(v.length); o.push(l, v); };
+  const t = Buffer.alloc(8); t.writeBigInt64BE(BigInt(e.time_us));
+  const off = Buffer.alloc(2); off.writeInt16BE(e.utc_offset_min);
+  o.push(Buffer.of(2, 1), t, off, Buffer.of(e.clock, e.severity, e.outcome));
+  for (const k of ['action', 'actor', 'role', 'terminal', 'client_ip', 'cert_fp', 'patient_id', 'record_id']) o1(e[k]);
+  const ver = Buffer.alloc(4); ver.writeUInt32BE(e.version); o.push(ver);
+  for (const k of ['query', 'reason', 'detail']) o2(e[k]);
+  return Buffer.concat(o);
+}
+
+test('decodeLeaf: audit events (leaf_type 2) round trip', () => {
+  const ev = { time_us: 1795585863433512, utc_offset_min: 540, clock: 1, severity: 6, outcome: 0, action: 'read',
+    actor: 'dr.a', role: 'doctor', terminal: 'ws-1 /dev/pts/0', client_ip: '10.0.0.5', cert_fp: '', patient_id: 'P1',
+    record_id: BASE.record_id, version: 2, query: '', reason: '', detail: '閲覧' };
+  const d = decodeLeaf(encodeEvent(ev));
+  assert.equal(d.leaf_type, 2);
+  for (const k of Object.keys(ev)) if (k !== 'time_us') assert.deepEqual(d[k], ev[k], k);
+  assert.equal(d.time, BigInt(ev.time_us));
+  assert.equal(decodeLeaf(encodeEvent({ ...ev, utc_offset_min: -300 })).utc_offset_min, -300);
+  for (const bad of [{ outcome: 3 }, { severity: 0 }, { clock: 3 }, { utc_offset_min: 1441 }, { action: '' }]) {
+    assert.throws(() => decodeLeaf(encodeEvent({ ...ev, ...bad })), Error, JSON.stringify(bad));
+  }
+  assert.throws(() => decodeLeaf(Buffer.concat([encodeEvent(ev), Buffer.of(0)])), /trailing/);
+});
+
 test('decodeLeaf: round trip and boundary values', () => {
   const d = decodeLeaf(encodeLeaf(BASE));
   for (const k of Object.keys(BASE)) assert.deepEqual(d[k], BASE[k], k);
@@ -213,7 +242,8 @@ test('decodeLeaf: round trip and boundary values', () => {
 test('decodeLeaf: rejects every violation of §1', () => {
   const ok = encodeLeaf(BASE);
   const bad = {
-    'leaf_type 2': encodeLeaf({ ...BASE, leaf_type: 2 }),
+    'leaf_type 3': encodeLeaf({ ...BASE, leaf_type: 3 }),
+    'leaf_type 2 (an event) with a record body': encodeLeaf({ ...BASE, leaf_type: 2 }),
     'format 2': encodeLeaf({ ...BASE, format: 2 }),
     'trailing byte': Buffer.concat([ok, Buffer.of(0)]),
     'truncated': ok.subarray(0, ok.length - 1),
@@ -282,13 +312,14 @@ test('verifySth: signature, log_id and field checks with a local key', () => {
 // (b) A real vault.
 function vault(t) {
   assert.ok(existsSync(KURA), `no kura binary at ${KURA}: run 'ninja -C build' or set KURA_BIN`);
-  const dir = mkdtempSync(join(tmpdir(), 'kura-e2e-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const env = { ...process.env, KURA_VAULT: join(dir, 'v'), KURA_PASSPHRASE: randomBytes(24).toString('base64url') };
-  delete env.KURA_PASSPHRASE_FILE;
+  const mv = makeVault();
+  t.after(() => mv.cleanup());
+  const dir = mv.dir;
+  const env = { KURA_VAULT: mv.path };
+  // Writers are doctors of one department (created on first use), so every
+  // record is readable by the default user; the admin runs verify.
   const run = (args, input) => {
-    const r = spawnSync(KURA, args, { env, input, encoding: 'utf8', maxBuffer: 1 << 26 });
-    if (r.error) throw r.error;
+    const r = mv.run(args, { input });
     assert.equal(r.signal, null, `kura ${args.join(' ')} killed by ${r.signal}`);
     assert.doesNotMatch(r.stderr, /Sanitizer|runtime error:/, `kura ${args.join(' ')}`); // KURA_BIN=build-asan/...
     return r;
@@ -300,10 +331,9 @@ function vault(t) {
   };
   const json = (args) => JSON.parse(ok(['--json', ...args]));
   const file = (name, text) => { const p = join(dir, name); writeFileSync(p, text); return p; };
-  ok(['init', '--kdf-ops', '1', '--kdf-mem-mib', '8']);
   ok(['pubkey', '-o', join(dir, 'pk.pem')]);
   const pemFile = join(dir, 'pk.pem');
-  return { dir, env, run, ok, json, file, pemFile, pem: readFileSync(pemFile, 'utf8') };
+  return { dir, env, db: mv.db, run, ok, json, file, pemFile, pem: readFileSync(pemFile, 'utf8') };
 }
 const obs = (extra = {}) => JSON.stringify({ resourceType: 'Observation', status: 'final', ...extra });
 const isoUs = (us) => {
@@ -320,9 +350,10 @@ test('e2e: a real vault agrees with the independent verifier', async (t) => {
   const heads = [];
   const signed = new Map(); // tree_size -> STH JSON
   const seen = (sth) => { verifySth(sth, v.pem); heads.push(sth); signed.set(sth.tree_size, sth); return sth; };
-  const empty = seen(v.json(['sth']));
-  assert.equal(empty.tree_size, 0, 'kura init signs the empty tree');
-  assert.deepEqual(hx(empty.root_hash), sha256(Buffer.alloc(0)));
+  // kura init signs the empty tree, then its administrator's events follow.
+  assert.deepEqual(sqliteRows(v.db, 'SELECT min(tree_size) AS n FROM tree_heads;'), [{ n: 0 }], 'kura init signs the empty tree');
+  assert.deepEqual(hx(sqliteRows(v.db, 'SELECT hex(root) AS r FROM tree_heads WHERE tree_size = 0;')[0].r), sha256(Buffer.alloc(0)));
+  seen(v.json(['sth']));
 
   // Hand-made history; expected leaf fields per RECORD@VERSION.
   const want = new Map();
@@ -330,7 +361,9 @@ test('e2e: a real vault agrees with the independent verifier', async (t) => {
     const f = content === undefined ? [] : [v.file(`c${want.size}.json`, content)];
     const out = v.json([...args, ...f]);
     seen(out.sth);
-    assert.equal(out.sth.tree_size, out.leaf_index + 1, 'one write, one leaf, one tree head');
+    // one write, one record leaf, one tree head (audit events of the same
+    // transaction may follow the record's leaf)
+    assert.ok(out.sth.tree_size >= out.leaf_index + 1, 'the write is under its tree head');
     want.set(`${out.record}@${out.version}`, { leaf_index: out.leaf_index, ...fields });
     return out;
   };
@@ -362,7 +395,7 @@ test('e2e: a real vault agrees with the independent verifier', async (t) => {
     content: { resourceType: 'Observation', id: `imp${i}`, valueQuantity: { value: i } } }));
   const imp = v.json(['import', v.file('imp.ndjson', lines.join('\n') + '\n'), '--as', 'dr.i']);
   assert.equal(imp.imported, N);
-  assert.equal(seen(imp.sth).tree_size, before + N);
+  assert.ok(seen(imp.sth).tree_size >= before + N);
   write(['amend', B, '--reason', 'late correction', '--as', 'dr.b'],
     { ...base, patient_id: 'P2', status: 1, inputter: 'dr.b', reason: 'late correction', version: 2 }, obs({ id: 'b2' }));
   const last = seen(v.json(['sth']));
@@ -381,7 +414,9 @@ test('e2e: a real vault agrees with the independent verifier', async (t) => {
 
   // Inclusion proofs for every version of every record.
   const list = v.json(['list']);
-  assert.equal(list.reduce((s, r) => s + r.version, 0), size, 'versions in list == tree size');
+  // Audit events are leaves too (§1b): from the events table, re-encoded here.
+  const events = sqliteRows(v.db, `SELECT * FROM events WHERE leaf_index < ${size} ORDER BY leaf_index;`);
+  assert.equal(list.reduce((s, r) => s + r.version, 0) + events.length, size, 'versions in list + events == tree size');
   const leaves = new Array(size);
   const byRecord = new Map(); // record -> [proof summary per version]
   let matched = 0;
@@ -421,6 +456,14 @@ test('e2e: a real vault agrees with the independent verifier', async (t) => {
     }
   }
   assert.equal(matched, want.size, 'every hand-made version was found in kura list');
+  for (const e of events) {
+    assert.equal(leaves[e.leaf_index], undefined, `event ${e.leaf_index} on a version's leaf`);
+    leaves[e.leaf_index] = encodeEvent(e);
+    const d = decodeLeaf(leaves[e.leaf_index]);
+    assert.equal(d.action, e.action);
+  }
+  assert.ok(events.some((e) => e.action === 'login') && events.some((e) => e.action === 'read' || e.action === 'list'),
+    `logins and accesses are events: ${[...new Set(events.map((e) => e.action))]}`);
 
   await t.test('every leaf is covered, MTH of the leaves equals every signed root', () => {
     for (let i = 0; i < size; i++) assert.ok(leaves[i], `leaf ${i} not in any proof`);
@@ -644,30 +687,47 @@ test('e2e: field limits of §1 at the boundary, and one past it', (t) => {
   }
   const size = v.json(['sth']).tree_size;
   const rejected = [
-    { '--patient': 'p'.repeat(65) }, { '--patient': 'P 1' }, { '--as': 'u'.repeat(65) },
+    { '--patient': 'p'.repeat(65) }, { '--patient': 'P 1' },
     { '--on-behalf-of': 'o'.repeat(65) }, { '--reason': 'r'.repeat(4097) },
     { '--reason': '入'.repeat(1366) }, // 4098 bytes
     { '--type': 'text/' + 'x'.repeat(123) }, { '--content-type': 'text/' + 'y'.repeat(123) },
-    { '--as': '入'.repeat(22) }, // 66 bytes
   ];
+  // An inputter id over the limit cannot exist: such an account is refused.
+  for (const id of ['u'.repeat(65), '入'.repeat(22)]) {
+    const pw = v.file('pw', 'Kq7%aaaaBBBBcccc\n');
+    assert.notEqual(v.run(['user', 'add', id, '--role', 'doctor', '--department', 'internal', '--password-file', pw]).status, 0,
+      `an account id of ${id.length} chars`);
+  }
+  const versions = () => sqliteRows(v.db, 'SELECT count(*) AS n FROM versions;')[0].n;
+  const nversions = versions();
   for (const over of rejected) {
     assert.notEqual(put(over).status, 0, `${Object.keys(over)} of ${Object.values(over)[0].length} chars`);
   }
-  assert.equal(v.json(['sth']).tree_size, size, 'a rejected write adds no leaf');
+  assert.ok(v.json(['sth']).tree_size >= size);
+  assert.equal(versions(), nversions, 'a rejected write adds no version (only audit events)');
 });
 
 test('e2e: import signs one tree head per 1,000 records', (t) => {
   const v = vault(t);
   const lines = Array.from({ length: 1001 }, (_, i) => JSON.stringify({ patient: `P${i % 7}`, type: 'Observation',
     content: { resourceType: 'Observation', id: `o${i}` } }));
+  v.user('dr.i');
+  const before = v.json(['sth']).tree_size;
   const out = v.json(['import', v.file('imp.ndjson', lines.join('\n')), '--as', 'dr.i']);
   assert.equal(out.imported, 1001);
-  assert.equal(verifySth(out.sth, v.pem).tree_size, 1001n);
-  const c1000 = verifyProofFile(v.ok(['proof', '--consistency', '1000']), v.pem);
+  assert.ok(verifySth(out.sth, v.pem).tree_size >= BigInt(before + 1001));
+  // The records' leaves: the first transaction ends after the 1,000th record.
+  const idx = sqliteRows(v.db, 'SELECT leaf_index FROM versions ORDER BY leaf_index;').map((r) => r.leaf_index);
+  assert.equal(idx.length, 1001);
+  const heads = sqliteRows(v.db, `SELECT tree_size FROM tree_heads WHERE tree_size > ${before} ORDER BY tree_size;`)
+    .map((r) => r.tree_size);
+  const first = heads.find((n) => n > idx[999]);
+  assert.ok(first !== undefined && first <= idx[1000], `a tree head between the 1,000th and the 1,001st record: ${heads}`);
+  const c1000 = verifyProofFile(v.ok(['proof', '--consistency', `${first}`, `${out.sth.tree_size}`]), v.pem);
   assert.ok(c1000.old_sth, 'the first transaction of 1,000 records has a signed tree head');
   assert.ok(c1000.old_sth.timestamp_us <= c1000.sth.timestamp_us);
-  const s1000 = verifyProofFile(v.ok(['proof', '--consistency', '1', '1000']), v.pem);
+  const s1000 = verifyProofFile(v.ok(['proof', '--consistency', '1', `${first}`]), v.pem);
   assert.deepEqual(s1000.sth.root_hash, c1000.old_root);
-  assert.equal(verifyProofFile(v.ok(['proof', '--consistency', '999']), v.pem).old_sth, null);
-  assert.notEqual(v.run(['proof', '--consistency', '1', '999']).status, 0, 'no tree head was signed at 999');
+  assert.ok(!heads.includes(idx[999]), 'no tree head was signed inside the first transaction');
+  assert.notEqual(v.run(['proof', '--consistency', '1', `${idx[999]}`]).status, 0, 'no tree head was signed inside the first transaction');
 });

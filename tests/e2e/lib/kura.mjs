@@ -6,7 +6,7 @@
 // own random passphrase in a file passed as KURA_PASSPHRASE_FILE, so suites
 // and tests can run in parallel (node --test --test-concurrency=N).
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,8 @@ export const FAST_KDF = ['--kdf-ops', '1', '--kdf-mem-mib', '8'];
 // Documented exit codes (README "Exit codes").
 export const EXIT = {
   OK: 0, VERIFY: 1, USAGE: 2, PASSPHRASE: 3, NOTFOUND: 4, INVALID: 5, TOOBIG: 6,
-  STATE: 7, BUSY: 8, NOVAULT: 9, NOTVAULT: 10, DAMAGED: 11, EXISTS: 12, IO: 13, INTERNAL: 70,
+  STATE: 7, BUSY: 8, NOVAULT: 9, NOTVAULT: 10, DAMAGED: 11, EXISTS: 12, IO: 13,
+  AUTH: 14, LOCKED: 15, EXPIRED: 16, POLICY: 17, INTERNAL: 70,
 };
 export const DOCUMENTED_EXITS = new Set(Object.values(EXIT));
 
@@ -33,7 +34,7 @@ export const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 function baseEnv(extra = {}) {
   const env = { ...process.env };
   for (const k of ['KURA_VAULT', 'KURA_PASSPHRASE', 'KURA_PASSPHRASE_FILE',
-    'LC_ALL', 'LC_MESSAGES', 'LANGUAGE']) delete env[k];
+    'KURA_CREDENTIALS', 'KURA_SESSION_FILE', 'KURA_OTP', 'LC_ALL', 'LC_MESSAGES', 'LANGUAGE']) delete env[k];
   env.LANG = 'C.UTF-8';
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined || v === null) delete env[k];
@@ -117,10 +118,77 @@ export function tempDir(prefix = 'kura-e2e-') {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+// RFC 6238 TOTP (SHA-1, 30 s, 6 digits), as phone apps and oathtool compute
+// it.  step: an offset in 30 s steps from now (the server accepts ±1 step,
+// each code once), so three distinct codes are usable without waiting.
+export function totp(secretBase32, { step = 0, time = Date.now() } = {}) {
+  const alpha = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0, val = 0;
+  const out = [];
+  for (const ch of secretBase32.replace(/[=\s]/g, '').toUpperCase()) {
+    const i = alpha.indexOf(ch);
+    if (i < 0) throw new Error(`bad base32 '${ch}'`);
+    val = (val << 5) | i;
+    bits += 5;
+    if (bits >= 8) { out.push((val >>> (bits - 8)) & 0xff); bits -= 8; }
+  }
+  const counter = Math.floor(time / 1000 / 30) + step;
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(counter));
+  const h = createHmac('sha1', Buffer.from(out)).update(msg).digest();
+  const o = h[h.length - 1] & 0xf;
+  const n = (h.readUInt32BE(o) & 0x7fffffff) % 1_000_000;
+  return String(n).padStart(6, '0');
+}
+
+// The same code from oathtool (Debian), to cross-check totp().
+export function oathtool(secretBase32) {
+  const r = spawnSync('oathtool', ['--totp', '-b', secretBase32], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) throw new Error(`oathtool failed: ${r.stderr || r.error}`);
+  return r.stdout.trim();
+}
+
+// A password that passes the default policy (13+ characters, 3 classes, not
+// a dictionary word) and is different every time.
+export const strongPassword = () => `Kq7%${randomBytes(12).toString('base64url')}`;
+
+// Commands that need no operator; every other one authenticates (cli.h).
+const NO_AUTH = new Set(['init', 'sth', 'pubkey', 'proof', 'verify-proof']);
+// Commands run by default as the security administrator (through its session).
+const ADMIN_CMDS = new Set(['verify', 'user', 'role', 'config', 'care', 'patient', 'factor']);
+
+// The command name in a kura argument list (after the global options).
+export function commandOf(args) {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (['--vault', '--lang', '--credentials', '--otp'].includes(a)) { i++; continue; }
+    if (a === '--json') continue;
+    return a;
+  }
+  return undefined;
+}
+
+// The suites were written for `--as USER` (gone: the CLI authenticates its
+// operator).  A legacy `'--as', USER` pair in an argument list is taken out
+// and becomes opts.as, so the suites keep reading naturally.
+function takeAs(args, opts) {
+  const i = args.indexOf('--as');
+  if (i < 0 || i + 1 >= args.length || opts.as !== undefined) return [args, opts];
+  return [[...args.slice(0, i), ...args.slice(i + 2)], { ...opts, as: args[i + 1] }];
+}
+
 // makeVault({init}) → a vault object:
 //   dir (temp dir), path (the vault dir), db, passFile, passphrase, env,
 //   run(args, opts) / runAsync(args, opts) with KURA_VAULT and the passphrase set,
+//     opts.as: a user id (created on demand: a doctor of department 'internal'
+//     unless v.user() made it otherwise) whose credentials file is passed with
+//     --credentials; 'admin' runs through the administrator's session; null
+//     runs unauthenticated.  Default: none for init/sth/pubkey/proof/
+//     verify-proof, admin for verify and the administration commands,
+//     'dr.sato' (a doctor of 'internal') for everything else.
 //   json(args, opts) (adds --json, parses stdout, asserts exit 0),
+//   admin(args, opts): run as the administrator, asserting exit 0,
+//   user(id, {role, departments, password, change}) → credentials file path,
 //   put(...) helpers below, copy(name) (cp -r the vault dir), cleanup().
 export function makeVault({ init = true, dir } = {}) {
   const base = dir || tempDir();
@@ -129,13 +197,39 @@ export function makeVault({ init = true, dir } = {}) {
     path: join(base, 'vault'),
     passFile: join(base, 'passphrase'),
     passphrase: randomBytes(18).toString('base64url'),
+    adminSession: join(base, 'admin.session'),
+    adminCred: join(base, 'admin.cred'),
+    users: new Map(), // id → {cred, password, role, departments}
+    ready: false,     // the administrator is set up
   };
   v.db = join(v.path, 'vault.db');
   writeFileSync(v.passFile, v.passphrase, { mode: 0o600 });
   v.env = { KURA_VAULT: v.path, KURA_PASSPHRASE_FILE: v.passFile };
-  v.run = (args, opts = {}) => run(args, { ...opts, env: { ...v.env, ...(opts.env || {}) } });
-  v.runAsync = (args, opts = {}) =>
-    runAsync(args, { ...opts, env: { ...v.env, ...(opts.env || {}) } });
+  // The arguments and environment for running as opts.as.
+  v.authArgs = (args, opts = {}) => {
+    [args, opts] = takeAs(args, opts);
+    let as = opts.as;
+    const env = { ...v.env, ...(opts.env || {}) };
+    if (as === undefined) {
+      const cmd = commandOf(args);
+      if (!v.ready || args.includes('--credentials') || cmd === undefined || NO_AUTH.has(cmd)) as = null;
+      else as = ADMIN_CMDS.has(cmd) ? 'admin' : 'dr.sato';
+    }
+    if (as === 'admin') {
+      if (!('KURA_SESSION_FILE' in (opts.env || {}))) env.KURA_SESSION_FILE = v.adminSession;
+    } else if (as && v.ready) { // (before setup nobody can log in: run unauthenticated)
+      args = ['--credentials', v.user(as), ...args];
+    }
+    return { args, env };
+  };
+  v.run = (args, opts = {}) => {
+    const a = v.authArgs(args, opts);
+    return run(a.args, { ...opts, env: a.env });
+  };
+  v.runAsync = (args, opts = {}) => {
+    const a = v.authArgs(args, opts);
+    return runAsync(a.args, { ...opts, env: a.env });
+  };
   v.json = (args, opts = {}) => {
     const r = v.run(['--json', ...args], opts);
     if (r.status !== 0) {
@@ -144,33 +238,108 @@ export function makeVault({ init = true, dir } = {}) {
     }
     return JSON.parse(r.stdout);
   };
+  v.admin = (args, opts = {}) => {
+    const r = v.run(args, { ...opts, as: 'admin' });
+    if (r.status !== 0) throw new Error(`kura ${args.join(' ')} (admin) exited ${r.status}: ${r.stderr}${r.stdout}`);
+    return r;
+  };
+  // A credentials file for id with password pw (mode 0600).
+  v.writeCred = (id, pw, file = join(v.dir, `cred-${id}`)) => {
+    writeFileSync(file, `[kura]\nuser = ${id}\npassword = ${pw}\n`, { mode: 0o600 });
+    return file;
+  };
+  // user(id, {role, departments, change}) → the path of id's credentials
+  // file; the account is created by the administrator on first use and its
+  // initial password changed (change: false leaves it to be changed).
+  v.user = (id, { role = 'doctor', departments = ['internal'], change = true } = {}) => {
+    const known = v.users.get(id);
+    if (known) return known.cred;
+    if (!v.ready) throw new Error(`user ${id}: the vault is not set up (makeVault({init: true}) or v.setup())`);
+    const initial = strongPassword();
+    const initFile = join(v.dir, `initpw-${id}`);
+    writeFileSync(initFile, `${initial}\n`, { mode: 0o600 });
+    const deps = departments.length ? ['--department', departments.join(',')] : [];
+    v.admin(['user', 'add', id, '--role', role, ...deps, '--password-file', initFile]);
+    const cred = v.writeCred(id, initial);
+    const u = { id, cred, password: initial, role, departments };
+    v.users.set(id, u);
+    if (change) v.passwd(id);
+    return cred;
+  };
+  // Change id's password (to a new strong one unless given); asserts success
+  // and rewrites the credentials file.
+  v.passwd = (id, pw = strongPassword(), { otp } = {}) => {
+    const u = v.users.get(id);
+    const file = join(v.dir, `newpw-${id}`);
+    writeFileSync(file, `${pw}\n`, { mode: 0o600 });
+    const r = run(['--credentials', u.cred, ...(otp ? ['--otp', otp] : []),
+      'passwd', '--new-password-file', file], { env: v.env });
+    if (r.status !== 0) throw new Error(`kura passwd (${id}) exited ${r.status}: ${r.stderr}`);
+    u.password = pw;
+    v.writeCred(id, pw, u.cred);
+    return u.cred;
+  };
+  // Enrol a TOTP factor for id (its credentials must work) → secret_base32.
+  v.enrollTotp = (id, { otp } = {}) => {
+    const u = v.users.get(id);
+    const r = run(['--json', '--credentials', u.cred, ...(otp ? ['--otp', otp] : []),
+      'factor', 'enroll', 'totp'], { env: v.env });
+    if (r.status !== 0) throw new Error(`kura factor enroll totp (${id}) exited ${r.status}: ${r.stderr}${r.stdout}`);
+    const j = JSON.parse(r.stdout);
+    if (!/^otpauth:\/\/totp\//.test(j.uri)) throw new Error(`enroll printed ${r.stdout}`);
+    u.totp = j.secret_base32;
+    return j.secret_base32;
+  };
+  // The first security administrator: initial password changed, TOTP
+  // enrolled, logged in once into v.adminSession (codes are single-use), and
+  // fast Argon2id settings for the accounts made after it.
+  v.setup = ({ initialPassword } = {}) => {
+    const initial = initialPassword || strongPassword();
+    v.users.set('admin', { id: 'admin', cred: v.writeCred('admin', initial, v.adminCred),
+      password: initial, role: 'security-admin', departments: [] });
+    v.passwd('admin');
+    const secret = v.enrollTotp('admin');
+    const r = run(['--credentials', v.adminCred, '--otp', totp(secret), 'login'],
+      { env: { ...v.env, KURA_SESSION_FILE: v.adminSession } });
+    if (r.status !== 0) throw new Error(`admin login exited ${r.status}: ${r.stderr}`);
+    v.ready = true;
+    v.admin(['config', 'set', 'password.argon2_ops', '1']);
+    v.admin(['config', 'set', 'password.argon2_mem_mib', '8']);
+  };
   // put(content, {patient, type, as, extra}) → "RECORD" (asserts success)
   v.put = (content, { patient = 'p1', type = 'text/plain', as = 'dr.sato', extra = [] } = {}) => {
-    const r = v.run(['put', '--patient', patient, '--type', type, '--as', as, ...extra, '-'],
-      { input: content });
+    const r = v.run(['put', '--patient', patient, '--type', type, ...extra, '-'],
+      { input: content, as });
     if (r.status !== 0) throw new Error(`kura put exited ${r.status}: ${r.stderr}`);
     const m = /^([0-9a-f-]{36})@1\n$/.exec(r.stdout);
     if (!m) throw new Error(`kura put printed ${JSON.stringify(r.stdout)}`);
     return m[1];
   };
   v.amend = (rec, content, { reason = 'correction', as = 'dr.sato', extra = [] } = {}) => {
-    const r = v.run(['amend', rec, '--reason', reason, '--as', as, ...extra, '-'],
-      { input: content });
+    const r = v.run(['amend', rec, '--reason', reason, ...extra, '-'],
+      { input: content, as });
     if (r.status !== 0) throw new Error(`kura amend exited ${r.status}: ${r.stderr}`);
     return Number(/@(\d+)\n$/.exec(r.stdout)[1]);
   };
-  v.get = (ref) => {
-    const r = v.run(['get', ref]);
+  v.get = (ref, { as = 'dr.sato' } = {}) => {
+    const r = v.run(['get', ref], { as });
     if (r.status !== 0) throw new Error(`kura get ${ref} exited ${r.status}: ${r.stderr}`);
     return r.stdoutBuf;
   };
   v.treeSize = () => v.json(['sth']).tree_size;
+  // Leaves of the latest tree head that are record versions (not audit events).
+  v.recordLeaves = (db = v.db) => {
+    const size = v.json(['sth'], { env: { KURA_VAULT: join(db, '..') } }).tree_size;
+    return size - sqliteRows(db, `SELECT count(*) AS n FROM events WHERE leaf_index < ${size};`)[0].n;
+  };
   v.verify = (extra = []) => {
-    const r = v.run(['--json', 'verify', ...extra]);
+    const r = v.run(['--json', 'verify', ...extra], { as: 'admin' });
     let report = null;
     try { report = JSON.parse(r.stdout); } catch { /* left null */ }
     return { ...r, report };
   };
+  // Audit events (the events table), oldest first.
+  v.events = (where = '1') => sqliteRows(v.db, `SELECT * FROM events WHERE ${where} ORDER BY leaf_index;`);
   v.copy = (name) => {
     const dst = join(base, name);
     cpSync(v.path, dst, { recursive: true });
@@ -179,8 +348,12 @@ export function makeVault({ init = true, dir } = {}) {
   v.cleanup = () => rmSync(base, { recursive: true, force: true });
   if (init) {
     let r;
+    const apw = join(base, 'admin.initial');
+    const initial = strongPassword();
+    writeFileSync(apw, `${initial}\n`, { mode: 0o600 });
     try {
-      r = v.run(['init', ...FAST_KDF]);
+      r = v.run(['init', ...FAST_KDF, '--admin-password-file', apw]);
+      if (r.status === 0) v.setup({ initialPassword: initial });
     } catch (e) {
       v.cleanup();
       throw e;
@@ -193,12 +366,12 @@ export function makeVault({ init = true, dir } = {}) {
   return v;
 }
 
-// Same passphrase, another vault directory (a copy made with v.copy()).
+// Same passphrase and accounts, another vault directory (a copy made with v.copy()).
 export function withVault(v, path) {
-  return {
+  const w = {
     run: (args, opts = {}) => v.run(args, { ...opts, env: { ...(opts.env || {}), KURA_VAULT: path } }),
     verify: (extra = []) => {
-      const r = v.run(['--json', 'verify', ...extra], { env: { KURA_VAULT: path } });
+      const r = v.run(['--json', 'verify', ...extra], { as: 'admin', env: { KURA_VAULT: path } });
       let report = null;
       try { report = JSON.parse(r.stdout); } catch { /* left null */ }
       return { ...r, report };
@@ -206,6 +379,7 @@ export function withVault(v, path) {
     db: join(path, 'vault.db'),
     path,
   };
+  return w;
 }
 
 // An error as the README promises: exactly one line on stderr, "kura: error: "

@@ -39,7 +39,32 @@ export function decodeLeaf(buf) {
     try { return utf8.decode(b); } catch { throw new Error(`leaf: ${what} is not UTF-8`); }
   };
 
+  // §1b: an audit event (leaf_type 0x02), encoded as src/ledger/event.c
+  // kura_event_encode writes it.
+  const decodeEvent = () => {
+    const format = u8('format');
+    if (format !== 0x01) throw new Error(`leaf: unknown event format ${format}`);
+    const time = BigInt.asIntN(64, u64('time'));
+    const utc_offset_min = (u16('utc_offset') << 16) >> 16; // i16
+    const clock = u8('clock');
+    const severity = u8('severity');
+    const outcome = u8('outcome');
+    const f = {};
+    for (const [name, max, req] of [['action', 32, 1], ['actor', 64, 0], ['role', 32, 0],
+      ['terminal', 255, 0], ['client_ip', 64, 0], ['cert_fp', 64, 0], ['patient_id', 64, 0],
+      ['record_id', 64, 0]]) f[name] = str(1, req, max, name);
+    const version = u32('version');
+    for (const [name, max] of [['query', 1024], ['reason', 4096], ['detail', 1024]]) f[name] = str(2, 0, max, name);
+    if (off !== buf.length) throw new Error(`leaf: ${buf.length - off} trailing bytes`);
+    if (![0, 4, 8, 12].includes(outcome)) throw new Error(`leaf: event outcome ${outcome}`);
+    if (![1, 4, 5, 6].includes(severity)) throw new Error(`leaf: event severity ${severity}`);
+    if (clock > 2) throw new Error(`leaf: event clock ${clock}`);
+    if (utc_offset_min < -1440 || utc_offset_min > 1440) throw new Error(`leaf: utc_offset ${utc_offset_min}`);
+    return { leaf_type: 0x02, format, time, utc_offset_min, clock, severity, outcome, ...f, version };
+  };
+
   const leaf_type = u8('leaf_type');
+  if (leaf_type === 0x02) return decodeEvent();
   if (leaf_type !== 0x01) throw new Error(`leaf: unknown leaf_type ${leaf_type}`);
   const format = u8('format');
   if (format !== 0x01) throw new Error(`leaf: unknown format ${format}`);
