@@ -269,7 +269,7 @@ test('the last version row deleted', () => {
 
 test('an inserted version row (a copy of another row at a new leaf index)', () => {
   const src = latestRow();
-  const leaf = ROWS.length;
+  const leaf = JSON.parse(readFileSync(SAVED, 'utf8')).tree_size; // the next leaf index (events are leaves too)
   const c = tampered(`INSERT INTO versions SELECT ${leaf}, record_id, version + 1, patient_id, type, content_type,
     status, inputter, confirmer, on_behalf_of, time_us, reason, content_length, commitment, previous, sealed
     FROM versions WHERE leaf_index = ${src.leaf_index};`);
