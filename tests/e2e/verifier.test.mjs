@@ -333,7 +333,7 @@ function vault(t) {
   const file = (name, text) => { const p = join(dir, name); writeFileSync(p, text); return p; };
   ok(['pubkey', '-o', join(dir, 'pk.pem')]);
   const pemFile = join(dir, 'pk.pem');
-  return { dir, env, db: mv.db, run, ok, json, file, pemFile, pem: readFileSync(pemFile, 'utf8') };
+  return { dir, env, db: mv.db, user: mv.user, run, ok, json, file, pemFile, pem: readFileSync(pemFile, 'utf8') };
 }
 const obs = (extra = {}) => JSON.stringify({ resourceType: 'Observation', status: 'final', ...extra });
 const isoUs = (us) => {
@@ -416,7 +416,9 @@ test('e2e: a real vault agrees with the independent verifier', async (t) => {
   const list = v.json(['list']);
   // Audit events are leaves too (§1b): from the events table, re-encoded here.
   const events = sqliteRows(v.db, `SELECT * FROM events WHERE leaf_index < ${size} ORDER BY leaf_index;`);
-  assert.equal(list.reduce((s, r) => s + r.version, 0) + events.length, size, 'versions in list + events == tree size');
+  const nver = sqliteRows(v.db, `SELECT count(*) AS n FROM versions WHERE leaf_index < ${size};`)[0].n;
+  assert.equal(nver + events.length, size, 'versions + events == tree size');
+  assert.equal(list.reduce((s, r) => s + r.version, 0), nver, 'versions in list == versions under the head');
   const leaves = new Array(size);
   const byRecord = new Map(); // record -> [proof summary per version]
   let matched = 0;
