@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +63,12 @@ static const struct option all_opts[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* The usage text is several lines: print it as it is, then the error. */
 static int usage_fail(struct cli *c, const char *usage)
 {
-	return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	fprintf(stderr, "%s\n", usage);
+	return cli_fail(c, KURA_EUSAGE, "bad arguments: see the usage above",
+			"引数が不正です。上の使い方を参照してください");
 }
 
 static int set_hours(struct cli *c, struct args *a, const char *s)
@@ -82,22 +86,25 @@ static int take_opt(struct cli *c, struct args *a, int o)
 	size_t n = strlen(a->seen);
 	if (n + 1 < sizeof(a->seen) && !strchr(a->seen, o))
 		a->seen[n] = (char)o;
+	static const struct {
+		char o;
+		size_t off;
+	} strs[] = {{'r', offsetof(struct args, role)},	  {'n', offsetof(struct args, name)},
+		    {'b', offsetof(struct args, birth)},  {'d', offsetof(struct args, dept)},
+		    {'f', offsetof(struct args, pwfile)}, {'U', offsetof(struct args, until)},
+		    {'p', offsetof(struct args, patient)}, {'u', offsetof(struct args, user)},
+		    {'R', offsetof(struct args, reason)}, {'C', offsetof(struct args, cert)}};
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (strs[i].o == o) {
+			*(const char **)(void *)((char *)a + strs[i].off) = optarg;
+			return 0;
+		}
 	switch (o) {
-	case 'r': a->role = optarg; break;
-	case 'n': a->name = optarg; break;
-	case 'b': a->birth = optarg; break;
-	case 'd': a->dept = optarg; break;
 	case 'e': a->emergency = 1; break;
-	case 'f': a->pwfile = optarg; break;
 	case 'D': a->dormant = 1; break;
 	case 'H': return set_hours(c, a, optarg);
-	case 'U': a->until = optarg; break;
-	case 'p': a->patient = optarg; break;
-	case 'u': a->user = optarg; break;
-	case 'R': a->reason = optarg; break;
 	case 'X': a->restricted = 1; break;
 	case 'Y': a->restricted = 0; break;
-	case 'C': a->cert = optarg; break;
 	default: return EXIT_USAGE;
 	}
 	return 0;
@@ -304,6 +311,25 @@ static int do_add(struct kura_txn *t, void *ctx)
 	return kura_account_add(t, &x->spec, x->pw, strlen(x->pw));
 }
 
+static int user_add_result(struct cli *c, struct cli_op *op, const struct args *a, int r,
+			   const char *pw)
+{
+	if (r == KURA_EINVAL)
+		return cli_fail(c, r, "cannot add '%s': check the id, the role (kura role list), the departments and the birth date",
+				"'%s' を追加できません。ID・ロール（kura role list）・診療科・生年月日を確認してください",
+				a->pos[1]);
+	if (r)
+		return cli_access_fail(c, op, r, a->pos[1]);
+	if (c->json)
+		return cli_print_json(json_pack("{s:b, s:s, s:s?}", "ok", 1, "user", a->pos[1],
+						"initial_password", a->pwfile ? NULL : pw))
+			       ? EXIT_INTERNAL : 0;
+	printf(L(c, "added '%s' (%s)\n", "'%s'（%s）を追加しました\n"), a->pos[1], a->role);
+	if (!a->pwfile)
+		print_password(c, a->pos[1], pw);
+	return 0;
+}
+
 static int user_add(struct cli *c, struct cli_op *op, const struct args *a)
 {
 	struct kura_event e;
@@ -322,22 +348,7 @@ static int user_add(struct cli *c, struct cli_op *op, const struct args *a)
 	event_init(&e, op, "account-add", KURA_SEV_NOTICE, NULL);
 	snprintf(e.detail, sizeof(e.detail), "account '%s' role %s departments %s%s", a->pos[1],
 		 a->role, a->dept ? a->dept : "-", a->emergency ? " emergency" : "");
-	r = commit_change(op, do_add, &x, &e, NULL);
-	if (r == KURA_EINVAL)
-		r = cli_fail(c, r, "cannot add '%s': check the id, the role (kura role list), the departments and the birth date",
-			     "'%s' を追加できません。ID・ロール（kura role list）・診療科・生年月日を確認してください",
-			     a->pos[1]);
-	else if (r)
-		r = cli_access_fail(c, op, r, a->pos[1]);
-	else if (c->json)
-		r = cli_print_json(json_pack("{s:b, s:s, s:s?}", "ok", 1, "user", a->pos[1],
-					     "initial_password", a->pwfile ? NULL : pw))
-			    ? EXIT_INTERNAL : 0;
-	else {
-		printf(L(c, "added '%s' (%s)\n", "'%s'（%s）を追加しました\n"), a->pos[1], a->role);
-		if (!a->pwfile)
-			print_password(c, a->pos[1], pw);
-	}
+	r = user_add_result(c, op, a, commit_change(op, do_add, &x, &e, NULL), pw);
 	kura_secret_free(pw);
 	return r;
 }
@@ -759,6 +770,31 @@ static void print_role(const json_t *r)
 	       json_is_true(json_object_get(r, "builtin")) ? "" : " (site)", jstr(r, "rules"));
 }
 
+/* Print the roles found (out is consumed), or the error r. */
+static int role_print(struct cli *c, const char *only, json_t *out, int r)
+{
+	json_t *n;
+	size_t i;
+	if (!r && only && json_array_size(out) == 0)
+		r = KURA_ENOTFOUND;
+	if (r) {
+		json_decref(out);
+		return r == KURA_ENOTFOUND ? cli_fail(c, r, "no role '%s'; see 'kura role list'",
+						      "ロール '%s' はありません。'kura role list' を参照してください",
+						      only ? only : "")
+					   : cli_fail_code(c, r, NULL);
+	}
+	json_t *j = only ? json_incref(json_array_get(out, 0)) : json_incref(out);
+	if (c->json)
+		r = cli_print_json(j) ? EXIT_INTERNAL : 0;
+	else
+		json_array_foreach(out, i, n) print_role(n);
+	if (!c->json)
+		json_decref(j);
+	json_decref(out);
+	return r;
+}
+
 static int role_list(struct cli *c, struct cli_op *op, const char *only)
 {
 	json_t *names = json_array(), *out = json_array(), *n;
@@ -777,22 +813,7 @@ static int role_list(struct cli *c, struct cli_op *op, const char *only)
 	}
 	free(role);
 	json_decref(names);
-	if (!r && only && json_array_size(out) == 0)
-		r = KURA_ENOTFOUND;
-	if (r) {
-		json_decref(out);
-		return r == KURA_ENOTFOUND ? cli_fail(c, r, "no role '%s'; see 'kura role list'",
-						      "ロール '%s' はありません。'kura role list' を参照してください",
-						      only ? only : "")
-					   : cli_fail_code(c, r, NULL);
-	}
-	if (c->json)
-		return cli_print_json(only ? json_incref(json_array_get(out, 0)) : json_incref(out)) ||
-				       (json_decref(out), 0)
-			       ? EXIT_INTERNAL : 0;
-	json_array_foreach(out, i, n) print_role(n);
-	json_decref(out);
-	return 0;
+	return role_print(c, only, out, r);
 }
 
 int cmd_role(struct cli *c, int argc, char **argv)
@@ -1226,21 +1247,31 @@ static int read_cert(struct cli *c, const char *file, struct kura_cert_info *ret
 		 : 0;
 }
 
+/* A certificate is mapped by an administrator, also to oneself. */
+static int enroll_cert_check(struct cli *c, struct cli_op *op, const struct args *a,
+			     struct factor_ctx *x)
+{
+	int r = check_args(c, a, "Cu", 2, factor_usage);
+	if (!r && !a->cert)
+		r = usage_fail(c, factor_usage);
+	if (r || (r = require_admin(c, op, "factor-enroll")))
+		return r;
+	x->id = a->user ? a->user : op->id.actor.user;
+	return read_cert(c, a->cert, &x->cert);
+}
+
 static int factor_enroll(struct cli *c, struct cli_op *op, const struct args *a, struct factor_ctx *x)
 {
 	struct kura_event e;
 	const char *type = a->npos == 2 ? a->pos[1] : "";
 	unsigned f = factor_of(type);
-	int r = check_args(c, a, f == KURA_FACTOR_CERT ? "Cu" : "", 2, factor_usage);
-	if (!r && (!f || (f == KURA_FACTOR_CERT && !a->cert)))
+	int r = f == KURA_FACTOR_CERT ? enroll_cert_check(c, op, a, x) : check_args(c, a, "", 2, factor_usage);
+	if (!r && !f)
 		r = usage_fail(c, factor_usage);
-	/* A certificate is mapped by an administrator, also to oneself. */
-	if (!r && f == KURA_FACTOR_CERT)
-		r = require_admin(c, op, "factor-enroll");
-	if (r || (r = factor_target(c, op, f == KURA_FACTOR_CERT ? a->user : NULL, "factor-enroll", &x->id)))
+	if (r)
 		return r;
-	if (f == KURA_FACTOR_CERT && (r = read_cert(c, a->cert, &x->cert)))
-		return r;
+	if (f != KURA_FACTOR_CERT)
+		x->id = op->id.actor.user;
 	x->what = f == KURA_FACTOR_TOTP ? 't' : f == KURA_FACTOR_RECOVERY ? 'r' : 'c';
 	event_init(&e, op, "factor-enroll", KURA_SEV_NOTICE, NULL);
 	snprintf(e.detail, sizeof(e.detail), "%s for '%s'%s%s", type, x->id, f == KURA_FACTOR_CERT ? " " : "",

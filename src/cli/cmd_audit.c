@@ -772,6 +772,30 @@ static void catch_stop(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+/* The cursor row and its audit event in one transaction (a transaction
+ * must append a leaf: each commit signs a new tree head). */
+static int create_receiver(struct cli_op *op, const char *name)
+{
+	struct kura_txn *t = NULL;
+	struct kura_event ev;
+	json_t *j = json_pack("{s:I, s:I}", "next_leaf", (json_int_t)0, "next_seq", (json_int_t)1);
+	kura_audit_event(&ev, &op->id.actor, "audit-forward");
+	KURA_AUDIT_SET(ev.query, name);
+	KURA_AUDIT_SET(ev.detail, "receiver added");
+	ev.severity = KURA_SEV_NOTICE;
+	int r = j ? kura_txn_begin(op->v, &t) : KURA_ENOMEM;
+	if (!r)
+		r = kura_state_put(t, "forward", name, j);
+	if (!r)
+		r = kura_txn_event(t, &ev, NULL);
+	if (!r)
+		r = kura_txn_commit(t, NULL);
+	else if (t)
+		kura_txn_abort(t);
+	json_decref(j);
+	return r;
+}
+
 /* --add NAME: make NAME a receiver, starting at the first event. */
 static int forward_add(struct cli *c, struct cli_op *op, const char *name)
 {
@@ -779,9 +803,7 @@ static int forward_add(struct cli *c, struct cli_op *op, const char *name)
 	int r = load_cursor(op->v, name, &leaf, &seq);
 	if (r == 0)
 		return cli_fail(c, KURA_EEXIST, "receiver '%s' exists already", "転送先 '%s' は既にあります", name);
-	r = r == KURA_ENOTFOUND ? save_cursor(op->v, name, 0, 1) : r;
-	if (!r)
-		r = cli_audit(op, "audit-forward", "receiver added");
+	r = r == KURA_ENOTFOUND ? create_receiver(op, name) : r;
 	if (r)
 		return cli_fail_code(c, r, name);
 	if (!c->json)
