@@ -46,8 +46,8 @@ test('SIGKILLed puts and imports leave a consistent vault with every reported wr
   const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
   const putMs = [], impMs = [];
   for (let i = 0; i < 5; i++) {
-    putMs.push(await timeOf(() => v.runAsync(['put', '--patient', 'pre', '--type', 'text/plain', '--as', 'u', '-'],
-      { input: `timing ${i}\n` }).then((r) => {
+    putMs.push(await timeOf(() => v.runAsync(['put', '--patient', 'pre', '--type', 'text/plain', '-'],
+      { as: 'u', input: `timing ${i}\n` }).then((r) => {
       assert.equal(r.status, 0, r.stderr);
       puts.set(r.stdout.trim().split('@')[0], Buffer.from(`timing ${i}\n`));
     })));

@@ -24,7 +24,7 @@ test('verify while an import commits batches reports no false tampering (one sna
   const v = makeVault();
   t.after(v.cleanup);
   const file = ndjson(v.dir, 8000);
-  const imp = v.runAsync(['import', file, '--as', 'importer']);
+  const imp = v.runAsync(['import', file], { as: 'importer' });
   let runs = 0;
   for (let done = false; !done; runs++) {
     const r = v.verify();
@@ -59,8 +59,8 @@ test('import cannot confirm proxy input either (AUTH-06)', (t) => {
   t.after(v.cleanup);
   v.user('clerk.ito');
   const before = v.recordLeaves();
-  const r = v.run(['import', ndjson(v.dir, 3), '--as', 'clerk.ito', '--on-behalf-of', 'dr.kato',
-    '--confirm']);
+  const r = v.run(['import', ndjson(v.dir, 3), '--on-behalf-of', 'dr.kato',
+    '--confirm'], { as: 'clerk.ito' });
   assert.equal(r.status, EXIT.PASSPHRASE, r.stderr); // exit 3: denied
   assert.equal(v.recordLeaves(), before);
 });
@@ -69,7 +69,7 @@ test('verify flags proxy input confirmed by someone else (writer rules)', (t) =>
   const v = makeVault();
   t.after(v.cleanup);
   const rec = v.put(obs('x'), { type: 'Observation', as: 'clerk.ito', extra: ['--on-behalf-of', 'dr.kato'] });
-  assert.equal(v.run(['confirm', rec, '--as', 'dr.kato']).status, 0);
+  assert.equal(v.run(['confirm', rec], { as: 'dr.kato' }).status, 0);
   dropTriggers(v.db);
   sqlite(v.db, "UPDATE versions SET confirmer = 'dr.other' WHERE version = 2;");
   const r = v.verify();
@@ -88,7 +88,7 @@ test('a write refuses to sign on top of a damaged stored node', (t) => {
   const before = v.treeSize();
   const k = BigInt(Math.floor(Math.log2(before)));
   sqlite(v.db, `UPDATE nodes SET hash = zeroblob(32) WHERE id = ${k << 57n};`);
-  const r = v.run(['put', '--patient', 'p1', '--type', 'text/plain', '--as', 'a', '-'], { input: 'x' });
+  const r = v.run(['put', '--patient', 'p1', '--type', 'text/plain', '-'], { as: 'a', input: 'x' });
   assert.equal(r.status, EXIT.DAMAGED, r.stderr);
   assert.equal(v.treeSize(), before, 'no tree head was signed over the damage');
   assert.equal(v.verify().status, EXIT.VERIFY);
@@ -126,10 +126,10 @@ test('reasons must be one line of valid UTF-8; output stays JSON', (t) => {
   // (invalid UTF-8 cannot be passed as a process argument from node; the unit
   // test of kura_utf8_text_valid covers it)
   for (const reason of ['two\nlines', 'esc\x1b[31m', 'tab\there', 'del\x7f']) {
-    const r = v.run(['amend', rec, '--reason', reason, '--as', 'a', '-'], { input: 'y' });
+    const r = v.run(['amend', rec, '--reason', reason, '-'], { as: 'a', input: 'y' });
     assert.equal(r.status, EXIT.INVALID, `${JSON.stringify(reason)}: ${r.stderr}`);
   }
-  assert.equal(v.run(['amend', rec, '--reason', '検査値の訂正', '--as', 'a', '-'], { input: 'y' }).status, 0);
+  assert.equal(v.run(['amend', rec, '--reason', '検査値の訂正', '-'], { as: 'a', input: 'y' }).status, 0);
   assert.equal(v.json(['history', rec]).length, 2);
 });
 
