@@ -24,9 +24,9 @@ function populated(t) {
   for (let i = 0; i < 4; i++) recs.push(v.put(`note ${i}\n`, { patient: `p${i % 2}` }));
   const obs = v.put('{"resourceType":"Observation","status":"final"}', { type: 'Observation' });
   v.amend(recs[0], 'note 0, corrected\n');
-  v.run(['confirm', recs[1], '--as', 'dr.tanaka']);
+  v.run(['confirm', recs[1]], { as: 'dr.tanaka' });
   const retracted = v.put('to be retracted\n');
-  const r = v.run(['retract', retracted, '--reason', 'wrong patient', '--as', 'dr.sato']);
+  const r = v.run(['retract', retracted, '--reason', 'wrong patient'], { as: 'dr.sato' });
   assert.equal(r.status, 0, r.stderr);
   return { v, recs, obs, retracted };
 }
@@ -169,14 +169,14 @@ test('content over 64 MiB: exit 6 from a file and from stdin, nothing written', 
   const big = join(v.dir, 'big.bin');
   writeFileSync(big, '');
   truncateSync(big, LIMIT + 1); // sparse: 64 MiB + 1 zero bytes
-  const msg = refused(v, ['put', '--patient', 'p1', '--type', 'application/octet-stream', '--as', 'u', big], EXIT.TOOBIG);
+  const msg = refused(v, ['put', '--patient', 'p1', '--type', 'application/octet-stream', big], EXIT.TOOBIG, { as: 'u' });
   assert.match(msg, /64 MiB/);
-  refused(v, ['put', '--patient', 'p1', '--type', 'application/octet-stream', '--as', 'u', '-'], EXIT.TOOBIG,
-    { input: Buffer.alloc(LIMIT + 1, 0x41) });
+  refused(v, ['put', '--patient', 'p1', '--type', 'application/octet-stream', '-'], EXIT.TOOBIG,
+    { as: 'u', input: Buffer.alloc(LIMIT + 1, 0x41) });
   const rec = v.put('small\n');
-  refused(v, ['amend', rec, '--reason', 'r', '--as', 'u', big], EXIT.TOOBIG);
+  refused(v, ['amend', rec, '--reason', 'r', big], EXIT.TOOBIG, { as: 'u' });
   const longReason = 'r'.repeat(4097);
-  refused(v, ['amend', rec, '--reason', longReason, '--as', 'u', '-'], EXIT.TOOBIG, { input: 'x' });
+  refused(v, ['amend', rec, '--reason', longReason, '-'], EXIT.TOOBIG, { as: 'u', input: 'x' });
 });
 
 test('content up to exactly 64 MiB is accepted and comes back intact', (t) => {
@@ -187,7 +187,7 @@ test('content up to exactly 64 MiB is accepted and comes back intact', (t) => {
     const content = randomBytes(n); // incompressible: the worst case for the envelope
     const file = join(v.dir, `c-${n}.bin`);
     writeFileSync(file, content);
-    const r = v.run(['put', '--patient', 'big', '--type', 'application/octet-stream', '--as', 'u', file]);
+    const r = v.run(['put', '--patient', 'big', '--type', 'application/octet-stream', file], { as: 'u' });
     if (r.status !== 0) {
       failures.push(`${n} bytes (64 MiB - ${LIMIT - n}): exit ${r.status}: ${r.stderr.trim()}`);
       continue;
@@ -203,12 +203,12 @@ test('invalid patient ids: exit 5', async (t) => {
   const { v } = populated(t);
   for (const id of ['bad id', '', 'a'.repeat(65), 'a/b', '../x', '患者', 'x\ny', 'p;DROP TABLE versions']) {
     await t.test(`patient id ${JSON.stringify(id)}`, () => {
-      const msg = refused(v, ['put', '--patient', id, '--type', 'text/plain', '--as', 'u', '-'], EXIT.INVALID, { input: 'x' });
+      const msg = refused(v, ['put', '--patient', id, '--type', 'text/plain', '-'], EXIT.INVALID, { as: 'u', input: 'x' });
       assert.match(msg, /patient/, msg);
     });
   }
   refused(v, ['list', '--patient', 'bad id'], EXIT.INVALID);
-  assert.equal(v.run(['put', '--patient', 'a'.repeat(64), '--type', 'text/plain', '--as', 'u', '-'], { input: 'x' }).status, 0,
+  assert.equal(v.run(['put', '--patient', 'a'.repeat(64), '--type', 'text/plain', '-'], { as: 'u', input: 'x' }).status, 0,
     '64 characters is allowed');
 });
 
@@ -226,19 +226,19 @@ test('unknown record ids: exit 4 for every command that takes one', (t) => {
 
 test('a retracted record cannot be amended, confirmed or retracted again: exit 7', (t) => {
   const { v, retracted, recs } = populated(t);
-  refused(v, ['amend', retracted, '--reason', 'r', '--as', 'u', '-'], EXIT.STATE, { input: 'x' });
-  refused(v, ['confirm', retracted, '--as', 'u'], EXIT.STATE);
-  refused(v, ['retract', retracted, '--reason', 'r', '--as', 'u'], EXIT.STATE);
-  refused(v, ['confirm', recs[1], '--as', 'u'], EXIT.STATE, {}); // already confirmed
+  refused(v, ['amend', retracted, '--reason', 'r', '-'], EXIT.STATE, { as: 'u', input: 'x' });
+  refused(v, ['confirm', retracted], EXIT.STATE, { as: 'u' });
+  refused(v, ['retract', retracted, '--reason', 'r'], EXIT.STATE, { as: 'u' });
+  refused(v, ['confirm', recs[1]], EXIT.STATE, { as: 'u' }); // already confirmed
 });
 
 test('empty content: exit 5', (t) => {
   const { v, recs } = populated(t);
   const empty = join(v.dir, 'empty');
   writeFileSync(empty, '');
-  refused(v, ['put', '--patient', 'p1', '--type', 'text/plain', '--as', 'u', '-'], EXIT.INVALID, { input: '' });
-  refused(v, ['put', '--patient', 'p1', '--type', 'text/plain', '--as', 'u', empty], EXIT.INVALID);
-  refused(v, ['amend', recs[0], '--reason', 'r', '--as', 'u', '-'], EXIT.INVALID, { input: '' });
+  refused(v, ['put', '--patient', 'p1', '--type', 'text/plain', '-'], EXIT.INVALID, { as: 'u', input: '' });
+  refused(v, ['put', '--patient', 'p1', '--type', 'text/plain', empty], EXIT.INVALID, { as: 'u' });
+  refused(v, ['amend', recs[0], '--reason', 'r', '-'], EXIT.INVALID, { as: 'u', input: '' });
 });
 
 test('FHIR type mismatch or non-FHIR content for a FHIR type: exit 5', async (t) => {
@@ -247,13 +247,13 @@ test('FHIR type mismatch or non-FHIR content for a FHIR type: exit 5', async (t)
     '["resourceType","Observation"]', '{"resourceType":"Observation"', '{"resourceType":"Observation"} trailing'];
   for (const content of bad) {
     await t.test(`put --type Observation ${content}`, () => {
-      refused(v, ['put', '--patient', 'p1', '--type', 'Observation', '--as', 'u', '-'], EXIT.INVALID, { input: content });
+      refused(v, ['put', '--patient', 'p1', '--type', 'Observation', '-'], EXIT.INVALID, { as: 'u', input: content });
     });
   }
   // An amend of an Observation record is held to the record's type too.
   for (const content of bad.slice(0, 2)) {
     await t.test(`amend of an Observation record with ${content}`, () => {
-      refused(v, ['amend', obs, '--reason', 'r', '--as', 'u', '-'], EXIT.INVALID, { input: content });
+      refused(v, ['amend', obs, '--reason', 'r', '-'], EXIT.INVALID, { as: 'u', input: content });
     });
   }
 });
@@ -272,7 +272,7 @@ test('a bad NDJSON line in the middle of an import: exit 5 and nothing imported'
     const lines = [good(1), good(2), good(3), bad, good(5)];
     const file = join(v.dir, 'bad.ndjson');
     writeFileSync(file, lines.join('\n') + '\n');
-    const msg = refused(v, ['import', file, '--as', 'importer'], EXIT.INVALID);
+    const msg = refused(v, ['import', file], EXIT.INVALID, { as: 'importer' });
     assert.match(msg, /line 4/, msg);
   }
   // The bad line after the first 1,000-record batch: still nothing.
@@ -280,7 +280,7 @@ test('a bad NDJSON line in the middle of an import: exit 5 and nothing imported'
   for (let i = 1; i <= 1500; i++) lines.push(i === 1200 ? bads[0] : good(i));
   const file = join(v.dir, 'late.ndjson');
   writeFileSync(file, lines.join('\n') + '\n');
-  const msg = refused(v, ['import', file, '--as', 'importer'], EXIT.INVALID);
+  const msg = refused(v, ['import', file], EXIT.INVALID, { as: 'importer' });
   assert.match(msg, /line 1200/, msg);
 });
 
@@ -323,8 +323,8 @@ test('concurrent writers: 4 processes x 25 puts, none lost, verify clean', async
   const worker = async (w) => {
     for (let i = 0; i < 25; i++) {
       const content = `writer ${w} put ${i} ${randomBytes(8).toString('hex')}\n`;
-      const r = await v.runAsync(['put', '--patient', `w${w}`, '--type', 'text/plain', '--as', `u${w}`, '-'],
-        { input: content });
+      const r = await v.runAsync(['put', '--patient', `w${w}`, '--type', 'text/plain', '-'],
+        { as: `u${w}`, input: content });
       if (r.status === 0) {
         const m = /^([0-9a-f-]{36})@1\n$/.exec(r.stdout);
         assert.ok(m, `put printed ${JSON.stringify(r.stdout)}`);

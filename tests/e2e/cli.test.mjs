@@ -73,7 +73,7 @@ test('put/get: FHIR JSON, HL7 v2, a PDF, arbitrary binary and Japanese UTF-8 com
     { what: 'random binary', content: randomBytes(100_000), type: 'application/octet-stream' },
   ];
   for (const c of cases) {
-    const r = v.run(['put', '--patient', '000123', '--type', c.type, '--as', 'dr.sato', '-'], { input: c.content });
+    const r = v.run(['put', '--patient', '000123', '--type', c.type, '-'], { as: 'dr.sato', input: c.content });
     assert.equal(r.status, 0, `${c.what}: ${r.stderr}`);
     const m = REC.exec(r.stdout);
     assert.ok(m, `${c.what}: put prints RECORD@1, got ${JSON.stringify(r.stdout)}`);
@@ -89,7 +89,7 @@ test('put/get: FHIR JSON, HL7 v2, a PDF, arbitrary binary and Japanese UTF-8 com
 
   // A PDF from a file argument, with --type application/pdf, and get -o FILE.
   const pdf = readFileSync(PDF);
-  const r = v.run(['put', '--patient', '000123', '--type', 'application/pdf', '--as', 'dr.sato', PDF]);
+  const r = v.run(['put', '--patient', '000123', '--type', 'application/pdf', PDF], { as: 'dr.sato' });
   assert.equal(r.status, 0, r.stderr);
   const rec = REC.exec(r.stdout)[1];
   assert.ok(v.get(rec).equals(pdf), 'PDF bytes');
@@ -107,13 +107,13 @@ test('amend needs --reason; every version stays readable with get RECORD@N (AUTH
   const rec = v.put('v1 content\n');
   const size0 = v.recordLeaves();
 
-  const noReason = v.run(['amend', rec, '--as', 'dr.sato', '-'], { input: 'v2\n' });
+  const noReason = v.run(['amend', rec, '-'], { as: 'dr.sato', input: 'v2\n' });
   assert.equal(noReason.status, EXIT.USAGE, noReason.stderr);
   assert.ok(errorLine(noReason.stderr).ok, noReason.stderr);
   assert.match(noReason.stderr, /--reason/);
   assert.equal(v.recordLeaves(), size0, 'a refused amend writes nothing (but its audit event)');
 
-  const r = v.run(['amend', rec, '--reason', 'typo in dose', '--as', 'dr.sato', '-'], { input: 'v2 content\n' });
+  const r = v.run(['amend', rec, '--reason', 'typo in dose', '-'], { as: 'dr.sato', input: 'v2 content\n' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, `${rec}@2\n`);
   assert.equal(v.amend(rec, 'v3 content\n', { reason: '用量の訂正' }), 3);
@@ -136,7 +136,7 @@ test('amend needs --reason; every version stays readable with get RECORD@N (AUTH
 test('confirm makes a confirmed version naming the confirmer; a second confirm is refused (AUTH-01, AUTH-02)', (t) => {
   const v = withVault(t);
   const rec = v.put(OBS, { type: 'Observation', as: 'ns.suzuki' });
-  const r = v.run(['confirm', rec, '--as', 'dr.tanaka']);
+  const r = v.run(['confirm', rec], { as: 'dr.tanaka' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, `${rec}@2\n`);
   const h = history(v, rec);
@@ -149,7 +149,7 @@ test('confirm makes a confirmed version naming the confirmer; a second confirm i
   assert.equal(h[1].confirmer, 'dr.tanaka');
   assert.ok(v.get(`${rec}@2`).equals(OBS), 'confirming does not change the content');
 
-  const again = v.run(['confirm', rec, '--as', 'dr.tanaka']);
+  const again = v.run(['confirm', rec], { as: 'dr.tanaka' });
   assert.equal(again.status, EXIT.STATE, again.stderr);
   assert.ok(errorLine(again.stderr).ok, again.stderr);
   assert.equal(history(v, rec).length, 2);
@@ -169,14 +169,14 @@ test('a confirmed version never changes after later amends (AUTH-03)', (t) => {
   const v = withVault(t);
   const first = Buffer.from('{"resourceType":"Observation","status":"final","valueString":"A"}');
   const rec = v.put(first, { type: 'Observation' });
-  v.run(['confirm', rec, '--as', 'dr.tanaka']);
+  v.run(['confirm', rec], { as: 'dr.tanaka' });
   const proofBefore = JSON.parse(v.run(['proof', `${rec}@2`]).stdout);
   const histBefore = history(v, rec);
 
   for (const x of ['B', 'C', 'D']) {
     v.amend(rec, `{"resourceType":"Observation","status":"amended","valueString":"${x}"}`, { reason: `fix ${x}` });
   }
-  v.run(['confirm', rec, '--as', 'dr.tanaka']);
+  v.run(['confirm', rec], { as: 'dr.tanaka' });
 
   assert.ok(v.get(`${rec}@2`).equals(first), 'the confirmed content is unchanged');
   const histAfter = history(v, rec);
@@ -192,11 +192,11 @@ test('a confirmed version never changes after later amends (AUTH-03)', (t) => {
 test('retract needs --reason, leaves a tombstone version, keeps older versions readable', (t) => {
   const v = withVault(t);
   const rec = v.put('wrong patient\n');
-  const noReason = v.run(['retract', rec, '--as', 'dr.sato']);
+  const noReason = v.run(['retract', rec], { as: 'dr.sato' });
   assert.equal(noReason.status, EXIT.USAGE, noReason.stderr);
   assert.ok(errorLine(noReason.stderr).ok, noReason.stderr);
 
-  const r = v.run(['retract', rec, '--reason', 'entered for the wrong patient', '--as', 'dr.sato']);
+  const r = v.run(['retract', rec, '--reason', 'entered for the wrong patient'], { as: 'dr.sato' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, `${rec}@2\n`);
   const h = history(v, rec);
@@ -213,11 +213,11 @@ test('retract needs --reason, leaves a tombstone version, keeps older versions r
 
 test('proxy input: --on-behalf-of is recorded in history and in the signed leaf (AUTH-06)', (t) => {
   const v = withVault(t);
-  const r = v.run(['put', '--patient', 'p7', '--type', 'text/plain', '--as', 'clerk.ito',
-    '--on-behalf-of', 'dr.kato', '-'], { input: '口頭指示による処方入力\n' });
+  const r = v.run(['put', '--patient', 'p7', '--type', 'text/plain',
+    '--on-behalf-of', 'dr.kato', '-'], { as: 'clerk.ito', input: '口頭指示による処方入力\n' });
   assert.equal(r.status, 0, r.stderr);
   const rec = REC.exec(r.stdout)[1];
-  const c = v.run(['confirm', rec, '--as', 'dr.kato']);
+  const c = v.run(['confirm', rec], { as: 'dr.kato' });
   assert.equal(c.status, 0, c.stderr);
   const h = history(v, rec);
   assert.equal(h[0].inputter, 'clerk.ito');
@@ -234,29 +234,29 @@ test('proxy input: --on-behalf-of is recorded in history and in the signed leaf 
   assert.equal(p.leaf.on_behalf_of, 'dr.kato');
 
   // amend keeps a proxy record too.
-  const a = v.run(['amend', rec, '--reason', '追記', '--as', 'clerk.ito', '--on-behalf-of', 'dr.kato', '-'],
-    { input: '追記あり\n' });
+  const a = v.run(['amend', rec, '--reason', '追記', '--on-behalf-of', 'dr.kato', '-'],
+    { as: 'clerk.ito', input: '追記あり\n' });
   assert.equal(a.status, 0, a.stderr);
   assert.equal(history(v, rec)[2].on_behalf_of, 'dr.kato');
 
-  const bad = v.run(['put', '--patient', 'p7', '--type', 'text/plain', '--as', 'clerk.ito',
-    '--on-behalf-of', 'dr kato', '-'], { input: 'x' });
+  const bad = v.run(['put', '--patient', 'p7', '--type', 'text/plain',
+    '--on-behalf-of', 'dr kato', '-'], { as: 'clerk.ito', input: 'x' });
   assert.equal(bad.status, EXIT.INVALID, bad.stderr);
 });
 
 test('proxy input is not confirmed by the proxy inputter alone (AUTH-06: the responsible person confirms)', (t) => {
   const v = withVault(t);
   const before = v.recordLeaves();
-  const r = v.run(['put', '--patient', 'p7', '--type', 'text/plain', '--as', 'clerk.ito',
-    '--on-behalf-of', 'dr.kato', '--confirm', '-'], { input: 'x\n' });
+  const r = v.run(['put', '--patient', 'p7', '--type', 'text/plain',
+    '--on-behalf-of', 'dr.kato', '--confirm', '-'], { as: 'clerk.ito', input: 'x\n' });
   assert.equal(r.status, 3, 'the proxy inputter confirmed input made on behalf of dr.kato');
   assert.match(r.stderr, /AUTH-06/);
   assert.equal(v.recordLeaves(), before, 'a refused write adds no version');
-  const rec = v.run(['put', '--patient', 'p7', '--type', 'text/plain', '--as', 'clerk.ito',
-    '--on-behalf-of', 'dr.kato', '-'], { input: 'x\n' }).stdout.trim().split('@')[0];
-  assert.equal(v.run(['confirm', rec, '--as', 'dr.tanaka']).status, 3, 'someone else cannot confirm it');
-  assert.equal(v.run(['confirm', rec, '--as', 'clerk.ito']).status, 3, 'nor the proxy');
-  assert.equal(v.run(['confirm', rec, '--as', 'dr.kato']).status, 0, 'the responsible person can');
+  const rec = v.run(['put', '--patient', 'p7', '--type', 'text/plain',
+    '--on-behalf-of', 'dr.kato', '-'], { as: 'clerk.ito', input: 'x\n' }).stdout.trim().split('@')[0];
+  assert.equal(v.run(['confirm', rec], { as: 'dr.tanaka' }).status, 3, 'someone else cannot confirm it');
+  assert.equal(v.run(['confirm', rec], { as: 'clerk.ito' }).status, 3, 'nor the proxy');
+  assert.equal(v.run(['confirm', rec], { as: 'dr.kato' }).status, 0, 'the responsible person can');
 });
 
 test('list and list --patient show every record with its latest version', (t) => {
@@ -289,7 +289,7 @@ test('import NDJSON: every line becomes a record with its content', (t) => {
   ];
   const file = join(v.dir, 'a.ndjson');
   writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
-  const r = v.run(['import', file, '--as', 'importer']);
+  const r = v.run(['import', file], { as: 'importer' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /imported 3 records/);
   assert.equal(v.recordLeaves(), 3);
@@ -304,7 +304,7 @@ test('import NDJSON: every line becomes a record with its content', (t) => {
   const [two] = v.json(['list', '--patient', 'imp-2']);
   assert.equal(v.get(two.record).toString(), 'こんにちは、世界\n');
 
-  const j = v.json(['import', file, '--as', 'importer', '--confirm']);
+  const j = v.json(['import', file, '--confirm'], { as: 'importer' });
   assert.equal(j.imported, 3);
   assert.ok(j.sth.tree_size >= 6);
   assert.equal(v.recordLeaves(), 6);
@@ -314,7 +314,7 @@ test('import NDJSON: every line becomes a record with its content', (t) => {
 test('import a FHIR transaction Bundle: entries without a resource or a patient are refused as a whole', (t) => {
   const v = withVault(t);
   // The HL7 example bundle has DELETE/GET entries (no resource): nothing is imported.
-  const r = v.run(['import', TX_BUNDLE, '--as', 'importer']);
+  const r = v.run(['import', TX_BUNDLE], { as: 'importer' });
   assert.equal(r.status, EXIT.INVALID, r.stderr);
   assert.ok(errorLine(r.stderr).ok, r.stderr);
   assert.match(r.stderr, /nothing was imported/);
@@ -325,12 +325,12 @@ test('import a FHIR transaction Bundle: entries without a resource or a patient 
   b.entry = b.entry.filter((e) => e.resource);
   const file = join(v.dir, 'tx.json');
   writeFileSync(file, JSON.stringify(b));
-  const noPatient = v.run(['import', file, '--as', 'importer']);
+  const noPatient = v.run(['import', file], { as: 'importer' });
   assert.equal(noPatient.status, EXIT.INVALID, noPatient.stderr);
   assert.match(noPatient.stderr, /--patient/, 'the error says how to fix it');
   assert.equal(v.recordLeaves(), 0, 'nothing imported');
 
-  const ok = v.json(['import', file, '--as', 'importer', '--patient', 'fallback-1']);
+  const ok = v.json(['import', file, '--patient', 'fallback-1'], { as: 'importer' });
   assert.equal(ok.imported, 6);
   const list = v.json(['list']);
   assert.equal(list.length, 6);
@@ -349,7 +349,7 @@ test('import a FHIR transaction Bundle: entries without a resource or a patient 
 test('import a Japanese FHIR transaction Bundle of Patients: each record is one of its resources', (t) => {
   const v = withVault(t);
   const b = JSON.parse(readFileSync(GIMEI_BUNDLE, 'utf8'));
-  const j = v.json(['import', GIMEI_BUNDLE, '--as', 'importer']);
+  const j = v.json(['import', GIMEI_BUNDLE], { as: 'importer' });
   assert.equal(j.imported, b.entry.length);
   const list = v.json(['list']);
   assert.equal(list.length, b.entry.length);
@@ -362,16 +362,16 @@ test('import a Japanese FHIR transaction Bundle of Patients: each record is one 
 
 test('--json outputs parse for every command; errors are {"error": {code, message, exit}}', (t) => {
   const v = withVault(t);
-  const put = v.json(['put', '--patient', 'j1', '--type', 'text/plain', '--as', 'u1', '-'], { input: 'x' });
+  const put = v.json(['put', '--patient', 'j1', '--type', 'text/plain', '-'], { as: 'u1', input: 'x' });
   assert.equal(put.version, 1);
   assert.match(put.record, /^[0-9a-f-]{36}$/);
   assert.equal(typeof put.leaf_index, 'number');
   assert.ok(put.sth.tree_size > put.leaf_index);
-  const am = v.json(['amend', put.record, '--reason', 'r', '--as', 'u1', '-'], { input: 'y' });
+  const am = v.json(['amend', put.record, '--reason', 'r', '-'], { as: 'u1', input: 'y' });
   assert.equal(am.version, 2);
-  const co = v.json(['confirm', put.record, '--as', 'u2']);
+  const co = v.json(['confirm', put.record], { as: 'u2' });
   assert.equal(co.version, 3);
-  const re = v.json(['retract', put.record, '--reason', 'r', '--as', 'u2']);
+  const re = v.json(['retract', put.record, '--reason', 'r'], { as: 'u2' });
   assert.equal(re.version, 4);
   assert.ok(re.sth.tree_size > re.leaf_index);
   assert.equal(v.json(['history', put.record]).length, 4);
@@ -410,7 +410,7 @@ test('--lang ja and LANG=ja_JP.UTF-8 give Japanese messages; --lang en overrides
   assert.match(ok.stdout, /^正常/);
   const help = v.run(['--lang', 'ja', '--help']);
   assert.match(help.stdout, hasJa);
-  const amend = v.run(['--lang', 'ja', 'amend', 'x', '--as', 'u', '-'], { input: 'x' });
+  const amend = v.run(['--lang', 'ja', 'amend', 'x', '-'], { as: 'u', input: 'x' });
   assert.equal(amend.status, EXIT.USAGE);
   assert.match(amend.stderr, hasJa);
 });

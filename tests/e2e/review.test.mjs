@@ -24,7 +24,7 @@ test('verify while an import commits batches reports no false tampering (one sna
   const v = makeVault();
   t.after(v.cleanup);
   const file = ndjson(v.dir, 8000);
-  const imp = v.runAsync(['import', file, '--as', 'importer']);
+  const imp = v.runAsync(['import', file], { as: 'importer' });
   let runs = 0;
   for (let done = false; !done; runs++) {
     const r = v.verify();
@@ -43,32 +43,33 @@ test('a re-typed record id or an out-of-range version cannot hide a version', (t
   const blob = v.copy('blob');
   dropTriggers(join(blob, 'vault.db'));
   sqlite(join(blob, 'vault.db'), "UPDATE versions SET record_id = CAST(record_id AS BLOB) WHERE version = 2;");
-  const r1 = run(['--json', 'verify'], { env: { ...v.env, KURA_VAULT: blob } });
+  const r1 = v.run(['--json', 'verify'], { env: { KURA_VAULT: blob } });
   assert.equal(r1.status, EXIT.VERIFY, r1.stdout);
   const wide = v.copy('wide');
   dropTriggers(join(wide, 'vault.db'));
   sqlite(join(wide, 'vault.db'), 'UPDATE versions SET version = 4294967297 WHERE version = 1;');
-  const r2 = run(['--json', 'verify'], { env: { ...v.env, KURA_VAULT: wide } });
+  const r2 = v.run(['--json', 'verify'], { env: { KURA_VAULT: wide } });
   assert.equal(r2.status, EXIT.VERIFY, r2.stdout);
-  const g = run(['get', rec], { env: { ...v.env, KURA_VAULT: wide } });
+  const g = v.run(['get', rec], { env: { KURA_VAULT: wide } });
   assert.notEqual(g.status, 0, 'kura get must not return version 1 as the latest');
 });
 
 test('import cannot confirm proxy input either (AUTH-06)', (t) => {
   const v = makeVault();
   t.after(v.cleanup);
-  const before = v.treeSize();
-  const r = v.run(['import', ndjson(v.dir, 3), '--as', 'clerk.ito', '--on-behalf-of', 'dr.kato',
-    '--confirm']);
+  v.user('clerk.ito');
+  const before = v.recordLeaves();
+  const r = v.run(['import', ndjson(v.dir, 3), '--on-behalf-of', 'dr.kato',
+    '--confirm'], { as: 'clerk.ito' });
   assert.equal(r.status, EXIT.PASSPHRASE, r.stderr); // exit 3: denied
-  assert.equal(v.treeSize(), before);
+  assert.equal(v.recordLeaves(), before);
 });
 
 test('verify flags proxy input confirmed by someone else (writer rules)', (t) => {
   const v = makeVault();
   t.after(v.cleanup);
   const rec = v.put(obs('x'), { type: 'Observation', as: 'clerk.ito', extra: ['--on-behalf-of', 'dr.kato'] });
-  assert.equal(v.run(['confirm', rec, '--as', 'dr.kato']).status, 0);
+  assert.equal(v.run(['confirm', rec], { as: 'dr.kato' }).status, 0);
   dropTriggers(v.db);
   sqlite(v.db, "UPDATE versions SET confirmer = 'dr.other' WHERE version = 2;");
   const r = v.verify();
@@ -80,10 +81,14 @@ test('a write refuses to sign on top of a damaged stored node', (t) => {
   const v = makeVault();
   t.after(v.cleanup);
   for (let i = 0; i < 3; i++) v.put(`n${i}`);
+  v.user('a');
   dropTriggers(v.db);
-  sqlite(v.db, `UPDATE nodes SET hash = zeroblob(32) WHERE id = ${1n << 57n};`); // node (1, 0)
+  // The node (k, 0) with 2^k <= size < 2^(k+1) is on the right frontier
+  // of every tree of this size: the next leaf (an audit event or a record) hashes it.
   const before = v.treeSize();
-  const r = v.run(['put', '--patient', 'p1', '--type', 'text/plain', '--as', 'a', '-'], { input: 'x' });
+  const k = BigInt(Math.floor(Math.log2(before)));
+  sqlite(v.db, `UPDATE nodes SET hash = zeroblob(32) WHERE id = ${k << 57n};`);
+  const r = v.run(['put', '--patient', 'p1', '--type', 'text/plain', '-'], { as: 'a', input: 'x' });
   assert.equal(r.status, EXIT.DAMAGED, r.stderr);
   assert.equal(v.treeSize(), before, 'no tree head was signed over the damage');
   assert.equal(v.verify().status, EXIT.VERIFY);
@@ -121,10 +126,10 @@ test('reasons must be one line of valid UTF-8; output stays JSON', (t) => {
   // (invalid UTF-8 cannot be passed as a process argument from node; the unit
   // test of kura_utf8_text_valid covers it)
   for (const reason of ['two\nlines', 'esc\x1b[31m', 'tab\there', 'del\x7f']) {
-    const r = v.run(['amend', rec, '--reason', reason, '--as', 'a', '-'], { input: 'y' });
+    const r = v.run(['amend', rec, '--reason', reason, '-'], { as: 'a', input: 'y' });
     assert.equal(r.status, EXIT.INVALID, `${JSON.stringify(reason)}: ${r.stderr}`);
   }
-  assert.equal(v.run(['amend', rec, '--reason', '検査値の訂正', '--as', 'a', '-'], { input: 'y' }).status, 0);
+  assert.equal(v.run(['amend', rec, '--reason', '検査値の訂正', '-'], { as: 'a', input: 'y' }).status, 0);
   assert.equal(v.json(['history', rec]).length, 2);
 });
 
@@ -133,11 +138,12 @@ test('verify findings are reported in Japanese with --lang ja', (t) => {
   t.after(v.cleanup);
   for (let i = 0; i < 3; i++) v.put(`n${i}`);
   dropTriggers(v.db);
-  sqlite(v.db, "UPDATE versions SET inputter = 'dr.mallory' WHERE leaf_index = 1;");
+  const leaf = Number(sqlite(v.db, 'SELECT leaf_index FROM versions ORDER BY leaf_index LIMIT 1 OFFSET 1;').trim());
+  sqlite(v.db, `UPDATE versions SET inputter = 'dr.mallory' WHERE leaf_index = ${leaf};`);
   const r = v.run(['--lang', 'ja', 'verify']);
   assert.equal(r.status, EXIT.VERIFY);
-  assert.match(r.stdout, /不一致 \[leaf-hash\] 記録 [0-9a-f-]{36} 版 1 リーフ 1: 版の行が台帳のリーフと一致しません/);
-  assert.match(r.stdout, /保存されたツリーノードがリーフと一致しません（stored tree node \(1, 0\)/);
+  assert.match(r.stdout, new RegExp(`不一致 \\[leaf-hash\\] 記録 [0-9a-f-]{36} 版 1 リーフ ${leaf}: 版の行が台帳のリーフと一致しません`));
+  assert.match(r.stdout, new RegExp(`保存されたツリーノードがリーフと一致しません（stored tree node \\(1, ${leaf >> 1}\\)`));
   assert.match(r.stdout, /検証失敗: 問題 \d+ 件/);
   assert.doesNotMatch(r.stdout, /does not match the leaves\n/);
 });

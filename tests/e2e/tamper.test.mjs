@@ -31,7 +31,7 @@ before(() => {
   }
   const ndFile = join(V.dir, 'batch.ndjson');
   writeFileSync(ndFile, nd.join('\n') + '\n');
-  const imp = V.run(['import', ndFile, '--as', 'importer']);
+  const imp = V.run(['import', ndFile], { as: 'importer' });
   assert.equal(imp.status, 0, imp.stderr);
   for (const x of V.json(['list'])) recs.push(x.record);
   // ... and 20 one by one, some by proxy, some in Japanese.
@@ -54,19 +54,20 @@ before(() => {
     }
     // AUTH-06: a proxy draft is confirmed by the person it was entered for.
     const confirmer = i % 5 === 0 && i >= 10 ? 'dr.kato' : 'dr.tanaka';
-    if (i % 2 === 0) assert.equal(V.run(['confirm', rec, '--as', confirmer]).status, 0);
+    if (i % 2 === 0) assert.equal(V.run(['confirm', rec], { as: confirmer }).status, 0);
     if (i % 6 === 0) {
       V.amend(rec, isObs ? `{"resourceType":"Observation","status":"amended","valueString":"${i}.post"}`
         : `確定後の訂正 ${i}\n`, { reason: 'after confirmation' });
     }
   }
-  const ret = V.run(['retract', recs[7], '--reason', 'entered in error', '--as', 'dr.sato']);
+  const ret = V.run(['retract', recs[7], '--reason', 'entered in error'], { as: 'dr.sato' });
   assert.equal(ret.status, 0, ret.stderr);
 
+  V.user('dr.mallory'); // an account that exists in the older copy too (the fork's writer)
   OLDER = V.copy('older');
   // The last writes, after the older copy.
   V.amend(recs[3], `{"resourceType":"Observation","status":"amended","valueString":"late"}`, { reason: 'late fix' });
-  assert.equal(V.run(['confirm', recs[3], '--as', 'dr.tanaka']).status, 0);
+  assert.equal(V.run(['confirm', recs[3]], { as: 'dr.tanaka' }).status, 0);
   V.put('the last record\n', { patient: 'pt-9', as: 'clerk.ito', extra: ['--on-behalf-of', 'dr.kato'] });
 
   SAVED = join(V.dir, 'saved.json');
@@ -268,7 +269,7 @@ test('the last version row deleted', () => {
 
 test('an inserted version row (a copy of another row at a new leaf index)', () => {
   const src = latestRow();
-  const leaf = ROWS.length;
+  const leaf = JSON.parse(readFileSync(SAVED, 'utf8')).tree_size; // the next leaf index (events are leaves too)
   const c = tampered(`INSERT INTO versions SELECT ${leaf}, record_id, version + 1, patient_id, type, content_type,
     status, inputter, confirmer, on_behalf_of, time_us, reason, content_length, commitment, previous, sealed
     FROM versions WHERE leaf_index = ${src.leaf_index};`);
@@ -341,8 +342,8 @@ test('an older copy extended by new writes past the saved size: verify --against
   cpSync(OLDER, forkDir, { recursive: true });
   const fk = withVault(V, forkDir);
   for (let i = 0; i < 5; i++) {
-    const r = fk.run(['put', '--patient', 'pt-9', '--type', 'text/plain', '--as', 'dr.mallory', '-'],
-      { input: `forged ${i}\n` });
+    const r = fk.run(['put', '--patient', 'pt-9', '--type', 'text/plain', '-'],
+      { as: 'dr.mallory', input: `forged ${i}\n` });
     assert.equal(r.status, 0, r.stderr);
   }
   const saved = JSON.parse(readFileSync(SAVED, 'utf8'));
@@ -354,9 +355,11 @@ test('an older copy extended by new writes past the saved size: verify --against
 });
 
 test('the last write rolled back inside the file (rows, nodes and heads deleted): --against fails', () => {
-  const n = ROWS.length - 1; // drop the last version
+  // Drop the last version and everything after it (its audit events).
+  const n = ROWS.at(-1).leaf_index;
   const c = tampered(`
     DELETE FROM versions WHERE leaf_index >= ${n};
+    DELETE FROM events WHERE leaf_index >= ${n};
     DELETE FROM tree_heads WHERE tree_size > ${n};
     DELETE FROM nodes WHERE ((id & ((1 << 57) - 1)) + 1) << (id >> 57) > ${n};`);
   // Done cleanly, the file alone looks consistent; only a tree head kept elsewhere shows it.
@@ -373,17 +376,17 @@ test('a vault rebuilt from scratch with the same data (new init): --against fail
     const ids = new Map();
     for (const r of ROWS) {
       if (r.version === 1) {
-        const res = nv.run(['put', '--patient', r.patient_id, '--type', r.type, '--as', r.inputter, '-'],
-          { input: CONTENT.get(`${r.record_id}@1`) });
+        const res = nv.run(['put', '--patient', r.patient_id, '--type', r.type, '-'],
+          { as: r.inputter, input: CONTENT.get(`${r.record_id}@1`) });
         assert.equal(res.status, 0, res.stderr);
         ids.set(r.record_id, res.stdout.trim().split('@')[0]);
       } else if (r.status === 3) {
-        assert.equal(nv.run(['retract', ids.get(r.record_id), '--reason', r.reason, '--as', r.inputter]).status, 0);
+        assert.equal(nv.run(['retract', ids.get(r.record_id), '--reason', r.reason], { as: r.inputter }).status, 0);
       } else {
         nv.amend(ids.get(r.record_id), CONTENT.get(`${r.record_id}@${r.version}`), { reason: r.reason || 'x', as: r.inputter });
       }
     }
-    assert.equal(nv.treeSize(), ROWS.length);
+    assert.equal(nv.recordLeaves(), ROWS.length);
     assert.equal(nv.verify().status, 0, 'the rebuilt vault is internally consistent');
     const f = mustFail({ verify: nv.verify, run: nv.run }, ['--against', SAVED]);
     assert.ok(f.some((x) => /key|log/.test(x.code + x.detail)), show(f));

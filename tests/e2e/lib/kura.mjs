@@ -255,11 +255,16 @@ export function makeVault({ init = true, dir } = {}) {
     const known = v.users.get(id);
     if (known) return known.cred;
     if (!v.ready) throw new Error(`user ${id}: the vault is not set up (makeVault({init: true}) or v.setup())`);
-    const initial = strongPassword();
     const initFile = join(v.dir, `initpw-${id}`);
-    writeFileSync(initFile, `${initial}\n`, { mode: 0o600 });
     const deps = departments.length ? ['--department', departments.join(',')] : [];
-    v.admin(['user', 'add', id, '--role', role, ...deps, '--password-file', initFile]);
+    let initial, r;
+    for (let tries = 0; tries < 5; tries++) {
+      initial = strongPassword();
+      writeFileSync(initFile, `${initial}\n`, { mode: 0o600 });
+      r = v.run(['user', 'add', id, '--role', role, ...deps, '--password-file', initFile], { as: 'admin' });
+      if (r.status !== EXIT.POLICY) break;
+    }
+    if (r.status !== 0) throw new Error(`kura user add ${id} exited ${r.status}: ${r.stderr}`);
     const cred = v.writeCred(id, initial);
     const u = { id, cred, password: initial, role, departments };
     v.users.set(id, u);
@@ -268,12 +273,18 @@ export function makeVault({ init = true, dir } = {}) {
   };
   // Change id's password (to a new strong one unless given); asserts success
   // and rewrites the credentials file.
-  v.passwd = (id, pw = strongPassword(), { otp } = {}) => {
+  v.passwd = (id, given, { otp } = {}) => {
     const u = v.users.get(id);
     const file = join(v.dir, `newpw-${id}`);
-    writeFileSync(file, `${pw}\n`, { mode: 0o600 });
-    const r = run(['--credentials', u.cred, ...(otp ? ['--otp', otp] : []),
-      'passwd', '--new-password-file', file], { env: v.env });
+    let pw, r;
+    // (a random password is now and then "too simple" for cracklib: take another)
+    for (let tries = 0; tries < (given ? 1 : 5); tries++) {
+      pw = given || strongPassword();
+      writeFileSync(file, `${pw}\n`, { mode: 0o600 });
+      r = run(['--credentials', u.cred, ...(otp ? ['--otp', otp] : []),
+        'passwd', '--new-password-file', file], { env: v.env });
+      if (r.status !== EXIT.POLICY) break;
+    }
     if (r.status !== 0) throw new Error(`kura passwd (${id}) exited ${r.status}: ${r.stderr}`);
     u.password = pw;
     v.writeCred(id, pw, u.cred);
