@@ -48,7 +48,7 @@ test-tsan: $(TSAN_BUILD)/build.ninja
 	TSAN_OPTIONS=halt_on_error=1 scripts/tsan-pipeline $(TSAN_BUILD)/src/cli/kura
 
 test-e2e: build
-	KURA_BIN=$(CURDIR)/$(BUILD)/src/cli/kura node --test tests/e2e/
+	KURA_BIN=$(CURDIR)/$(BUILD)/src/cli/kura node --test --test-concurrency=2 tests/e2e/
 
 test: bootstrap checksrc test-unit test-asan test-tsan test-e2e
 	@echo "make test: all suites passed"

@@ -153,7 +153,9 @@ export function oathtool(secretBase32) {
 export const strongPassword = () => `Kq7%${randomBytes(12).toString('base64url')}`;
 
 // Commands that need no operator; every other one authenticates (cli.h).
-const NO_AUTH = new Set(['init', 'sth', 'pubkey', 'proof', 'verify-proof']);
+// An inclusion proof carries a version's leaf: it is an audited export (a
+// consistency proof is audited too), so 'proof' runs as a user.
+const NO_AUTH = new Set(['init', 'sth', 'pubkey', 'verify-proof']);
 // Commands run by default as the security administrator (through its session).
 const ADMIN_CMDS = new Set(['verify', 'user', 'role', 'config', 'care', 'patient', 'factor']);
 
@@ -183,7 +185,7 @@ function takeAs(args, opts) {
 //     opts.as: a user id (created on demand: a doctor of department 'internal'
 //     unless v.user() made it otherwise) whose credentials file is passed with
 //     --credentials; 'admin' runs through the administrator's session; null
-//     runs unauthenticated.  Default: none for init/sth/pubkey/proof/
+//     runs unauthenticated.  Default: none for init/sth/pubkey/
 //     verify-proof, admin for verify and the administration commands,
 //     'dr.sato' (a doctor of 'internal') for everything else.
 //   json(args, opts) (adds --json, parses stdout, asserts exit 0),
