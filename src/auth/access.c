@@ -305,26 +305,39 @@ int kura_access_list(struct kura_access *a, const char *patient, kura_version_cb
 	return listing(a, "list", NULL, patient, cb, ctx);
 }
 
-/* Every item allowed before anything is written; a decision is the same
- * for every item of one patient and type, so each pair is decided once. */
+/* One import item: the role must allow the action on its type (decided
+ * once per type) and its patient must be in scope (once per patient). */
+static int check_item(struct kura_access *a, enum kura_action act, const struct kura_import_item *it,
+		      json_t *types, json_t *patients)
+{
+	int r = 0;
+	if (!json_object_get(types, it->type)) {
+		r = kura_rbac_allows(&a->id->role, act, it->type)
+			    ? 0 : check(a, act, "import", it->patient, it->type, NULL);
+		if (!r)
+			json_object_set_new(types, it->type, json_true());
+	}
+	if (!r && !json_object_get(patients, it->patient)) {
+		r = check(a, act, "import", it->patient, NULL, NULL);
+		if (!r)
+			json_object_set_new(patients, it->patient, json_true());
+	}
+	return r;
+}
+
+/* Every item allowed before anything is written. */
 static int check_import(struct kura_access *a, const struct kura_import *imp,
 			const struct kura_write *w)
 {
-	json_t *seen = json_object();
-	char key[KURA_MAX_ID + KURA_MAX_TYPE + 2];
-	int r = seen ? 0 : KURA_ENOMEM;
+	json_t *seen[4] = {json_object(), json_object(), json_object(), json_object()};
+	int r = seen[0] && seen[1] && seen[2] && seen[3] ? 0 : KURA_ENOMEM;
 	for (size_t i = 0; !r && i < imp->count; i++) {
-		const struct kura_import_item *it = &imp->items[i];
-		snprintf(key, sizeof(key), "%s/%s", it->patient, it->type);
-		if (json_object_get(seen, key))
-			continue;
-		r = check(a, KURA_ACT_WRITE, "import", it->patient, it->type, NULL);
+		r = check_item(a, KURA_ACT_WRITE, &imp->items[i], seen[0], seen[1]);
 		if (!r && w->confirm)
-			r = check(a, KURA_ACT_CONFIRM, "import", it->patient, it->type, NULL);
-		if (!r)
-			json_object_set_new(seen, key, json_true());
+			r = check_item(a, KURA_ACT_CONFIRM, &imp->items[i], seen[2], seen[3]);
 	}
-	json_decref(seen);
+	for (int k = 0; k < 4; k++)
+		json_decref(seen[k]);
 	return r;
 }
 
@@ -339,11 +352,22 @@ int kura_access_import(struct kura_access *a, const struct kura_import *imp,
 	int r = check_import(a, imp, w);
 	if (r)
 		return r;
-	/* New patients are registered in the importer's departments first. */
-	if ((r = kura_txn_begin(a->v, &t)))
-		return r;
-	for (size_t i = 0; !r && i < imp->count; i++)
-		r = kura_patient_register(t, a->id, imp->items[i].patient);
+	/* New patients are registered in the importer's departments first,
+	 * each patient once. */
+	json_t *done = json_object();
+	if (!done || (r = kura_txn_begin(a->v, &t))) {
+		json_decref(done);
+		return r ? r : KURA_ENOMEM;
+	}
+	for (size_t i = 0; !r && i < imp->count; i++) {
+		const char *p = imp->items[i].patient;
+		if (json_object_get(done, p))
+			continue;
+		r = kura_patient_register(t, a->id, p);
+		if (!r)
+			json_object_set_new(done, p, json_true());
+	}
+	json_decref(done);
 	if (!r)
 		r = kura_auth_touch(t, a->id);
 	if ((r = finish(t, r, NULL)))
