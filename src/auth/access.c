@@ -27,11 +27,7 @@ int kura_access_record(struct kura_access *a, const struct kura_event *e)
 	r = kura_txn_event(t, e, NULL);
 	if (!r)
 		r = kura_auth_touch(t, a->id);
-	if (r) {
-		kura_txn_abort(t);
-		return r;
-	}
-	return kura_txn_commit(t, NULL);
+	return kura_txn_finish(t, r, NULL);
 }
 
 /* Record a denial; returns KURA_EDENIED unless recording itself failed. */
@@ -70,15 +66,6 @@ static int check(struct kura_access *a, enum kura_action act, const char *action
 	return r == KURA_EDENIED ? deny(a, action, patient, l, why) : r;
 }
 
-static int finish(struct kura_txn *t, int r, struct kura_sth *sth)
-{
-	if (r) {
-		kura_txn_abort(t);
-		return r;
-	}
-	return kura_txn_commit(t, sth);
-}
-
 int kura_access_put(struct kura_access *a, const char *patient, const char *type,
 		    const char *content_type, const uint8_t *content, size_t len,
 		    const struct kura_write *w, struct kura_written *ret)
@@ -101,7 +88,7 @@ int kura_access_put(struct kura_access *a, const char *patient, const char *type
 		r = kura_auth_touch(t, a->id);
 	if (!r)
 		r = kura_txn_put(t, patient, type, content_type, content, len, &aw, ret);
-	return finish(t, r, &ret->sth);
+	return kura_txn_finish(t, r, &ret->sth);
 }
 
 typedef int (*change_fn)(struct kura_txn *t, const char *record, const struct kura_write *w,
@@ -143,7 +130,7 @@ static int do_change(struct kura_access *a, const char *record, const struct cha
 	if (!r)
 		r = c->content ? kura_txn_amend(t, record, c->content, c->len, &aw, ret)
 			       : c->fn(t, record, &aw, ret);
-	return finish(t, r, &ret->sth);
+	return kura_txn_finish(t, r, &ret->sth);
 }
 
 int kura_access_amend(struct kura_access *a, const char *record, const uint8_t *content,
@@ -198,7 +185,7 @@ int kura_access_get(struct kura_access *a, const char *record, uint32_t version,
 		r = kura_txn_event(t, &e, NULL);
 	if (!r)
 		r = kura_auth_touch(t, a->id);
-	r = finish(t, r, NULL);
+	r = kura_txn_finish(t, r, NULL);
 	if (r)
 		kura_buf_release_secret(content);
 	return r ? r : tomb ? KURA_ESTATE : 0;
@@ -281,7 +268,7 @@ static int listing(struct kura_access *a, const char *action, const char *record
 		r = kura_txn_event(t, &e, NULL);
 	if (!r)
 		r = kura_auth_touch(t, a->id);
-	r = finish(t, r, NULL);
+	r = kura_txn_finish(t, r, NULL);
 	if (r) {
 		free(rs.v);
 		return r;
@@ -370,7 +357,7 @@ int kura_access_import(struct kura_access *a, const struct kura_import *imp,
 	json_decref(done);
 	if (!r)
 		r = kura_auth_touch(t, a->id);
-	if ((r = finish(t, r, NULL)))
+	if ((r = kura_txn_finish(t, r, NULL)))
 		return r;
 	base_event(a, &e, "import");
 	snprintf(e.detail, sizeof(e.detail), "%zu records in the file", imp->count);

@@ -394,11 +394,7 @@ static int expire(struct kura_vault *v, const char *key, json_t *s, const struct
 	r = json_is_true(json_object_get(s, "ended")) ? 0 : end_session(t, key, s);
 	if (!r)
 		r = kura_txn_event(t, &e, NULL);
-	if (r) {
-		kura_txn_abort(t);
-		return r;
-	}
-	r = kura_txn_commit(t, NULL);
+	r = kura_txn_finish(t, r, NULL);
 	return r ? r : KURA_EEXPIRED;
 }
 
@@ -468,11 +464,7 @@ int kura_auth_logout(struct kura_vault *v, const struct kura_identity *id)
 	if (!r)
 		r = kura_txn_event(t, &e, NULL);
 	json_decref(s);
-	if (r) {
-		kura_txn_abort(t);
-		return r;
-	}
-	return kura_txn_commit(t, NULL);
+	return kura_txn_finish(t, r, NULL);
 }
 
 struct end_ctx {

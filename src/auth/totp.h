@@ -91,7 +91,7 @@ int kura_totp_uri(const char *issuer, const char *account, const uint8_t *secret
 
 /*
  * Recovery codes: KURA_RECOVERY_CODES per account, each 16 random base32
- * characters (80 bits) shown lowercase as xxxx-xxxx-xxxx-xxxx.  Each code is
+ * characters (80 bits) shown lowercase in four groups of four joined by "-".  Each code is
  * good for one login; the caller stores an HMAC of the normalized form and
  * deletes it once used.
  */

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "auth/credfile.h"
@@ -76,38 +75,6 @@ static int read_token(const char *path, char token[KURA_TOKEN_HEX + 1])
 	}
 	kura_buf_release_secret(&b);
 	return r;
-}
-
-static int tty_line(const char *prompt, int echo, char *buf, size_t cap)
-{
-	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
-	struct termios old, quiet;
-	size_t n = 0;
-	char ch;
-	if (fd < 0)
-		return KURA_ENOTFOUND;
-	if (write(fd, prompt, strlen(prompt)) < 0 || tcgetattr(fd, &old)) {
-		close(fd);
-		return KURA_EIO;
-	}
-	quiet = old;
-	if (!echo)
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-	tcsetattr(fd, TCSAFLUSH, &quiet);
-	while (read(fd, &ch, 1) == 1 && ch != '\n' && ch != '\r')
-		if (n + 1 < cap)
-			buf[n++] = ch;
-	buf[n] = 0;
-	tcsetattr(fd, TCSAFLUSH, &old);
-	if (!echo && write(fd, "\n", 1) < 0)
-		n += 0;
-	close(fd);
-	return 0;
-}
-
-int cli_read_secret(const char *prompt, char *buf, size_t cap)
-{
-	return tty_line(prompt, 0, buf, cap);
 }
 
 /* A one-time code is a TOTP code (6 digits) or else a recovery code. */
@@ -180,12 +147,12 @@ static int login_tty(struct cli *c, struct cli_op *op, struct kura_actor *where)
 	char *pw = kura_secret_alloc(KURA_MAX_PASSWORD + 2);
 	if (!pw)
 		return cli_fail_code(c, KURA_ENOMEM, NULL);
-	int r = tty_line(L(c, "kura user: ", "kura 利用者 ID: "), 1, user, sizeof(user));
+	int r = cli_tty_line(L(c, "kura user: ", "kura 利用者 ID: "), 1, user, sizeof(user), NULL);
 	if (!r)
-		r = tty_line(L(c, "password: ", "パスワード: "), 0, pw, KURA_MAX_PASSWORD + 1);
+		r = cli_tty_line(L(c, "password: ", "パスワード: "), 0, pw, KURA_MAX_PASSWORD + 1, NULL);
 	if (!r && !c->otp)
-		r = tty_line(L(c, "one-time code (empty if none): ", "ワンタイムコード（なければ空）: "), 1,
-			     otp, sizeof(otp));
+		r = cli_tty_line(L(c, "one-time code (empty if none): ", "ワンタイムコード（なければ空）: "),
+				 1, otp, sizeof(otp), NULL);
 	if (r) {
 		kura_secret_free(pw);
 		return cli_fail(c, KURA_EAUTH,

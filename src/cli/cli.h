@@ -97,8 +97,9 @@ int cli_session_path(const struct cli *c, struct kura_buf *out);
 /* Record an event of action (about nothing else) for op; prints nothing. */
 int cli_audit(struct cli_op *op, const char *action, const char *detail);
 
-/* Read a secret from the terminal without echo (KURA_ENOTFOUND: no tty). */
-int cli_read_secret(const char *prompt, char *buf, size_t cap);
+/* Read one line from the terminal, echoed or not (secrets); ret_len may be
+ * NULL.  KURA_ENOTFOUND when there is no terminal. */
+int cli_tty_line(const char *prompt, int echo, char *buf, size_t cap, size_t *ret_len);
 /* A password from the first line of a file (no newline), into buf. */
 int cli_read_password_file(const char *path, char *buf, size_t cap, size_t *ret_len);
 /* A random one-time password (initial or reset) of 16 characters. */

@@ -211,11 +211,7 @@ static int commit_change(struct cli_op *op, change_fn fn, void *ctx, struct kura
 		r = fn(t, ctx);
 	if (!r)
 		r = kura_txn_event(t, e, ret_leaf);
-	if (r) {
-		kura_txn_abort(t);
-		return r;
-	}
-	return kura_txn_commit(t, NULL);
+	return t ? kura_txn_finish(t, r, NULL) : r;
 }
 
 static void event_init(struct kura_event *e, struct cli_op *op, const char *action, int severity,
@@ -242,26 +238,12 @@ static int done(struct cli *c, json_t *extra, const char *en, const char *ja)
 
 /* ---- passwords ---- */
 
-/* 16 characters of base64url, one '-' in the middle, as for the first
- * administrator (cmd_vault.c): used once, then changed (AU-11). */
-static void random_password(char *pw)
-{
-	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	uint8_t raw[16];
-	kura_random(raw, sizeof(raw));
-	for (size_t i = 0; i < 16; i++)
-		pw[i] = a[raw[i] & 63];
-	pw[8] = '-';
-	pw[16] = 0;
-	kura_wipe(raw, sizeof(raw));
-}
-
 /* The password from file, or a random one; pw holds KURA_MAX_PASSWORD + 1. */
 static int initial_password(struct cli *c, const char *file, char *pw)
 {
 	struct kura_buf b;
 	if (!file) {
-		random_password(pw);
+		cli_random_password(pw);
 		return 0;
 	}
 	kura_buf_init(&b, KURA_MAX_PASSWORD + 2);
@@ -1400,11 +1382,7 @@ static int bg_commit(struct cli_op *op, struct bg_ctx *x)
 	int r = kura_txn_begin(op->v, &t);
 	if (!r)
 		r = do_breakglass(t, x);
-	if (r) {
-		kura_txn_abort(t);
-		return r;
-	}
-	return kura_txn_commit(t, NULL);
+	return t ? kura_txn_finish(t, r, NULL) : r;
 }
 
 static int bg_denied(struct cli *c, struct cli_op *op, const struct args *a)

@@ -231,9 +231,28 @@ static int print_buf(struct cli *c, const struct kura_buf *out)
 	return cli_write_out(c, NULL, out->data, out->len);
 }
 
-/* Query, flag, select, format; then record and print. */
-static int run_search(struct cli *c, const char *text, enum kura_audit_fmt fmt)
+/* What a reading of the trail shows: search results, or a report about
+ * one patient or one user. */
+enum trail_kind { TRAIL_SEARCH, TRAIL_PATIENT, TRAIL_USER };
+
+static int format_trail(enum trail_kind kind, const char *id, const struct rows *all, size_t n,
+			const unsigned *flags, enum kura_audit_fmt fmt, int ja, struct kura_buf *out)
 {
+	switch (kind) {
+	case TRAIL_PATIENT:
+		return kura_audit_report_patient(id, all->v, n, flags, fmt, ja, out);
+	case TRAIL_USER:
+		return kura_audit_report_user(id, all->v, n, flags, fmt, ja, out);
+	default:
+		return kura_audit_format(fmt, all->v, n, flags, ja, out);
+	}
+}
+
+/* Query, flag, select, format; then record the reading and print. */
+static int run_trail(struct cli *c, enum trail_kind kind, const char *id, const char *text,
+		     enum kura_audit_fmt fmt)
+{
+	const char *action = kind == TRAIL_SEARCH ? "audit-search" : "audit-report";
 	struct kura_audit_query q;
 	struct kura_event_filter f;
 	struct cli_op op;
@@ -241,15 +260,15 @@ static int run_search(struct cli *c, const char *text, enum kura_audit_fmt fmt)
 	struct kura_buf out;
 	unsigned *flags = NULL;
 	int e = parse_query(c, text, &q);
-	if (e || (e = open_auditor(c, &op, KURA_ACT_AUDIT, "audit-search")))
+	if (e || (e = open_auditor(c, &op, KURA_ACT_AUDIT, action)))
 		return e;
 	kura_audit_query_filter(&q, &f);
 	kura_buf_init(&out, OUT_MAX);
 	int r = collect_period(op.v, f.from_us, f.to_us, &all, &flags);
-	size_t n = r ? 0 : select_rows(&q, 1, &all, flags);
+	size_t n = r ? 0 : select_rows(&q, kind == TRAIL_SEARCH, &all, flags);
 	if (!r)
-		r = kura_audit_format(fmt, all.v, n, flags, c->lang == LANG_JA, &out);
-	e = r ? cli_fail_code(c, r, "audit search") : record_read(c, &op, "audit-search", text, n);
+		r = format_trail(kind, id, &all, n, flags, fmt, c->lang == LANG_JA, &out);
+	e = r ? cli_fail_code(c, r, action) : record_read(c, &op, action, text, n);
 	if (!e)
 		e = print_buf(c, &out);
 	kura_buf_release(&out);
@@ -302,42 +321,12 @@ static int cmd_search(struct cli *c, int argc, char **argv)
 		e = cli_fail(c, KURA_ETOOBIG, "the query is too long (at most %u bytes)",
 			     "検索条件が長すぎます（最大 %u バイト）", KURA_MAX_AUDIT_QUERY);
 	else
-		e = run_search(c, q.data ? (char *)q.data : "", fmt);
+		e = run_trail(c, TRAIL_SEARCH, NULL, q.data ? (char *)q.data : "", fmt);
 	kura_buf_release(&q);
 	return e;
 }
 
 /* ---- kura audit report patient|user ID ---- */
-
-static int run_report(struct cli *c, int patient, const char *id, const char *text,
-		      enum kura_audit_fmt fmt)
-{
-	struct kura_audit_query q;
-	struct kura_event_filter f;
-	struct cli_op op;
-	struct rows all = {0};
-	struct kura_buf out;
-	unsigned *flags = NULL;
-	int e = parse_query(c, text, &q);
-	if (e || (e = open_auditor(c, &op, KURA_ACT_AUDIT, "audit-report")))
-		return e;
-	kura_audit_query_filter(&q, &f);
-	kura_buf_init(&out, OUT_MAX);
-	int r = collect_period(op.v, f.from_us, f.to_us, &all, &flags);
-	size_t n = r ? 0 : select_rows(&q, 0, &all, flags);
-	if (!r && patient)
-		r = kura_audit_report_patient(id, all.v, n, flags, fmt, c->lang == LANG_JA, &out);
-	else if (!r)
-		r = kura_audit_report_user(id, all.v, n, flags, fmt, c->lang == LANG_JA, &out);
-	e = r ? cli_fail_code(c, r, "audit report") : record_read(c, &op, "audit-report", text, n);
-	if (!e)
-		e = print_buf(c, &out);
-	kura_buf_release(&out);
-	free(flags);
-	rows_free(&all);
-	cli_op_close(&op);
-	return e;
-}
 
 static int cmd_report(struct cli *c, int argc, char **argv)
 {
@@ -373,7 +362,8 @@ static int cmd_report(struct cli *c, int argc, char **argv)
 		r = add_term(&q, "from", from);
 	if (!r)
 		r = add_term(&q, "to", to);
-	e = r ? cli_fail_code(c, r, NULL) : run_report(c, patient, argv[optind + 1], (char *)q.data, fmt);
+	e = r ? cli_fail_code(c, r, NULL) : run_trail(c, patient ? TRAIL_PATIENT : TRAIL_USER,
+							   argv[optind + 1], (char *)q.data, fmt);
 	kura_buf_release(&q);
 	return e;
 }
@@ -437,11 +427,7 @@ static int append_review(struct cli_op *op, int64_t from, int64_t to, const char
 	r = kura_txn_begin(op->v, &t);
 	if (!r)
 		r = kura_txn_event(t, &ev, ret_index);
-	if (r) {
-		kura_txn_abort(t);
-		return r;
-	}
-	return kura_txn_commit(t, ret_sth);
+	return t ? kura_txn_finish(t, r, ret_sth) : r;
 }
 
 static int cmd_review(struct cli *c, int argc, char **argv)
@@ -644,10 +630,8 @@ static int save_cursor(struct kura_vault *v, const char *name, uint64_t leaf, ui
 	int r = j ? kura_txn_begin(v, &t) : KURA_ENOMEM;
 	if (!r)
 		r = kura_state_put(t, "forward", name, j);
-	if (!r)
-		r = kura_txn_commit(t, NULL);
-	else if (t)
-		kura_txn_abort(t);
+	if (t)
+		r = kura_txn_finish(t, r, NULL);
 	json_decref(j);
 	return r;
 }
@@ -788,10 +772,8 @@ static int create_receiver(struct cli_op *op, const char *name)
 		r = kura_state_put(t, "forward", name, j);
 	if (!r)
 		r = kura_txn_event(t, &ev, NULL);
-	if (!r)
-		r = kura_txn_commit(t, NULL);
-	else if (t)
-		kura_txn_abort(t);
+	if (t)
+		r = kura_txn_finish(t, r, NULL);
 	json_decref(j);
 	return r;
 }

@@ -133,9 +133,9 @@ static int read_new_password(struct cli *c, const char *file, char *buf, size_t 
 		return r ? cli_fail_file(c, r, file) : 0;
 	}
 	char *again = kura_secret_alloc(cap);
-	int r = again ? cli_read_secret(L(c, "new password: ", "新しいパスワード: "), buf, cap) : KURA_ENOMEM;
+	int r = again ? cli_tty_line(L(c, "new password: ", "新しいパスワード: "), 0, buf, cap, NULL) : KURA_ENOMEM;
 	if (!r)
-		r = cli_read_secret(L(c, "again: ", "もう一度: "), again, cap);
+		r = cli_tty_line(L(c, "again: ", "もう一度: "), 0, again, cap, NULL);
 	if (!r && strcmp(buf, again) != 0)
 		r = KURA_EINVAL;
 	kura_secret_free(again);
@@ -200,7 +200,7 @@ int cmd_passwd(struct cli *c, int argc, char **argv)
 	} else {
 		ev.severity = KURA_SEV_NOTICE;
 		r = kura_txn_event(t, &ev, NULL);
-		r = r ? (kura_txn_abort(t), r) : kura_txn_commit(t, NULL);
+		r = kura_txn_finish(t, r, NULL);
 		e = r ? cli_fail_code(c, r, NULL) : 0;
 		if (!e && !c->json)
 			printf("%s\n", L(c, "password changed; log in again ('kura login')",

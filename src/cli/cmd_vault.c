@@ -43,10 +43,8 @@ static int create_admin(struct cli *c, const char *admin, const char *pw)
 		r = kura_account_add(t, &spec, pw, strlen(pw));
 	if (!r)
 		r = kura_txn_event(t, &e, NULL);
-	if (!r)
-		r = kura_txn_commit(t, NULL);
-	else if (t)
-		kura_txn_abort(t);
+	if (t)
+		r = kura_txn_finish(t, r, NULL);
 	kura_vault_close(v);
 	return r ? cli_fail_code(c, r, admin) : 0;
 }

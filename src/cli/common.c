@@ -117,30 +117,33 @@ int cli_fail_file(const struct cli *c, int err, const char *path)
 			kura_strerror(err));
 }
 
-static int read_tty_line(const char *prompt, char *buf, size_t cap, size_t *ret_len)
+int cli_tty_line(const char *prompt, int echo, char *buf, size_t cap, size_t *ret_len)
 {
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
 	struct termios old, quiet;
 	size_t n = 0;
+	char ch;
 	if (fd < 0)
-		return KURA_EDENIED;
+		return KURA_ENOTFOUND;
 	if (write(fd, prompt, strlen(prompt)) < 0 || tcgetattr(fd, &old)) {
 		close(fd);
 		return KURA_EIO;
 	}
 	quiet = old;
-	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	if (!echo)
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
 	tcsetattr(fd, TCSAFLUSH, &quiet);
-	char ch;
 	while (read(fd, &ch, 1) == 1 && ch != '\n' && ch != '\r')
 		if (n + 1 < cap)
 			buf[n++] = ch;
 	buf[n] = 0;
 	tcsetattr(fd, TCSAFLUSH, &old);
-	if (write(fd, "\n", 1) < 0)
-		n = n + 0;
+	/* the newline the user typed was not echoed */
+	if (!echo && write(fd, "\n", 1) < 0)
+		n += 0;
 	close(fd);
-	*ret_len = n;
+	if (ret_len)
+		*ret_len = n;
 	return 0;
 }
 
@@ -179,14 +182,14 @@ static int pass_from_tty(const struct cli *c, int confirm, char *buf, size_t cap
 {
 	if (!isatty(STDIN_FILENO) && !isatty(STDERR_FILENO))
 		return KURA_ENOTFOUND;
-	int r = read_tty_line(L(c, "vault passphrase: ", "保管庫のパスフレーズ: "), buf, cap, ret_len);
+	int r = cli_tty_line(L(c, "vault passphrase: ", "保管庫のパスフレーズ: "), 0, buf, cap, ret_len);
 	if (r || !confirm)
 		return r;
 	char *again = kura_secret_alloc(cap);
 	size_t n2 = 0;
 	if (!again)
 		return KURA_ENOMEM;
-	r = read_tty_line(L(c, "again: ", "もう一度: "), again, cap, &n2);
+	r = cli_tty_line(L(c, "again: ", "もう一度: "), 0, again, cap, &n2);
 	if (!r && (n2 != *ret_len || !kura_ct_equal(again, buf, n2)))
 		r = KURA_EINVAL;
 	kura_secret_free(again);

@@ -298,14 +298,13 @@ int kura_txn_put(struct kura_txn *t, const char *patient, const char *type,
 	return r ? r : audit_write(&t->b, w, &l, ret);
 }
 
-/* End a one-operation transaction: commit on success, abort on error. */
-static int one_txn(struct kura_written *ret, int r, struct kura_txn *t)
+int kura_txn_finish(struct kura_txn *t, int r, struct kura_sth *ret_sth)
 {
 	if (r) {
 		kura_txn_abort(t);
 		return r;
 	}
-	return kura_txn_commit(t, &ret->sth);
+	return kura_txn_commit(t, ret_sth);
 }
 
 int kura_vault_put(struct kura_vault *v, const char *patient, const char *type,
@@ -318,7 +317,7 @@ int kura_vault_put(struct kura_vault *v, const char *patient, const char *type,
 	if (r)
 		return r;
 	r = kura_txn_put(t, patient, type, content_type, content, len, w, ret);
-	return one_txn(ret, r, t);
+	return kura_txn_finish(t, r, &ret->sth);
 }
 
 struct latest_ctx {
@@ -487,7 +486,7 @@ static int vault_change(struct kura_vault *v, const char *record_id, txn_change_
 	if (r)
 		return r;
 	r = fn(t, record_id, w, ret);
-	return one_txn(ret, r, t);
+	return kura_txn_finish(t, r, &ret->sth);
 }
 
 int kura_vault_amend(struct kura_vault *v, const char *record_id, const uint8_t *content,
@@ -499,7 +498,7 @@ int kura_vault_amend(struct kura_vault *v, const char *record_id, const uint8_t 
 	if (r)
 		return r;
 	r = kura_txn_amend(t, record_id, content, len, w, ret);
-	return one_txn(ret, r, t);
+	return kura_txn_finish(t, r, &ret->sth);
 }
 
 int kura_vault_confirm(struct kura_vault *v, const char *record_id,

@@ -137,6 +137,9 @@ struct kura_txn;
 int kura_txn_begin(struct kura_vault *v, struct kura_txn **ret);
 int kura_txn_commit(struct kura_txn *t, struct kura_sth *ret_sth);
 void kura_txn_abort(struct kura_txn *t);
+/* End t either way: abort it and return r if r is an error, else commit
+ * (ret_sth may be NULL). */
+int kura_txn_finish(struct kura_txn *t, int r, struct kura_sth *ret_sth);
 struct kura_vault *kura_txn_vault(struct kura_txn *t);
 
 /* The same operations as kura_vault_put/amend/confirm/retract, inside t
