@@ -462,10 +462,11 @@ static int sq_version_scan(struct kura_store *s, kura_version_cb cb, void *ctx)
 	return r ? r : run_rows(st, cb, ctx, NULL);
 }
 
-static int sq_version_count(struct kura_store *s, uint64_t *ret)
+/* A statement that gives one integer (a COUNT). */
+static int one_count(struct sqlite_store *ss, enum stmt_id id, uint64_t *ret)
 {
 	sqlite3_stmt *st = NULL;
-	int r = stmt(S(s), ST_VCOUNT, &st);
+	int r = stmt(ss, id, &st);
 	if (r)
 		return r;
 	int rc = sqlite3_step(st);
@@ -475,6 +476,11 @@ static int sq_version_count(struct kura_store *s, uint64_t *ret)
 		r = map_rc(rc);
 	sqlite3_reset(st);
 	return r;
+}
+
+static int sq_version_count(struct kura_store *s, uint64_t *ret)
+{
+	return one_count(S(s), ST_VCOUNT, ret);
 }
 
 /* Node ids pack (level, index) so one integer key orders a level's nodes. */
@@ -714,17 +720,7 @@ static int sq_event_scan(struct kura_store *s, uint64_t from_leaf, kura_event_cb
 
 static int sq_event_count(struct kura_store *s, uint64_t *ret)
 {
-	sqlite3_stmt *st = NULL;
-	int r = stmt(S(s), ST_EV_COUNT, &st);
-	if (r)
-		return r;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*ret = (uint64_t)sqlite3_column_int64(st, 0);
-	else
-		r = map_rc(rc);
-	sqlite3_reset(st);
-	return r;
+	return one_count(S(s), ST_EV_COUNT, ret);
 }
 
 /* The WHERE clause of a filter; parameters are bound in the same order. */
