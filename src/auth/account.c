@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "audit/query.h"
 #include "auth/auth.h"
 #include "auth/auth_int.h"
 #include "auth/password.h"
@@ -93,9 +94,14 @@ static int hash_password(struct kura_vault *v, const char *pw, size_t len,
 static int valid_spec(struct kura_vault *v, const struct kura_account_spec *s)
 {
 	const char *name = s->name ? s->name : "", *bd = s->birth_date ? s->birth_date : "";
+	int64_t t;
+	/* A birth date is a calendar date YYYY-MM-DD (the password rules look
+	 * for it, AU-09), or none. */
+	if (*bd && (strlen(bd) != 10 || kura_time_parse(bd, 0, 0, &t)))
+		return 0;
 	return kura_valid_id(s->id) && auth_valid_departments(s->departments ? s->departments : "") &&
 	       auth_role_exists(v, s->role) && kura_utf8_text_valid(name) &&
-	       strlen(name) <= KURA_MAX_NAME && (!*bd || strlen(bd) == 10);
+	       strlen(name) <= KURA_MAX_NAME;
 }
 
 int kura_account_add(struct kura_txn *t, const struct kura_account_spec *s,

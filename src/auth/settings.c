@@ -70,7 +70,9 @@ static int check_second(const char *name, const char *value)
 static int check_command(const char *name, const char *value)
 {
 	(void)name;
-	return *value == 0 || *value == '/' ? 0 : KURA_EINVAL; /* absolute path or none */
+	/* an absolute path or none */
+	return *value == 0 || (*value == '/' && strlen(value) < 4096 && kura_utf8_text_valid(value))
+		       ? 0 : KURA_EINVAL;
 }
 
 static const struct setting settings[] = {

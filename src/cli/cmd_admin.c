@@ -23,11 +23,13 @@
 #include "auth/password.h"
 #include "auth/qr.h"
 #include "auth/totp.h"
+#include "audit/query.h"
 #include "cli/cli.h"
 #include "crypto/crypto.h"
 #include "crypto/x509.h"
 #include "util/fs.h"
 #include "util/time.h"
+#include "util/utf8.h"
 #include "util/banned.h"
 
 #define US_PER_HOUR (3600LL * 1000000LL)
@@ -120,6 +122,13 @@ static int parse_args(struct cli *c, int argc, char **argv, const char *usage, s
 			return e;
 	a->npos = argc - optind;
 	a->pos = argv + optind;
+	/* Free text goes into audit events and account rows: one line of
+	 * UTF-8 within its field, or a clear error (never cut short). */
+	if ((a->reason && (strlen(a->reason) > KURA_MAX_REASON || !kura_utf8_text_valid(a->reason))) ||
+	    (a->name && (strlen(a->name) > KURA_MAX_NAME || !kura_utf8_text_valid(a->name))))
+		return cli_fail(c, KURA_EINVAL, "--reason and --name take one line of text (at most %u and %u bytes)",
+				"--reason と --name は1行のテキストです（最大 %u バイトと %u バイト）",
+				KURA_MAX_REASON, KURA_MAX_NAME);
 	return 0;
 }
 
@@ -133,26 +142,12 @@ static int check_args(struct cli *c, const struct args *a, const char *allowed, 
 	return a->npos == npos ? 0 : usage_fail(c, usage);
 }
 
-/* YYYY-MM-DD: access lasts to the end of that day, local time. */
+/* YYYY-MM-DD: access lasts to the end of that day, local time (the audit
+ * query's date rule, audit/query.h). */
 static int parse_date(const char *s, int64_t *ret)
 {
-	struct tm tm;
-	char *end;
-	memset(&tm, 0, sizeof(tm));
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-		return KURA_EINVAL;
-	long y = strtol(s, &end, 10), m = strtol(s + 5, &end, 10), d = strtol(s + 8, &end, 10);
-	if (y < 2000 || y > 2200 || m < 1 || m > 12 || d < 1 || d > 31 || *end)
-		return KURA_EINVAL;
-	tm.tm_year = (int)y - 1900;
-	tm.tm_mon = (int)m - 1;
-	tm.tm_mday = (int)d + 1;
-	tm.tm_isdst = -1;
-	time_t t = mktime(&tm);
-	if (t == (time_t)-1)
-		return KURA_EINVAL;
-	*ret = (int64_t)t * 1000000;
-	return 0;
+	return strlen(s) == 10 ? kura_time_parse(s, kura_audit_utc_offset(kura_time_now_us()), 1, ret)
+			       : KURA_EINVAL;
 }
 
 /* until_us from --until or --hours; def_hours when neither (0: no end). */
@@ -241,22 +236,12 @@ static int done(struct cli *c, json_t *extra, const char *en, const char *ja)
 /* The password from file, or a random one; pw holds KURA_MAX_PASSWORD + 1. */
 static int initial_password(struct cli *c, const char *file, char *pw)
 {
-	struct kura_buf b;
-	if (!file) {
+	size_t n = 0;
+	int r = 0;
+	if (file)
+		r = cli_read_password_file(file, pw, KURA_MAX_PASSWORD + 1, &n);
+	else
 		cli_random_password(pw);
-		return 0;
-	}
-	kura_buf_init(&b, KURA_MAX_PASSWORD + 2);
-	int r = kura_fs_read(file, KURA_MAX_PASSWORD + 1, &b);
-	while (!r && b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
-		b.len--;
-	if (!r && (b.len == 0 || b.len > KURA_MAX_PASSWORD))
-		r = KURA_EINVAL;
-	if (!r) {
-		memcpy(pw, b.data, b.len);
-		pw[b.len] = 0;
-	}
-	kura_buf_release_secret(&b);
 	return r ? cli_fail_file(c, r, file) : 0;
 }
 
