@@ -46,6 +46,12 @@ static const struct command commands[] = {
 	{"patient", cmd_patient, "restrict a patient, grant or revoke access", "患者の制限、アクセスの許可・取消"},
 	{"factor", cmd_factor, "enrol, list or remove second factors", "二要素目を登録・一覧・削除する"},
 	{"breakglass", cmd_breakglass, "emergency access to a patient (alerted)", "患者への緊急アクセス（通知される）"},
+	{"backup", cmd_backup, "back up, list, export and check generations",
+	 "世代バックアップの作成・一覧・書き出し・検証"},
+	{"restore", cmd_restore, "restore a generation into a new vault", "世代を新しい保管庫に復元する"},
+	{"drill", cmd_drill, "restore drill: restore, verify, measure RTO/RPO", "復旧訓練：復元・検証・RTO/RPO の測定"},
+	{"receiver", cmd_receiver, "run the append-only backup receiver", "追記専用のバックアップ受信サーバを動かす"},
+	{"key", cmd_key, "make a new recovery key", "新しい復旧鍵を作成する"},
 	{"audit", cmd_audit, "search, report, review, export and forward the audit trail",
 	 "監査証跡を検索・報告・レビュー・出力・転送する"},
 };
