@@ -78,10 +78,14 @@ struct kura_manifest {
 /* Free what a manifest owns (not m itself); m is left zeroed. */
 void kura_manifest_release(struct kura_manifest *m);
 
-/* Serialize and sign with the ledger key (seed): out is replaced by the
- * whole file.  KURA_EINVAL if the segments do not cover [0, tree_size)
- * in order or the chunks are not sorted and unique. */
-int kura_manifest_encode(const struct kura_manifest *m, const uint8_t seed[KURA_KEY_LEN],
+/* Sign msg with the ledger key (kura_vault_sign, or kura_ed25519_sign
+ * with a seed in tests). */
+typedef int (*kura_sign_fn)(void *ctx, const void *msg, size_t len, uint8_t sig[KURA_SIG_LEN]);
+
+/* Serialize and sign: out is replaced by the whole file.  KURA_EINVAL if
+ * the segments do not cover [0, tree_size) in order or the chunks are not
+ * sorted and unique. */
+int kura_manifest_encode(const struct kura_manifest *m, kura_sign_fn sign, void *sign_ctx,
 			 struct kura_buf *out);
 
 /* Parse a manifest file strictly (every field present and well-formed,
