@@ -64,8 +64,10 @@ struct kura_store_ops {
 	 * ordered by record id. */
 	int (*record_list)(struct kura_store *s, const char *patient, kura_version_cb cb,
 			   void *ctx);
-	/* Every version in leaf order (for verify and backups). */
-	int (*version_scan)(struct kura_store *s, kura_version_cb cb, void *ctx);
+	/* Every version with leaf_index >= from_leaf in leaf order (for verify
+	 * and backups). */
+	int (*version_scan)(struct kura_store *s, uint64_t from_leaf, kura_version_cb cb,
+			    void *ctx);
 	int (*version_count)(struct kura_store *s, uint64_t *ret);
 
 	int (*node_get)(struct kura_store *s, unsigned level, uint64_t index,

@@ -50,7 +50,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_LIST_PATIENT] = "SELECT " VCOLS " FROM versions v WHERE patient_id = ?1 AND "
 			    "version = (SELECT MAX(version) FROM versions w "
 			    "WHERE w.record_id = v.record_id) ORDER BY record_id",
-	[ST_VSCAN] = "SELECT " VCOLS " FROM versions ORDER BY leaf_index",
+	[ST_VSCAN] = "SELECT " VCOLS " FROM versions WHERE leaf_index >= ?1 ORDER BY leaf_index",
 	[ST_VCOUNT] = "SELECT COUNT(*) FROM versions",
 	[ST_NODE_GET] = "SELECT hash FROM nodes WHERE id = ?1",
 	[ST_NODE_PUT] = "INSERT INTO nodes(id, hash) VALUES (?1, ?2)",
@@ -455,11 +455,15 @@ static int sq_record_list(struct kura_store *s, const char *patient, kura_versio
 	return run_rows(st, cb, ctx, NULL);
 }
 
-static int sq_version_scan(struct kura_store *s, kura_version_cb cb, void *ctx)
+static int sq_version_scan(struct kura_store *s, uint64_t from_leaf, kura_version_cb cb,
+			   void *ctx)
 {
 	sqlite3_stmt *st = NULL;
 	int r = stmt(S(s), ST_VSCAN, &st);
-	return r ? r : run_rows(st, cb, ctx, NULL);
+	if (r)
+		return r;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)from_leaf);
+	return run_rows(st, cb, ctx, NULL);
 }
 
 /* A statement that gives one integer (a COUNT). */

@@ -25,6 +25,8 @@
 #define KURA_MAX_TYPE 127u
 /* The reason text of a version. */
 #define KURA_MAX_REASON 4096u
+/* An encoded ledger leaf (a version's or an event's) is never longer. */
+#define KURA_MAX_LEAF 16384u
 /* A passphrase. */
 #define KURA_MAX_PASSPHRASE 1024u
 /* Proof and tree-head files read by verify-proof and verify --against. */

@@ -188,4 +188,46 @@ int kura_state_open(struct kura_vault *v, const char *label, const char *hex, ui
 int kura_state_digest(struct kura_vault *v, const char *label, const void *data, size_t n,
 		      char ret_hex[2 * KURA_HASH_LEN + 1]);
 
+/*
+ * Backups (src/backup, vault/backup.c).
+ *
+ * kura_vault_leaves gives every leaf in [from, to) in leaf order: its
+ * canonical bytes, and for a version its decrypted content (checked
+ * against the leaf's commitment) and row.  Pointers are valid during the
+ * callback only; a nonzero return stops the walk and is passed back.
+ * KURA_ECORRUPT if a leaf is missing or its content does not open.
+ */
+struct kura_vault_leaf {
+	uint64_t index;
+	int kind; /* KURA_LEAF_RECORD_VERSION or KURA_LEAF_AUDIT_EVENT */
+	const uint8_t *leaf;
+	size_t len;
+	int has_content; /* a version that is not a retraction */
+	const uint8_t *content;
+	size_t content_len;
+	const struct kura_version_row *row; /* versions only */
+};
+typedef int (*kura_leaf_fn)(void *ctx, const struct kura_vault_leaf *l);
+int kura_vault_leaves(struct kura_vault *v, uint64_t from, uint64_t to, kura_leaf_fn cb,
+		      void *ctx);
+
+/*
+ * Rebuilding a vault's ledger from a backup, into a vault that has its
+ * meta, patients and state but no leaves yet: each leaf is appended at
+ * the next index (a version's content is sealed anew and must match the
+ * leaf's commitment: KURA_EVERIFY otherwise), each tree head must verify
+ * and equal the rebuilt root at its size (KURA_EVERIFY).  Writes go into
+ * a store transaction that kura_restore_commit makes durable.
+ */
+struct kura_restore_writer;
+int kura_restore_begin(struct kura_vault *v, struct kura_restore_writer **ret);
+/* content NULL for an event or a retraction. */
+int kura_restore_leaf(struct kura_restore_writer *w, const uint8_t *leaf, size_t len,
+		      const uint8_t *content, size_t clen);
+int kura_restore_sth(struct kura_restore_writer *w, const struct kura_sth *sth);
+uint64_t kura_restore_size(const struct kura_restore_writer *w);
+int kura_restore_commit(struct kura_restore_writer *w);
+/* Abort what is not committed and free w (NULL accepted). */
+void kura_restore_end(struct kura_restore_writer *w);
+
 #endif

@@ -425,7 +425,7 @@ static int unreadable_row(struct vctx *c, int r, uint64_t index)
 static int check_versions(struct vctx *c)
 {
 	struct kura_store *s = c->v->store;
-	int r = s->ops->version_scan(s, check_row, c);
+	int r = s->ops->version_scan(s, 0, check_row, c);
 	/* A damaged row stops SQLite's cursor and the store cannot skip it:
 	 * report it, finish the rows already queued, and stop the scan. */
 	int damaged = r == KURA_ECORRUPT;

@@ -121,7 +121,7 @@ static void test_strict_columns(void **state)
 	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER versions_append_only_u;"
 					  "UPDATE versions SET status = 2.5;" /* REAL: no integer affinity conversion */, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	assert_int_equal(s->ops->version_scan(s, count_row, &n), KURA_ECORRUPT);
+	assert_int_equal(s->ops->version_scan(s, 0, count_row, &n), KURA_ECORRUPT);
 	assert_int_equal(n, 0);
 }
 
