@@ -75,7 +75,45 @@ static int check_command(const char *name, const char *value)
 		       ? 0 : KURA_EINVAL;
 }
 
+static int check_path(const char *name, const char *value)
+{
+	(void)name;
+	return (*value == 0 || *value == '/') && strlen(value) < 4096 && kura_utf8_text_valid(value) ? 0
+										  : KURA_EINVAL;
+}
+
+/* Space-separated backup targets: absolute directories or https:// URLs. */
+static int check_targets(const char *name, const char *value)
+{
+	char buf[4096];
+	(void)name;
+	if (strlen(value) >= sizeof(buf) || !kura_utf8_text_valid(value))
+		return KURA_EINVAL;
+	memcpy(buf, value, strlen(value) + 1);
+	for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
+		if (*t != '/' && strncmp(t, "https://", 8) != 0)
+			return KURA_EINVAL;
+	return 0;
+}
+
+static int check_keep(const char *name, const char *value)
+{
+	/* never fewer than 3 generations (BK-02) */
+	return check_uint(value, strcmp(name, "backup.keep_min") == 0 ? 3 : 0, 1000);
+}
+
 static const struct setting settings[] = {
+	{"backup.targets", "", check_targets},            /* BK-01..04 */
+	{"backup.tls_ca", "", check_path},
+	{"backup.tls_cert", "", check_path},
+	{"backup.tls_key", "", check_path},
+	{"backup.clamav_db", "/var/lib/clamav", check_path}, /* BK-05, MW-01 */
+	{"backup.keep_min", "3", check_keep},             /* BK-02 */
+	{"backup.keep_daily", "7", check_keep},
+	{"backup.keep_weekly", "4", check_keep},
+	{"backup.keep_monthly", "12", check_keep},
+	{"backup.max_age_hours", "26", check_hours},
+	{"backup.drill_days", "90", check_days},          /* BC-02 */
 	{"auth.max_failures", "5", check_small},           /* AU-15 */
 	{"auth.lockout_minutes", "15", check_small},
 	{"auth.idle_minutes", "15", check_small},          /* AC-01 */
@@ -107,7 +145,10 @@ const char *const kura_setting_names[] = {
 	"password.long_length", "password.min_classes", "password.max_age_days",
 	"password.history", "password.dictionary", "password.argon2_ops",
 	"password.argon2_mem_mib", "audit.offhours_start", "audit.offhours_end",
-	"audit.weekends", "audit.bulk_reads", "audit.bulk_window_min", NULL,
+	"audit.weekends", "audit.bulk_reads", "audit.bulk_window_min", "backup.targets",
+	"backup.tls_ca", "backup.tls_cert", "backup.tls_key", "backup.clamav_db",
+	"backup.keep_min", "backup.keep_daily", "backup.keep_weekly", "backup.keep_monthly",
+	"backup.max_age_hours", "backup.drill_days", NULL,
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -1,20 +1,1244 @@
-/* placeholder until the issue-4 work lands here */
+/*
+ * cmd_backup.c - kura backup run|list|status|export|verify|prune, kura
+ * restore and kura drill (MISSION K6; BK-01..BK-07, BC-02, IR-01).
+ *
+ * Every operation on a vault is done by an authenticated administrator
+ * (the administer action) and recorded in the audit trail; a restore is
+ * authenticated by the key that opens the backup (the passphrase or the
+ * recovery key) and recorded in the restored vault's own trail.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "auth/auth.h"
+#include "backup/backup.h"
+#include "backup/policy.h"
 #include "cli/cli.h"
+#include "util/err.h"
+#include "util/fs.h"
+#include "util/time.h"
+#include "util/banned.h"
+
+#define MAX_TARGETS 16
+
+/* The TLS files for receivers: options first, then the vault's settings. */
+struct tls_opts {
+	const char *ca, *cert, *key;
+	struct kura_buf sca, scert, skey; /* from settings */
+};
+
+static void tls_release(struct tls_opts *t)
+{
+	kura_buf_release(&t->sca);
+	kura_buf_release(&t->scert);
+	kura_buf_release(&t->skey);
+}
+
+static const char *setting_str(struct kura_vault *v, const char *name, struct kura_buf *b)
+{
+	kura_buf_init(b, 8192);
+	if (kura_setting_get(v, name, b) || kura_buf_append_byte(b, 0))
+		return "";
+	return (const char *)b->data;
+}
+
+static void tls_from_settings(struct kura_vault *v, struct tls_opts *t)
+{
+	const char *ca = setting_str(v, "backup.tls_ca", &t->sca);
+	const char *cert = setting_str(v, "backup.tls_cert", &t->scert);
+	const char *key = setting_str(v, "backup.tls_key", &t->skey);
+	if (!t->ca && *ca)
+		t->ca = ca;
+	if (!t->cert && *cert)
+		t->cert = cert;
+	if (!t->key && *key)
+		t->key = key;
+}
+
+static int open_repo(const struct cli *c, const char *target, const struct tls_opts *t, int create,
+		     const uint8_t *vault_id, struct kura_repo **ret)
+{
+	struct kura_repo_tls tls = {t ? t->ca : NULL, t ? t->cert : NULL, t ? t->key : NULL};
+	int r = kura_repo_open(target, &tls, create, vault_id, ret);
+	if (r == KURA_EFOREIGN)
+		return cli_fail(c, r, "%s holds another vault's backups", "%s は別の保管庫のバックアップです",
+				target);
+	if (r == KURA_ENOTFOUND)
+		return cli_fail(c, r, "%s is not a kura backup repository",
+				"%s は kura のバックアップ保存先ではありません", target);
+	if (r)
+		return cli_fail(c, r, "cannot open the backup target %s: %s",
+				"バックアップ先 %s を開けません: %s", target, kura_strerror(r));
+	return 0;
+}
+
+/* Open the vault as an administrator allowed to do action. */
+static int open_admin(struct cli *c, struct cli_op *op, const char *action)
+{
+	int e = cli_op_open(c, op, 0);
+	if (e)
+		return e;
+	int r = kura_access_require(&op->a, KURA_ACT_ADMINISTER, action);
+	if (r) {
+		e = cli_access_fail(c, op, r, action);
+		cli_op_close(op);
+	}
+	return e;
+}
+
+/* Record an event of action with detail (and outcome) for op. */
+static int audit_backup(struct cli_op *op, const char *action, int outcome, int severity,
+			const char *detail)
+{
+	struct kura_event ev;
+	kura_audit_event(&ev, &op->id.actor, action);
+	KURA_AUDIT_SET(ev.detail, detail);
+	ev.outcome = (uint8_t)outcome;
+	ev.severity = (uint8_t)severity;
+	return kura_access_record(&op->a, &ev);
+}
+
+static void hex32(const uint8_t *p, char out[65])
+{
+	kura_hex_encode(p, KURA_HASH_LEN, out);
+}
+
+static json_t *sth_brief(const struct kura_sth *s)
+{
+	char root[65], t[KURA_TIME_STR];
+	hex32(s->root, root);
+	kura_time_format(s->time_us, t);
+	return json_pack("{sI ss ss}", "tree_size", (json_int_t)s->tree_size, "root", root, "time", t);
+}
+
+/* ---- the vault's backup history (state rows) ---- */
+
+static int gen_key(uint64_t gen, char out[48])
+{
+	return snprintf(out, 48, "generation/%020llu", (unsigned long long)gen) < 48 ? 0
+										  : KURA_EINVAL;
+}
+
+struct history {
+	json_t *gens; /* array of summaries, oldest first */
+};
+
+static int collect_gen(void *ctx, const char *key, json_t *value)
+{
+	struct history *h = ctx;
+	if (strncmp(key, "generation/", 11) == 0)
+		return json_array_append(h->gens, value) ? KURA_ENOMEM : 0;
+	return 0;
+}
+
+static int load_history(struct kura_vault *v, struct history *h)
+{
+	h->gens = json_array();
+	return h->gens ? kura_state_scan(v, KURA_BACKUP_STATE_KIND, collect_gen, h) : KURA_ENOMEM;
+}
+
+/* ---- kura backup run ---- */
+
+static int split_targets(char *list, const char **out, size_t *n)
+{
+	for (char *save = NULL, *t = strtok_r(list, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		if (*n == MAX_TARGETS)
+			return KURA_ETOOBIG;
+		out[(*n)++] = t;
+	}
+	return 0;
+}
+
+static json_t *target_json(const struct kura_backup_target *t)
+{
+	return json_pack("{ss ss sb sb ss sI sI}", "target", t->name, "kind",
+			 t->kind == KURA_REPO_RECEIVER ? "receiver" : "dir", "immutable",
+			 t->immutable || t->kind == KURA_REPO_RECEIVER, "ok", t->ok, "error", t->err,
+			 "objects_sent", (json_int_t)t->put_objects, "bytes_sent",
+			 (json_int_t)t->put_bytes);
+}
+
+/* The generation's summary, the latest manifest and the event, in one
+ * transaction. */
+static int record_run(struct cli_op *op, const struct kura_backup_result *res,
+		      struct kura_backup_target *t, size_t nt, double secs)
+{
+	struct kura_txn *txn = NULL;
+	struct kura_event ev;
+	char key[48], detail[256];
+	json_t *targets = json_array(), *sum, *latest;
+	size_t ok = 0;
+	for (size_t i = 0; i < nt; i++) {
+		json_array_append_new(targets, target_json(&t[i]));
+		ok += t[i].ok;
+	}
+	sum = json_pack("{sI sI sI so sI sI sI sI sI sI sf so}", "generation",
+			(json_int_t)res->generation, "created_us", (json_int_t)res->created_us,
+			"base_generation", (json_int_t)res->base_generation, "sth", sth_brief(&res->sth),
+			"new_leaves", (json_int_t)res->new_leaves, "versions",
+			(json_int_t)res->versions, "events", (json_int_t)res->events, "content_bytes",
+			(json_int_t)res->content_bytes, "new_bytes", (json_int_t)res->new_bytes,
+			"objects", (json_int_t)res->objects, "seconds", secs, "targets", targets);
+	latest = json_pack("{ss#}", "manifest", (const char *)res->manifest.data,
+			   (int)res->manifest.len);
+	kura_audit_event(&ev, &op->id.actor, "backup-run");
+	snprintf(detail, sizeof(detail), "generation %llu at tree size %llu to %zu of %zu targets",
+		 (unsigned long long)res->generation, (unsigned long long)res->sth.tree_size, ok, nt);
+	KURA_AUDIT_SET(ev.detail, detail);
+	ev.severity = ok == nt ? KURA_SEV_INFO : KURA_SEV_WARNING;
+	ev.outcome = ok == nt ? KURA_OUTCOME_SUCCESS : KURA_OUTCOME_SERIOUS;
+	int r = sum && latest ? gen_key(res->generation, key) : KURA_ENOMEM;
+	if (!r)
+		r = kura_txn_begin(op->v, &txn);
+	if (!r)
+		r = kura_state_put(txn, KURA_BACKUP_STATE_KIND, key, sum);
+	if (!r)
+		r = kura_state_put(txn, KURA_BACKUP_STATE_KIND, KURA_BACKUP_LATEST, latest);
+	if (!r)
+		r = kura_txn_event(txn, &ev, NULL);
+	if (txn)
+		r = kura_txn_finish(txn, r, NULL);
+	json_decref(sum);
+	json_decref(latest);
+	return r;
+}
+
+static int bk_run(struct cli *c, int argc, char **argv)
+{
+	static const char usage[] =
+		"kura backup run [--to TARGET]... [--tls-ca F --tls-cert F --tls-key F] [--json]\n"
+		"  make a new generation and write it to every target (a directory, or\n"
+		"  https://HOST:PORT of a kura receiver); without --to, the targets of the\n"
+		"  setting backup.targets (administrators)";
+	static const struct option opts[] = {{"to", required_argument, NULL, 't'},
+					     {"tls-ca", required_argument, NULL, 'a'},
+					     {"tls-cert", required_argument, NULL, 'c'},
+					     {"tls-key", required_argument, NULL, 'k'},
+					     {"level", required_argument, NULL, 'l'},
+					     {NULL, 0, NULL, 0}};
+	const char *names[MAX_TARGETS];
+	struct kura_backup_target t[MAX_TARGETS];
+	struct tls_opts tls = {0};
+	struct kura_backup_result res = {0};
+	struct kura_buf list, prev;
+	struct cli_op op;
+	size_t nt = 0;
+	uint64_t level = 0;
+	int o, e = 0;
+	memset(t, 0, sizeof(t));
+	kura_buf_init(&list, 8192);
+	kura_buf_init(&prev, KURA_MANIFEST_MAX);
+	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
+		if (o == 't' && nt < MAX_TARGETS)
+			names[nt++] = optarg;
+		else if (o == 'a' || o == 'c' || o == 'k')
+			*(o == 'a' ? &tls.ca : o == 'c' ? &tls.cert : &tls.key) = optarg;
+		else if (o == 'l' && !cli_parse_u64(optarg, &level) && level >= 1 && level <= 19)
+			;
+		else
+			return EXIT_USAGE;
+	}
+	if (optind != argc)
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	if ((e = open_admin(c, &op, "backup-run")))
+		return e;
+	tls_from_settings(op.v, &tls);
+	if (!nt && !kura_setting_get(op.v, "backup.targets", &list) && !kura_buf_append_byte(&list, 0))
+		split_targets((char *)list.data, names, &nt);
+	if (!nt) {
+		e = cli_fail(c, KURA_EUSAGE, "no backup target: give --to DIR or set backup.targets",
+			     "バックアップ先がありません。--to DIR を指定するか backup.targets を設定してください");
+		goto out;
+	}
+	uint8_t vid[16];
+	kura_vault_id(op.v, vid);
+	for (size_t i = 0; !e && i < nt; i++) {
+		t[i].name = names[i];
+		e = open_repo(c, names[i], &tls, 1, vid, &t[i].repo);
+	}
+	if (e)
+		goto out;
+	json_t *lj = NULL;
+	if (!kura_state_get(op.v, KURA_BACKUP_STATE_KIND, KURA_BACKUP_LATEST, &lj)) {
+		const char *m = json_string_value(json_object_get(lj, "manifest"));
+		if (m)
+			kura_buf_append(&prev, m, strlen(m));
+	}
+	json_decref(lj);
+	struct kura_backup_opts bo = {.zstd_level = (int)level, .progress = cli_progress, .pctx = c};
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	int r = kura_backup_run(op.v, prev.data, prev.len, t, nt, &bo, &res);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	cli_progress_end(c);
+	double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	if (r) {
+		char detail[600];
+		snprintf(detail, sizeof(detail), "failed: %s%s%s", kura_strerror(r),
+			 nt && *t[0].err ? ": " : "", nt ? t[0].err : "");
+		audit_backup(&op, "backup-run", KURA_OUTCOME_SERIOUS, KURA_SEV_WARNING, detail);
+		e = cli_fail(c, r, "the backup failed: %s", "バックアップに失敗しました: %s",
+			     nt && *t[0].err ? t[0].err : kura_strerror(r));
+		goto out;
+	}
+	if ((r = record_run(&op, &res, t, nt, secs))) {
+		e = cli_fail(c, r, "generation %llu was written but cannot be recorded in the vault: %s",
+			     "世代 %llu は書き込みましたが保管庫に記録できません: %s",
+			     (unsigned long long)res.generation, kura_strerror(r));
+		goto out;
+	}
+	size_t ok = 0;
+	for (size_t i = 0; i < nt; i++)
+		ok += t[i].ok;
+	if (c->json) {
+		json_t *tj = json_array();
+		for (size_t i = 0; i < nt; i++)
+			json_array_append_new(tj, target_json(&t[i]));
+		cli_print_json(json_pack(
+			"{sI sI so sI sI sI sI sI sI sI sI sf so}", "generation",
+			(json_int_t)res.generation, "base_generation", (json_int_t)res.base_generation,
+			"sth", sth_brief(&res.sth), "new_leaves", (json_int_t)res.new_leaves,
+			"versions", (json_int_t)res.versions, "events", (json_int_t)res.events,
+			"content_bytes", (json_int_t)res.content_bytes, "objects",
+			(json_int_t)res.objects, "new_objects", (json_int_t)res.new_objects,
+			"new_bytes", (json_int_t)res.new_bytes, "dedup_chunks",
+			(json_int_t)res.dedup_chunks, "seconds", secs, "targets", tj));
+	} else {
+		printf(L(c, "generation %llu: tree size %llu, %llu new leaves (%llu versions, %llu events), %llu bytes of content, %.2f s\n",
+			 "世代 %llu: ツリーサイズ %llu、新しい葉 %llu（版 %llu、イベント %llu）、内容 %llu バイト、%.2f 秒\n"),
+		       (unsigned long long)res.generation, (unsigned long long)res.sth.tree_size,
+		       (unsigned long long)res.new_leaves, (unsigned long long)res.versions,
+		       (unsigned long long)res.events, (unsigned long long)res.content_bytes, secs);
+		for (size_t i = 0; i < nt; i++)
+			printf("  %s %s: %s%s%llu %s\n", t[i].ok ? "ok  " : "FAIL", t[i].name,
+			       t[i].ok ? "" : t[i].err, t[i].ok ? "" : " — ",
+			       (unsigned long long)t[i].put_objects,
+			       L(c, "new objects", "個の新しいオブジェクト"));
+	}
+	e = ok == nt ? EXIT_OK : cli_exit_code(KURA_EIO);
+out:
+	for (size_t i = 0; i < nt; i++)
+		kura_repo_close(t[i].repo);
+	kura_buf_release(&res.manifest);
+	kura_buf_release(&list);
+	kura_buf_release(&prev);
+	tls_release(&tls);
+	cli_op_close(&op);
+	return e;
+}
+
+/* ---- kura backup list / status ---- */
+
+static void policy_of(struct kura_vault *v, struct kura_policy *p)
+{
+	kura_policy_default(p);
+	p->keep_min = (unsigned)kura_setting_int(v, "backup.keep_min", 3);
+	p->daily = (unsigned)kura_setting_int(v, "backup.keep_daily", 7);
+	p->weekly = (unsigned)kura_setting_int(v, "backup.keep_weekly", 4);
+	p->monthly = (unsigned)kura_setting_int(v, "backup.keep_monthly", 12);
+	p->lock_us = 0;
+}
+
+/* Does a generation have a copy the vault host cannot change: on a
+ * receiver (no delete in its protocol), offline, or immutable? */
+static int protected_copy(json_t *gen, int *offline)
+{
+	json_t *t;
+	size_t i;
+	int any = 0;
+	json_array_foreach(json_object_get(gen, "targets"), i, t) {
+		const char *kind = json_string_value(json_object_get(t, "kind"));
+		if (!json_is_true(json_object_get(t, "ok")) || !kind)
+			continue;
+		if (strcmp(kind, "offline") == 0)
+			*offline = any = 1;
+		else if (strcmp(kind, "receiver") == 0 || json_is_true(json_object_get(t, "immutable")))
+			any = 1;
+	}
+	return any;
+}
+
+static int bk_list(struct cli *c, int argc, char **argv)
+{
+	static const char usage[] = "kura backup list [--json]\n"
+				    "  every generation made: time, tree head, size, targets, and whether\n"
+				    "  a copy is immutable or offline; which the retention policy keeps";
+	struct history h = {0};
+	struct cli_op op;
+	struct kura_policy pol;
+	int o, e;
+	while ((o = cli_getopt(c, argc, argv, "", NULL, usage)) != -1)
+		return EXIT_USAGE;
+	if (optind != argc)
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	if ((e = open_admin(c, &op, "backup-list")))
+		return e;
+	int r = load_history(op.v, &h);
+	size_t n = json_array_size(h.gens), i;
+	struct kura_policy_gen *pg = calloc(n ? n : 1, sizeof(*pg));
+	json_t *g;
+	if (!r && !pg)
+		r = KURA_ENOMEM;
+	policy_of(op.v, &pol);
+	json_array_foreach(h.gens, i, g) {
+		pg[i].generation = (uint64_t)json_integer_value(json_object_get(g, "generation"));
+		pg[i].created_us = json_integer_value(json_object_get(g, "created_us"));
+	}
+	if (!r)
+		kura_policy_apply(&pol, kura_time_now_us(), pg, n);
+	if (!r)
+		r = audit_backup(&op, "backup-list", 0, KURA_SEV_INFO, "");
+	if (r) {
+		e = cli_fail(c, r, "cannot list the backups: %s", "バックアップを一覧できません: %s",
+			     kura_strerror(r));
+	} else if (c->json) {
+		json_array_foreach(h.gens, i, g) {
+			int off = 0;
+			json_object_set_new(g, "protected", json_boolean(protected_copy(g, &off)));
+			json_object_set_new(g, "offline", json_boolean(off));
+			json_object_set_new(g, "policy_keeps", json_boolean(pg[i].keep));
+			json_object_set_new(g, "policy_reason", pg[i].why ? json_string(pg[i].why)
+									   : json_null());
+		}
+		cli_print_json(json_pack("{sO}", "generations", h.gens));
+	} else {
+		printf("%-5s %-20s %10s %12s  %-9s %s\n", L(c, "gen", "世代"), L(c, "time", "時刻"),
+		       L(c, "tree", "ツリー"), L(c, "bytes", "バイト"), L(c, "copy", "保護"),
+		       L(c, "targets", "保存先"));
+		json_array_foreach(h.gens, i, g) {
+			char tm[KURA_TIME_STR];
+			int off = 0, prot = protected_copy(g, &off);
+			kura_time_format(json_integer_value(json_object_get(g, "created_us")), tm);
+			printf("%-5lld %-20.20s %10lld %12lld  %-9s", (long long)pg[i].generation, tm,
+			       (long long)json_integer_value(
+				       json_object_get(json_object_get(g, "sth"), "tree_size")),
+			       (long long)json_integer_value(json_object_get(g, "new_bytes")),
+			       off ? "offline" : prot ? "immutable" : "-");
+			json_t *t;
+			size_t k;
+			json_array_foreach(json_object_get(g, "targets"), k, t)
+				printf(" %s%s", json_string_value(json_object_get(t, "target")),
+				       json_is_true(json_object_get(t, "ok")) ? "" : "(FAILED)");
+			printf("%s\n", pg[i].keep ? "" : L(c, "  [policy: may be pruned]",
+							    "  [保持方針: 削除対象]"));
+		}
+	}
+	free(pg);
+	json_decref(h.gens);
+	cli_op_close(&op);
+	return e;
+}
+
+struct status {
+	size_t generations, protected_old;
+	int ok_count, ok_protect, ok_age, ok_drill;
+	int64_t last_us, drill_us;
+	json_t *drill;
+};
+
+static void status_eval(struct kura_vault *v, struct history *h, struct status *s)
+{
+	size_t n = json_array_size(h->gens), good = 0, old = 0, prot = 0;
+	int64_t now = kura_time_now_us();
+	memset(s, 0, sizeof(*s));
+	/* Newest first: generations that reached at least one target. */
+	for (size_t i = n; i-- > 0;) {
+		json_t *g = json_array_get(h->gens, i), *t;
+		size_t k;
+		int reached = 0, off = 0;
+		json_array_foreach(json_object_get(g, "targets"), k, t)
+			reached |= json_is_true(json_object_get(t, "ok"));
+		if (!reached)
+			continue;
+		if (!good)
+			s->last_us = json_integer_value(json_object_get(g, "created_us"));
+		good++;
+		/* BK-03: from the third generation back, a copy out of reach. */
+		if (good >= 3) {
+			old++;
+			prot += protected_copy(g, &off) != 0;
+		}
+	}
+	s->generations = good;
+	s->protected_old = prot;
+	s->ok_count = good >= 3;
+	s->ok_protect = good >= 3 && prot == old;
+	s->ok_age = good && now - s->last_us <=
+				    kura_setting_int(v, "backup.max_age_hours", 26) * 3600 * 1000000LL;
+	if (!kura_state_get(v, KURA_BACKUP_STATE_KIND, "drill", &s->drill)) {
+		s->drill_us = json_integer_value(json_object_get(s->drill, "time_us"));
+		s->ok_drill = json_is_true(json_object_get(s->drill, "ok")) &&
+			      now - s->drill_us <=
+				      kura_setting_int(v, "backup.drill_days", 90) * 86400 * 1000000LL;
+	}
+}
+
+static int bk_status(struct cli *c, int argc, char **argv)
+{
+	static const char usage[] =
+		"kura backup status [--json]\n"
+		"  whether the guideline's expectations hold: at least 3 generations, the\n"
+		"  third and older out of the vault host's reach (receiver, offline or\n"
+		"  immutable), the last backup recent, a recent successful drill;\n"
+		"  exit status 1 when one does not";
+	struct history h = {0};
+	struct status s;
+	struct cli_op op;
+	int o, e;
+	while ((o = cli_getopt(c, argc, argv, "", NULL, usage)) != -1)
+		return EXIT_USAGE;
+	if (optind != argc)
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	if ((e = open_admin(c, &op, "backup-status")))
+		return e;
+	int r = load_history(op.v, &h);
+	if (!r)
+		status_eval(op.v, &h, &s);
+	if (!r)
+		r = audit_backup(&op, "backup-status", 0, KURA_SEV_INFO, "");
+	if (r) {
+		e = cli_fail(c, r, "cannot read the backup history: %s",
+			     "バックアップ履歴を読めません: %s", kura_strerror(r));
+		goto out;
+	}
+	int all = s.ok_count && s.ok_protect && s.ok_age && s.ok_drill;
+	char last[KURA_TIME_STR] = "-", drill[KURA_TIME_STR] = "-";
+	if (s.last_us)
+		kura_time_format(s.last_us, last);
+	if (s.drill_us)
+		kura_time_format(s.drill_us, drill);
+	if (c->json) {
+		cli_print_json(json_pack(
+			"{sb sI sb sI sb ss sb ss sb sO}", "ok", all, "generations",
+			(json_int_t)s.generations, "generations_ok", s.ok_count, "protected_old",
+			(json_int_t)s.protected_old, "protected_ok", s.ok_protect, "last_backup", last,
+			"last_backup_ok", s.ok_age, "last_drill", drill, "drill_ok", s.ok_drill,
+			"drill", s.drill ? s.drill : json_null()));
+	} else {
+		printf("%s %s: %zu\n", s.ok_count ? "ok  " : "FAIL",
+		       L(c, "generations (at least 3, BK-02)", "世代数（3 以上, BK-02）"), s.generations);
+		printf("%s %s: %zu\n", s.ok_protect ? "ok  " : "FAIL",
+		       L(c, "third and older out of reach: receiver, offline or immutable (BK-03)",
+			 "3 世代目以降が到達不能（受信サーバ・オフライン・不変, BK-03）"),
+		       s.protected_old);
+		printf("%s %s: %s\n", s.ok_age ? "ok  " : "FAIL",
+		       L(c, "last backup (backup.max_age_hours)", "最終バックアップ（backup.max_age_hours）"),
+		       last);
+		printf("%s %s: %s\n", s.ok_drill ? "ok  " : "FAIL",
+		       L(c, "last successful drill (backup.drill_days, BC-02)",
+			 "最終の成功した復旧訓練（backup.drill_days, BC-02）"),
+		       drill);
+	}
+	e = all ? EXIT_OK : EXIT_VERIFY;
+out:
+	json_decref(s.drill);
+	json_decref(h.gens);
+	cli_op_close(&op);
+	return e;
+}
+
+/* ---- kura backup export / verify / prune ---- */
+
+static int bk_export(struct cli *c, int argc, char **argv)
+{
+	static const char usage[] =
+		"kura backup export [--generation G] [--from TARGET] --to DIR\n"
+		"  write generation G (default: the newest) as a self-contained repository\n"
+		"  for removable media: objects, manifest, SHA256SUMS, README.txt";
+	static const struct option opts[] = {{"generation", required_argument, NULL, 'g'},
+					     {"from", required_argument, NULL, 'f'},
+					     {"to", required_argument, NULL, 't'},
+					     {NULL, 0, NULL, 0}};
+	const char *from = NULL, *to = NULL, *names[MAX_TARGETS];
+	struct tls_opts tls = {0};
+	struct kura_buf list;
+	struct kura_repo *src = NULL;
+	struct cli_op op;
+	uint64_t gen = 0, bytes = 0, got = 0;
+	size_t nt = 0;
+	int o, e;
+	kura_buf_init(&list, 8192);
+	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
+		if (o == 'g' && !cli_parse_u64(optarg, &gen) && gen)
+			;
+		else if (o == 'f' || o == 't')
+			*(o == 'f' ? &from : &to) = optarg;
+		else
+			return EXIT_USAGE;
+	}
+	if (optind != argc || !to)
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	if ((e = open_admin(c, &op, "backup-export")))
+		return e;
+	tls_from_settings(op.v, &tls);
+	if (!from && !kura_setting_get(op.v, "backup.targets", &list) &&
+	    !kura_buf_append_byte(&list, 0) && !split_targets((char *)list.data, names, &nt) && nt)
+		from = names[0];
+	uint8_t vid[16];
+	kura_vault_id(op.v, vid);
+	if (!from)
+		e = cli_fail(c, KURA_EUSAGE, "give --from TARGET (or set backup.targets)",
+			     "--from TARGET を指定してください（または backup.targets を設定）");
+	if (!e)
+		e = open_repo(c, from, &tls, 0, vid, &src);
+	if (!e) {
+		int r = kura_backup_export(src, gen, to, cli_progress, c, &got, &bytes);
+		cli_progress_end(c);
+		char detail[256], key[48];
+		snprintf(detail, sizeof(detail), "generation %llu to %s: %s", (unsigned long long)got,
+			 to, r ? kura_strerror(r) : "ok");
+		/* The generation's summary gains an offline copy. */
+		json_t *g = NULL;
+		if (!r && !gen_key(got, key) &&
+		    !kura_state_get(op.v, KURA_BACKUP_STATE_KIND, key, &g)) {
+			struct kura_txn *txn = NULL;
+			json_array_append_new(json_object_get(g, "targets"),
+					      json_pack("{ss ss sb sb}", "target", to, "kind", "offline",
+							"immutable", 0, "ok", 1));
+			int x = kura_txn_begin(op.v, &txn);
+			if (!x)
+				x = kura_state_put(txn, KURA_BACKUP_STATE_KIND, key, g);
+			if (txn)
+				kura_txn_finish(txn, x, NULL);
+		}
+		json_decref(g);
+		audit_backup(&op, "backup-export", r ? KURA_OUTCOME_SERIOUS : 0,
+			     r ? KURA_SEV_WARNING : KURA_SEV_NOTICE, detail);
+		if (r)
+			e = cli_fail(c, r, "the export failed: %s", "書き出しに失敗しました: %s",
+				     kura_strerror(r));
+		else if (c->json)
+			cli_print_json(json_pack("{sI ss sI}", "generation", (json_int_t)got, "to", to,
+						 "bytes", (json_int_t)bytes));
+		else
+			printf(L(c, "generation %llu written to %s (%llu bytes); keep it offline\n",
+				 "世代 %llu を %s に書き出しました（%llu バイト）。オフラインで保管してください\n"),
+			       (unsigned long long)got, to, (unsigned long long)bytes);
+	}
+	kura_repo_close(src);
+	kura_buf_release(&list);
+	tls_release(&tls);
+	cli_op_close(&op);
+	return e;
+}
+
+static void print_problem(void *ctx, const char *line)
+{
+	const struct cli *c = ctx;
+	if (!c->json)
+		printf("PROBLEM %s\n", line);
+}
+
+static int read_pubkey(const struct cli *c, const char *path, uint8_t pub[KURA_PUBKEY_LEN])
+{
+	struct kura_buf b;
+	kura_buf_init(&b, 65536);
+	int r = kura_fs_read(path, 65536, &b);
+	if (!r)
+		r = kura_ed25519_public_from_pem(b.data, b.len, pub);
+	kura_buf_release(&b);
+	return r ? cli_fail(c, r, "cannot read the public key %s", "公開鍵 %s を読めません", path) : 0;
+}
+
+static int bk_verify(struct cli *c, int argc, char **argv)
+{
+	static const char usage[] =
+		"kura backup verify --from TARGET [--pubkey FILE] [--read-data]\n"
+		"  check every generation: manifest signatures, consistent history, every\n"
+		"  object present and matching its id; --read-data also decrypts everything\n"
+		"  and recomputes each generation's tree head (needs the vault: administrators).\n"
+		"  Without --pubkey the vault's ledger-pubkey.pem is used when present";
+	static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
+					     {"pubkey", required_argument, NULL, 'p'},
+					     {"read-data", no_argument, NULL, 'r'},
+					     {"tls-ca", required_argument, NULL, 'a'},
+					     {"tls-cert", required_argument, NULL, 'c'},
+					     {"tls-key", required_argument, NULL, 'k'},
+					     {NULL, 0, NULL, 0}};
+	const char *from = NULL, *pubfile = NULL;
+	struct tls_opts tls = {0};
+	struct kura_repo *repo = NULL;
+	struct kura_backup_keys keys;
+	struct kura_check_result res;
+	struct cli_op op = {0};
+	uint8_t pub[KURA_PUBKEY_LEN];
+	int o, e = 0, read_data = 0, have_pub = 0, opened = 0;
+	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
+		if (o == 'f' || o == 'p')
+			*(o == 'f' ? &from : &pubfile) = optarg;
+		else if (o == 'r')
+			read_data = 1;
+		else if (o == 'a' || o == 'c' || o == 'k')
+			*(o == 'a' ? &tls.ca : o == 'c' ? &tls.cert : &tls.key) = optarg;
+		else
+			return EXIT_USAGE;
+	}
+	if (optind < argc && !from)
+		from = argv[optind++];
+	if (optind != argc || !from)
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	if (pubfile) {
+		if ((e = read_pubkey(c, pubfile, pub)))
+			return e;
+		have_pub = 1;
+	}
+	if (read_data) {
+		if ((e = open_admin(c, &op, "backup-verify")))
+			return e;
+		opened = 1;
+		tls_from_settings(op.v, &tls);
+		if (!have_pub)
+			kura_vault_pubkey(op.v, pub);
+		have_pub = 1;
+		if (kura_backup_keys_of(op.v, &keys)) {
+			e = cli_fail(c, KURA_EINTERNAL, "cannot derive the backup keys",
+				     "バックアップ鍵を導出できません");
+			goto out;
+		}
+	} else if (!have_pub) {
+		struct kura_buf p;
+		kura_buf_init(&p, 8192);
+		if (!kura_buf_printf(&p, "%s/%s", c->vault_dir, KURA_VAULT_PUBKEY) &&
+		    !kura_buf_append_byte(&p, 0) && access((char *)p.data, R_OK) == 0)
+			have_pub = !read_pubkey(c, (char *)p.data, pub);
+		kura_buf_release(&p);
+	}
+	if ((e = open_repo(c, from, &tls, 0, NULL, &repo)))
+		goto out;
+	int r = kura_backup_check(repo, have_pub ? pub : NULL, read_data ? &keys : NULL,
+				  print_problem, c, &res);
+	kura_wipe(&keys, sizeof(keys));
+	if (opened) {
+		char detail[256];
+		snprintf(detail, sizeof(detail), "%s: %llu generations, %llu objects, %llu problems",
+			 from, (unsigned long long)res.generations, (unsigned long long)res.objects,
+			 (unsigned long long)res.problems);
+		audit_backup(&op, "backup-verify", r ? KURA_OUTCOME_MAJOR : 0,
+			     r ? KURA_SEV_ALERT : KURA_SEV_INFO, detail);
+	}
+	if (r && r != KURA_EVERIFY) {
+		e = cli_fail(c, r, "cannot check %s: %s", "%s を検査できません: %s", from, kura_strerror(r));
+		goto out;
+	}
+	if (c->json)
+		cli_print_json(json_pack("{sb sI sI sI sI sb sb}", "ok", r == 0, "generations",
+					 (json_int_t)res.generations, "objects", (json_int_t)res.objects,
+					 "bytes", (json_int_t)res.bytes, "problems",
+					 (json_int_t)res.problems, "read_data", read_data, "trusted_key",
+					 have_pub));
+	else
+		printf(L(c, "%s: %llu generations, %llu objects, %llu bytes: %s%s\n",
+			 "%s: %llu 世代、%llu オブジェクト、%llu バイト: %s%s\n"),
+		       from, (unsigned long long)res.generations, (unsigned long long)res.objects,
+		       (unsigned long long)res.bytes,
+		       r ? L(c, "PROBLEMS FOUND", "問題あり") : "ok",
+		       have_pub ? "" : L(c, " (no trusted key: give --pubkey)",
+					 "（信頼する鍵なし: --pubkey を指定してください）"));
+	e = r ? EXIT_VERIFY : EXIT_OK;
+out:
+	kura_repo_close(repo);
+	tls_release(&tls);
+	if (opened)
+		cli_op_close(&op);
+	return e;
+}
+
+static int bk_prune(struct cli *c, int argc, char **argv)
+{
+	static const char usage[] =
+		"kura backup prune --to DIR [--dry-run]\n"
+		"  remove the generations of a directory target that the retention policy\n"
+		"  (backup.keep_*) no longer keeps, and the objects nothing needs; never fewer\n"
+		"  than 3.  Immutable files need CAP_LINUX_IMMUTABLE.  Receivers prune\n"
+		"  themselves";
+	static const struct option opts[] = {{"to", required_argument, NULL, 't'},
+					     {"dry-run", no_argument, NULL, 'n'},
+					     {NULL, 0, NULL, 0}};
+	const char *to = NULL;
+	struct kura_repo *repo = NULL;
+	struct kura_repo_gen *gens = NULL;
+	struct kura_policy pol;
+	struct cli_op op;
+	size_t n = 0, removed = 0;
+	uint64_t objs = 0, freed = 0;
+	int o, e, dry = 0;
+	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
+		if (o == 't')
+			to = optarg;
+		else if (o == 'n')
+			dry = 1;
+		else
+			return EXIT_USAGE;
+	}
+	if (optind != argc || !to || strncmp(to, "https://", 8) == 0)
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	if ((e = open_admin(c, &op, "backup-prune")))
+		return e;
+	uint8_t vid[16];
+	kura_vault_id(op.v, vid);
+	if ((e = open_repo(c, to, NULL, 0, vid, &repo)))
+		goto out;
+	policy_of(op.v, &pol);
+	int r = repo->ops->manifest_list(repo, &gens, &n);
+	struct kura_policy_gen *pg = r ? NULL : calloc(n ? n : 1, sizeof(*pg));
+	if (!r && !pg)
+		r = KURA_ENOMEM;
+	for (size_t i = 0; !r && i < n; i++) {
+		pg[i].generation = gens[i].generation;
+		pg[i].created_us = gens[i].created_us;
+	}
+	if (!r)
+		kura_policy_apply(&pol, kura_time_now_us(), pg, n);
+	for (size_t i = 0; !r && i < n; i++) {
+		if (pg[i].keep)
+			continue;
+		if (!dry)
+			r = kura_repo_dir_remove_generation(repo, pg[i].generation);
+		if (!r) {
+			removed++;
+			printf(L(c, "%s generation %llu\n", "世代 %llu を%s\n"),
+			       dry ? L(c, "would remove", "削除予定") : L(c, "removed", "削除"),
+			       (unsigned long long)pg[i].generation);
+		}
+	}
+	if (!r && !dry)
+		r = kura_repo_dir_gc(repo, &objs, &freed);
+	char detail[256];
+	snprintf(detail, sizeof(detail), "%s: %zu generations, %llu objects, %llu bytes removed%s", to,
+		 removed, (unsigned long long)objs, (unsigned long long)freed, dry ? " (dry run)" : "");
+	audit_backup(&op, "backup-prune", r ? KURA_OUTCOME_SERIOUS : 0, KURA_SEV_NOTICE, detail);
+	if (r)
+		e = cli_fail(c, r, "pruning %s failed: %s (%s)", "%s の整理に失敗しました: %s（%s）", to,
+			     kura_strerror(r), repo->err);
+	else if (c->json)
+		cli_print_json(json_pack("{sI sI sI sb}", "generations_removed", (json_int_t)removed,
+					 "objects_removed", (json_int_t)objs, "bytes_freed",
+					 (json_int_t)freed, "dry_run", dry));
+	free(pg);
+out:
+	free(gens);
+	kura_repo_close(repo);
+	cli_op_close(&op);
+	return e;
+}
+
 int cmd_backup(struct cli *c, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return cli_fail(c, KURA_EUSAGE, "not built yet", "未実装");
+	static const struct {
+		const char *name;
+		int (*run)(struct cli *, int, char **);
+	} sub[] = {{"run", bk_run},       {"list", bk_list},     {"status", bk_status},
+		   {"export", bk_export}, {"verify", bk_verify}, {"prune", bk_prune}};
+	static const char usage[] =
+		"kura backup run|list|status|export|verify|prune ... (--help for each)";
+	for (size_t i = 0; argc > 1 && i < sizeof(sub) / sizeof(sub[0]); i++)
+		if (strcmp(argv[1], sub[i].name) == 0)
+			return sub[i].run(c, argc - 1, argv + 1);
+	return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
 }
+
+/* ---- kura restore / kura drill ---- */
+
+static void refused_cb(void *ctx, uint64_t gen, int err, const char *why)
+{
+	const struct cli *c = ctx;
+	(void)err;
+	if (!c->json)
+		fprintf(stderr, L(c, "generation %llu refused: %s\n", "世代 %llu を拒否: %s\n"),
+			(unsigned long long)gen, why);
+}
+
+static int open_scanner(const struct cli *c, const char *db, struct kura_scanner **ret)
+{
+	char err[256] = "";
+	unsigned sigs = 0;
+	int r = kura_scan_open(db, ret, &sigs, err);
+	if (r == KURA_EINVAL)
+		return cli_fail(c, r, "no malware signature is loaded from %s: a restore would scan nothing, so it does not run (give --clamav-db DIR)",
+				"%s からマルウェア定義を読み込めません。検査なしの復元は行いません（--clamav-db DIR を指定）",
+				db);
+	if (r)
+		return cli_fail(c, r, "cannot load the malware signatures from %s: %s",
+				"マルウェア定義 %s を読み込めません: %s", db, *err ? err : kura_strerror(r));
+	return 0;
+}
+
+static json_t *restore_json(const struct kura_restore_result *res, const char *to, double secs)
+{
+	return json_pack("{sI so sI sI sI sI sI sI sI sf so sI sf sI ss sf}", "generation",
+			 (json_int_t)res->generation, "sth", sth_brief(&res->sth), "versions",
+			 (json_int_t)res->versions, "events", (json_int_t)res->events, "patients",
+			 (json_int_t)res->patients, "state_rows", (json_int_t)res->state_rows,
+			 "content_bytes", (json_int_t)res->content_bytes, "scanned_documents",
+			 (json_int_t)res->scanned_docs, "scanned_bytes", (json_int_t)res->scanned_bytes,
+			 "scan_seconds", res->scan_seconds, "newest_known", sth_brief(&res->newest),
+			 "rpo_entries", (json_int_t)res->rpo_entries, "rpo_seconds",
+			 (double)res->rpo_us / 1e6, "later_tree_heads_checked",
+			 (json_int_t)res->later_checked, "to", to, "seconds", secs);
+}
+
+static void print_restore(const struct cli *c, const struct kura_restore_result *res,
+			  const char *to, double secs)
+{
+	char root[65];
+	hex32(res->sth.root, root);
+	printf(L(c, "restored generation %llu into %s\n", "世代 %llu を %s に復元しました\n"),
+	       (unsigned long long)res->generation, to);
+	printf(L(c, "  tree head: size %llu, root %s\n", "  ツリーヘッド: サイズ %llu、ルート %s\n"),
+	       (unsigned long long)res->sth.tree_size, root);
+	printf(L(c, "  %llu versions, %llu events, %llu patients, %llu state rows\n",
+		 "  版 %llu、イベント %llu、患者 %llu、状態行 %llu\n"),
+	       (unsigned long long)res->versions, (unsigned long long)res->events,
+	       (unsigned long long)res->patients, (unsigned long long)res->state_rows);
+	printf(L(c, "  malware scan: %llu documents, %llu bytes, clean\n",
+		 "  マルウェア検査: 文書 %llu、%llu バイト、検出なし\n"),
+	       (unsigned long long)res->scanned_docs, (unsigned long long)res->scanned_bytes);
+	printf(L(c, "  consistent with %llu later tree heads; RPO: %llu entries, %.0f s behind the newest known\n",
+		 "  後続のツリーヘッド %llu 件と整合。RPO: 最新より %llu 件、%.0f 秒前\n"),
+	       (unsigned long long)res->later_checked, (unsigned long long)res->rpo_entries,
+	       (double)res->rpo_us / 1e6);
+	printf(L(c, "  verified (kura verify passed) in %.2f s\n",
+		 "  検証済み（kura verify 合格）、所要 %.2f 秒\n"), secs);
+}
+
+static int restore_fail(const struct cli *c, int r, const struct kura_restore_result *res)
+{
+	if (r == KURA_ESTATE)
+		return cli_fail(c, KURA_EVERIFY, "generation %llu is infected (%s): not restored; try --latest-clean",
+				"世代 %llu はマルウェアに感染しています（%s）。復元しません。--latest-clean を試してください",
+				(unsigned long long)res->generation, res->infected);
+	if (r == KURA_EDENIED)
+		return cli_fail(c, r, "%s", "%s", *res->why ? res->why : "wrong passphrase or recovery key");
+	return cli_fail(c, r == KURA_ECRYPTO ? KURA_EVERIFY : r, "restore refused: %s",
+			"復元を拒否しました: %s", *res->why ? res->why : kura_strerror(r));
+}
+
+/* Record the restore in the restored vault's own trail. */
+static int record_restore(const char *dir, const char *pass, size_t plen, const char *from,
+			  const struct kura_restore_result *res, int recovery)
+{
+	struct kura_vault *v = NULL;
+	struct kura_txn *t = NULL;
+	struct kura_event ev;
+	struct kura_actor who = {0};
+	char detail[512];
+	int r = kura_vault_open(dir, pass, plen, 0, &v);
+	cli_where(&who);
+	kura_audit_event(&ev, &who, "backup-restore");
+	snprintf(detail, sizeof(detail),
+		 "restored generation %llu (tree size %llu) from %s with the %s; %llu documents scanned clean",
+		 (unsigned long long)res->generation, (unsigned long long)res->sth.tree_size, from,
+		 recovery ? "recovery key" : "passphrase", (unsigned long long)res->scanned_docs);
+	KURA_AUDIT_SET(ev.detail, detail);
+	ev.severity = KURA_SEV_NOTICE;
+	if (!r)
+		r = kura_txn_begin(v, &t);
+	if (!r)
+		r = kura_txn_event(t, &ev, NULL);
+	if (t)
+		r = kura_txn_finish(t, r, NULL);
+	kura_vault_close(v);
+	return r;
+}
+
+static int read_recovery(const struct cli *c, const char *path, char **ret, size_t *ret_len)
+{
+	struct kura_buf b;
+	kura_buf_init(&b, 4096);
+	int r = kura_fs_read(path, 4096, &b);
+	while (!r && b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+		b.len--;
+	char *s = r ? NULL : kura_secret_alloc(b.len + 1);
+	if (!r && !s)
+		r = KURA_ENOMEM;
+	if (!r) {
+		memcpy(s, b.data, b.len);
+		s[b.len] = 0;
+		*ret = s;
+		*ret_len = b.len;
+	}
+	kura_buf_release_secret(&b);
+	return r ? cli_fail(c, r, "cannot read the recovery key file %s", "復旧鍵ファイル %s を読めません",
+			    path)
+		 : 0;
+}
+
 int cmd_restore(struct cli *c, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return cli_fail(c, KURA_EUSAGE, "not built yet", "未実装");
+	static const char usage[] =
+		"kura restore --from TARGET [--generation G | --latest-clean] --to NEWDIR\n"
+		"             [--recovery-key-file FILE] [--against FILE]... [--pubkey FILE]\n"
+		"             [--clamav-db DIR] [--tls-ca F --tls-cert F --tls-key F] [--json]\n"
+		"  restore a generation into a new vault after checking signatures, every\n"
+		"  object, the ledger, consistency with later tree heads and every document\n"
+		"  against malware signatures; never over an existing vault.  The passphrase\n"
+		"  is asked for (KURA_PASSPHRASE_FILE); with a recovery key, a new one";
+	static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
+					     {"to", required_argument, NULL, 't'},
+					     {"generation", required_argument, NULL, 'g'},
+					     {"latest-clean", no_argument, NULL, 'l'},
+					     {"recovery-key-file", required_argument, NULL, 'r'},
+					     {"against", required_argument, NULL, 'a'},
+					     {"pubkey", required_argument, NULL, 'p'},
+					     {"clamav-db", required_argument, NULL, 'd'},
+					     {"tls-ca", required_argument, NULL, 'A'},
+					     {"tls-cert", required_argument, NULL, 'C'},
+					     {"tls-key", required_argument, NULL, 'K'},
+					     {NULL, 0, NULL, 0}};
+	const char *from = NULL, *to = NULL, *rkey = NULL, *pubfile = NULL;
+	const char *db = KURA_SCAN_DEFAULT_DB, *against[16];
+	struct kura_restore_opts ro = {0};
+	struct kura_restore_result res;
+	struct tls_opts tls = {0};
+	struct kura_repo *repo = NULL;
+	struct kura_scanner *scan = NULL;
+	uint8_t pub[KURA_PUBKEY_LEN];
+	char *secret = NULL, *newpass = NULL;
+	size_t nag = 0;
+	int o, e;
+	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
+		if (o == 'f' || o == 't' || o == 'r' || o == 'p' || o == 'd')
+			*(o == 'f'   ? &from
+			  : o == 't' ? &to
+			  : o == 'r' ? &rkey
+			  : o == 'p' ? &pubfile
+				     : &db) = optarg;
+		else if (o == 'g' && !cli_parse_u64(optarg, &ro.generation) && ro.generation)
+			;
+		else if (o == 'l')
+			ro.latest_clean = 1;
+		else if (o == 'a' && nag < 16)
+			against[nag++] = optarg;
+		else if (o == 'A' || o == 'C' || o == 'K')
+			*(o == 'A' ? &tls.ca : o == 'C' ? &tls.cert : &tls.key) = optarg;
+		else
+			return EXIT_USAGE;
+	}
+	if (optind != argc || !from || !to || (ro.generation && ro.latest_clean))
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	if (pubfile && (e = read_pubkey(c, pubfile, pub)))
+		return e;
+	if ((e = open_scanner(c, db, &scan)))
+		return e;
+	if ((e = open_repo(c, from, &tls, 0, NULL, &repo)))
+		goto out;
+	if (rkey) {
+		if ((e = read_recovery(c, rkey, &secret, &ro.secret_len)))
+			goto out;
+		ro.recovery = 1;
+		int r = cli_passphrase(c, 1, &newpass, &ro.new_pass_len);
+		if (r) {
+			e = cli_fail(c, r, "a new passphrase is needed for the restored vault",
+				     "復元した保管庫の新しいパスフレーズが必要です");
+			goto out;
+		}
+		ro.new_pass = newpass;
+	} else {
+		int r = cli_passphrase(c, 0, &secret, &ro.secret_len);
+		if (r) {
+			e = cli_fail(c, r, "the vault passphrase is needed", "保管庫のパスフレーズが必要です");
+			goto out;
+		}
+	}
+	ro.secret = secret;
+	ro.scanner = scan;
+	ro.trusted_pub = pubfile ? pub : NULL;
+	ro.against = against;
+	ro.nagainst = nag;
+	ro.progress = cli_progress;
+	ro.pctx = c;
+	ro.refused = refused_cb;
+	ro.rctx = c;
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	int r = kura_restore(repo, to, &ro, &res);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	cli_progress_end(c);
+	double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	if (!r)
+		r = record_restore(to, ro.recovery ? ro.new_pass : ro.secret,
+				   ro.recovery ? ro.new_pass_len : ro.secret_len, from, &res,
+				   ro.recovery);
+	if (r) {
+		e = restore_fail(c, r, &res);
+		goto out;
+	}
+	if (c->json)
+		cli_print_json(restore_json(&res, to, secs));
+	else
+		print_restore(c, &res, to, secs);
+out:
+	kura_secret_free(secret);
+	kura_secret_free(newpass);
+	kura_repo_close(repo);
+	kura_scan_close(scan);
+	return e;
 }
+
+static int rm_scratch(const char *dir)
+{
+	char cmd[8192];
+	/* The scratch directory is ours (mkdtemp): remove it with everything in it. */
+	if (snprintf(cmd, sizeof(cmd), "%s", dir) >= (int)sizeof(cmd))
+		return KURA_EINVAL;
+	struct kura_buf p;
+	kura_buf_init(&p, 8192);
+	static const char *const files[] = {KURA_VAULT_DB, KURA_VAULT_DB "-wal", KURA_VAULT_DB "-shm",
+					    KURA_VAULT_PUBKEY, NULL};
+	for (size_t i = 0; files[i]; i++) {
+		kura_buf_reset(&p);
+		if (!kura_buf_printf(&p, "%s/%s", dir, files[i]) && !kura_buf_append_byte(&p, 0))
+			unlink((char *)p.data);
+	}
+	kura_buf_release(&p);
+	return rmdir(dir) ? KURA_EIO : 0;
+}
+
 int cmd_drill(struct cli *c, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return cli_fail(c, KURA_EUSAGE, "not built yet", "未実装");
+	static const char usage[] =
+		"kura drill [--from TARGET] [--clamav-db DIR] [--scratch DIR] [--json]\n"
+		"  a restore drill (BC-02): restore the newest generation into a scratch\n"
+		"  directory, verify it, measure RTO and RPO, remove it, and record the\n"
+		"  result (administrators; asks for the vault passphrase again)";
+	static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
+					     {"clamav-db", required_argument, NULL, 'd'},
+					     {"scratch", required_argument, NULL, 's'},
+					     {NULL, 0, NULL, 0}};
+	const char *from = NULL, *db = NULL, *scratch_base = NULL, *names[MAX_TARGETS];
+	struct tls_opts tls = {0};
+	struct kura_buf list, dbs, tmpl;
+	struct kura_repo *repo = NULL;
+	struct kura_scanner *scan = NULL;
+	struct kura_restore_opts ro = {0};
+	struct kura_restore_result res;
+	struct kura_sth live;
+	struct cli_op op;
+	char *secret = NULL;
+	size_t nt = 0;
+	int o, e;
+	memset(&res, 0, sizeof(res));
+	kura_buf_init(&list, 8192);
+	kura_buf_init(&tmpl, 8192);
+	kura_buf_init(&dbs, 1);
+	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
+		if (o == 'f' || o == 'd' || o == 's')
+			*(o == 'f' ? &from : o == 'd' ? &db : &scratch_base) = optarg;
+		else
+			return EXIT_USAGE;
+	}
+	if (optind != argc)
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	if ((e = open_admin(c, &op, "backup-drill")))
+		return e;
+	tls_from_settings(op.v, &tls);
+	if (!db)
+		db = setting_str(op.v, "backup.clamav_db", &dbs);
+	if (!from && !kura_setting_get(op.v, "backup.targets", &list) &&
+	    !kura_buf_append_byte(&list, 0) && !split_targets((char *)list.data, names, &nt) && nt)
+		from = names[0];
+	if (!from) {
+		e = cli_fail(c, KURA_EUSAGE, "give --from TARGET (or set backup.targets)",
+			     "--from TARGET を指定してください（または backup.targets を設定）");
+		goto out;
+	}
+	if ((e = open_scanner(c, db, &scan)))
+		goto out;
+	uint8_t vid[16], pub[KURA_PUBKEY_LEN];
+	kura_vault_id(op.v, vid);
+	kura_vault_pubkey(op.v, pub);
+	if ((e = open_repo(c, from, &tls, 0, vid, &repo)))
+		goto out;
+	int r = cli_passphrase(c, 0, &secret, &ro.secret_len);
+	if (!r)
+		r = kura_vault_sth(op.v, &live);
+	const char *base = scratch_base ? scratch_base : getenv("TMPDIR");
+	if (!r)
+		r = kura_buf_printf(&tmpl, "%s/kura-drill-XXXXXX", base && *base ? base : "/tmp");
+	if (!r)
+		r = kura_buf_append_byte(&tmpl, 0);
+	char *scratch = r ? NULL : mkdtemp((char *)tmpl.data);
+	if (!r && !scratch)
+		r = KURA_EIO;
+	ro.secret = secret;
+	ro.scanner = scan;
+	ro.trusted_pub = pub;
+	ro.progress = cli_progress;
+	ro.pctx = c;
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if (!r)
+		r = kura_restore(repo, scratch, &ro, &res);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	cli_progress_end(c);
+	double rto = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	if (scratch)
+		rm_scratch(scratch);
+	/* RPO against the live vault: what a loss now would take back. */
+	uint64_t rpo_entries = !r && live.tree_size >= res.sth.tree_size
+				       ? live.tree_size - res.sth.tree_size : 0;
+	double rpo_s = !r ? (double)(live.time_us - res.sth.time_us) / 1e6 : 0;
+	char detail[512], tm[KURA_TIME_STR];
+	int64_t now = kura_time_now_us();
+	kura_time_format(now, tm);
+	if (r)
+		snprintf(detail, sizeof(detail), "drill from %s failed: %s", from,
+			 *res.why ? res.why : kura_strerror(r));
+	else
+		snprintf(detail, sizeof(detail),
+			 "drill from %s: generation %llu restored and verified, RTO %.2f s, RPO %llu entries / %.0f s",
+			 from, (unsigned long long)res.generation, rto, (unsigned long long)rpo_entries,
+			 rpo_s);
+	json_t *dj = json_pack("{sI ss sb ss sI sf sI sf sI ss}", "time_us", (json_int_t)now, "time",
+			       tm, "ok", r == 0, "from", from, "generation",
+			       (json_int_t)res.generation, "rto_seconds", rto, "rpo_entries",
+			       (json_int_t)rpo_entries, "rpo_seconds", rpo_s, "scanned_documents",
+			       (json_int_t)res.scanned_docs, "why", r ? res.why : "");
+	{
+		struct kura_txn *txn = NULL;
+		struct kura_event ev;
+		kura_audit_event(&ev, &op.id.actor, "backup-drill");
+		KURA_AUDIT_SET(ev.detail, detail);
+		ev.outcome = r ? KURA_OUTCOME_SERIOUS : KURA_OUTCOME_SUCCESS;
+		ev.severity = r ? KURA_SEV_ALERT : KURA_SEV_NOTICE;
+		int x = dj ? kura_txn_begin(op.v, &txn) : KURA_ENOMEM;
+		if (!x)
+			x = kura_state_put(txn, KURA_BACKUP_STATE_KIND, "drill", dj);
+		if (!x)
+			x = kura_txn_event(txn, &ev, NULL);
+		if (txn)
+			x = kura_txn_finish(txn, x, NULL);
+		if (x && !r)
+			r = x;
+	}
+	if (r) {
+		e = restore_fail(c, r, &res);
+	} else if (c->json) {
+		cli_print_json(json_pack("{sO sf sI sf so}", "drill", dj, "rto_seconds", rto,
+					 "rpo_entries", (json_int_t)rpo_entries, "rpo_seconds", rpo_s,
+					 "restore", restore_json(&res, "(scratch, removed)", rto)));
+	} else {
+		print_restore(c, &res, L(c, "a scratch directory (removed)", "作業用ディレクトリ（削除済み）"),
+			      rto);
+		printf(L(c, "drill passed: RTO %.2f s, RPO %llu entries (%.0f s) behind the live vault\n",
+			 "復旧訓練に合格: RTO %.2f 秒、RPO 現在の保管庫より %llu 件（%.0f 秒）\n"),
+		       rto, (unsigned long long)rpo_entries, rpo_s);
+	}
+	json_decref(dj);
+out:
+	kura_buf_release(&dbs);
+	kura_secret_free(secret);
+	kura_repo_close(repo);
+	kura_scan_close(scan);
+	kura_buf_release(&list);
+	kura_buf_release(&tmpl);
+	tls_release(&tls);
+	cli_op_close(&op);
+	return e;
 }

@@ -36,6 +36,8 @@ typedef int (*kura_event_cb)(void *ctx, const struct kura_event_row *row);
 /* A row of mutable state: value bytes and the MAC the vault keeps over them. */
 typedef int (*kura_state_cb)(void *ctx, const char *key, struct kura_slice value,
 			     const uint8_t mac[KURA_HASH_LEN]);
+/* A meta row (name, value; n = 0) or a patient (id, wrapped key, n = created_us). */
+typedef int (*kura_pair_cb)(void *ctx, const char *name, struct kura_slice value, int64_t n);
 typedef int (*kura_node_cb)(void *ctx, unsigned level, uint64_t index,
 			    const uint8_t hash[KURA_HASH_LEN]);
 
@@ -49,6 +51,10 @@ struct kura_store_ops {
 
 	int (*meta_get)(struct kura_store *s, const char *key, struct kura_buf *out);
 	int (*meta_put)(struct kura_store *s, const char *key, const void *v, size_t len);
+
+	/* Every meta row and every patient, ordered by name (for backups). */
+	int (*meta_scan)(struct kura_store *s, kura_pair_cb cb, void *ctx);
+	int (*patient_scan)(struct kura_store *s, kura_pair_cb cb, void *ctx);
 
 	int (*patient_key_get)(struct kura_store *s, const char *patient, struct kura_buf *out);
 	int (*patient_key_put)(struct kura_store *s, const char *patient,

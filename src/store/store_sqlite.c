@@ -21,7 +21,8 @@ enum stmt_id {
 	ST_VLATEST, ST_VHIST, ST_LIST_ALL, ST_LIST_PATIENT, ST_VSCAN, ST_VCOUNT,
 	ST_NODE_GET, ST_NODE_PUT, ST_NODE_SCAN, ST_STH_PUT, ST_STH_LATEST,
 	ST_STH_GET, ST_STH_SCAN, ST_EV_PUT, ST_EV_SCAN, ST_EV_COUNT, ST_STATE_GET,
-	ST_STATE_PUT, ST_STATE_DEL, ST_STATE_SCAN, ST_STATE_SCAN_ALL, ST_COUNT
+	ST_STATE_PUT, ST_STATE_DEL, ST_STATE_SCAN, ST_STATE_SCAN_ALL, ST_META_SCAN, ST_PKEY_SCAN,
+	ST_COUNT
 };
 
 #define ECOLS "leaf_index, time_us, utc_offset_min, clock, severity, outcome, action, " \
@@ -72,6 +73,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_STATE_DEL] = "DELETE FROM state WHERE kind = ?1 AND key = ?2",
 	[ST_STATE_SCAN] = "SELECT key, value, mac FROM state WHERE kind = ?1 ORDER BY key",
 	[ST_STATE_SCAN_ALL] = "SELECT kind || '/' || key, value, mac FROM state ORDER BY kind, key",
+	[ST_META_SCAN] = "SELECT key, value FROM meta ORDER BY key",
+	[ST_PKEY_SCAN] = "SELECT patient_id, wrapped_key, created_us FROM patients ORDER BY patient_id",
 };
 
 /* Tables added with identity and audit (issue 3); created on every
@@ -855,7 +858,47 @@ static int sq_state_scan(struct kura_store *s, const char *kind, kura_state_cb c
 	return r;
 }
 
+/* Rows of (text, blob[, integer]) for meta_scan and patient_scan. */
+static int scan_pairs(struct kura_store *s, enum stmt_id id, kura_pair_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	char key[KURA_MAX_ID + 1];
+	int r = stmt(S(s), id, &st), rc;
+	if (r)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((r = col_text(st, 0, key, sizeof(key))))
+			break;
+		if (sqlite3_column_type(st, 1) != SQLITE_BLOB &&
+		    sqlite3_column_type(st, 1) != SQLITE_TEXT) {
+			r = KURA_ECORRUPT;
+			break;
+		}
+		struct kura_slice v = kura_slice_make(sqlite3_column_blob(st, 1),
+						      (size_t)sqlite3_column_bytes(st, 1));
+		int64_t n = id == ST_PKEY_SCAN ? sqlite3_column_int64(st, 2) : 0;
+		if ((r = cb(ctx, key, v, n)))
+			break;
+	}
+	if (!r && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = map_rc(rc);
+	sqlite3_reset(st);
+	return r;
+}
+
+static int sq_meta_scan(struct kura_store *s, kura_pair_cb cb, void *ctx)
+{
+	return scan_pairs(s, ST_META_SCAN, cb, ctx);
+}
+
+static int sq_patient_scan(struct kura_store *s, kura_pair_cb cb, void *ctx)
+{
+	return scan_pairs(s, ST_PKEY_SCAN, cb, ctx);
+}
+
 static const struct kura_store_ops sqlite_ops = {
+	.meta_scan = sq_meta_scan,
+	.patient_scan = sq_patient_scan,
 	.close = sq_close,
 	.txn_begin = sq_begin,
 	.txn_commit = sq_commit,

@@ -10,10 +10,8 @@
 #include "vault/vault_int.h"
 #include "util/banned.h"
 
-#define AAD_MASTER "kura.master.v1"
 #define AAD_LEDGER_KEY "kura.ledger-key.v1"
 #define AAD_DEK "kura.dek.v1"
-#define KDF_ALG "argon2id13"
 
 static int aad_for(const struct kura_vault *v, const char *label, const char *extra,
 		   struct kura_buf *out)
@@ -63,18 +61,18 @@ static int load_wrapped(struct kura_vault *v, const char *name, const uint8_t k[
 	return r;
 }
 
-static int kdf_json(const struct kura_kdf_params *kdf, const uint8_t salt[KURA_SALT_LEN],
-		    struct kura_buf *out)
+int vault_kdf_json(const struct kura_kdf_params *kdf, const uint8_t salt[KURA_SALT_LEN],
+		   struct kura_buf *out)
 {
 	char hex[2 * KURA_SALT_LEN + 1];
 	kura_hex_encode(salt, KURA_SALT_LEN, hex);
 	return kura_buf_printf(out, "{\"alg\":\"%s\",\"ops\":%llu,\"mem_kib\":%llu,\"salt\":\"%s\"}",
-			       KDF_ALG, (unsigned long long)kdf->ops,
+			       VAULT_KDF_ALG, (unsigned long long)kdf->ops,
 			       (unsigned long long)kdf->mem_kib, hex);
 }
 
-static int derive_kek(const char *pass, size_t passlen, const struct kura_kdf_params *kdf,
-		      const uint8_t salt[KURA_SALT_LEN], uint8_t kek[KURA_KEY_LEN])
+int vault_derive_kek(const char *pass, size_t passlen, const struct kura_kdf_params *kdf,
+		     const uint8_t salt[KURA_SALT_LEN], uint8_t kek[KURA_KEY_LEN])
 {
 	return kura_argon2id(kek, KURA_KEY_LEN, pass, passlen, salt, kdf->ops, kdf->mem_kib);
 }
@@ -89,7 +87,7 @@ int vault_keys_create(struct kura_vault *v, const char *pass, size_t passlen,
 	kura_random(salt, sizeof(salt));
 	kura_random(v->vault_id, VAULT_ID_LEN);
 	kura_random(v->sec->master, KURA_KEY_LEN);
-	int r = derive_kek(pass, passlen, kdf, salt, kek);
+	int r = vault_derive_kek(pass, passlen, kdf, salt, kek);
 	if (!r)
 		r = kura_hkdf_sha256(v->sec->master, KURA_KEY_LEN, "kura/v1/wrap", v->sec->wrap,
 				     KURA_KEY_LEN);
@@ -98,7 +96,7 @@ int vault_keys_create(struct kura_vault *v, const char *pass, size_t passlen,
 	if (!r)
 		r = kura_ed25519_keygen(v->sec->sign_seed, v->pub);
 	if (!r)
-		r = kdf_json(kdf, salt, &j);
+		r = vault_kdf_json(kdf, salt, &j);
 	if (!r)
 		r = s->ops->meta_put(s, "format", KURA_VAULT_FORMAT, strlen(KURA_VAULT_FORMAT));
 	if (!r)
@@ -106,7 +104,7 @@ int vault_keys_create(struct kura_vault *v, const char *pass, size_t passlen,
 	if (!r)
 		r = s->ops->meta_put(s, "kdf", j.data, j.len);
 	if (!r)
-		r = store_wrapped(v, "master_key", kek, AAD_MASTER, v->sec->master);
+		r = store_wrapped(v, "master_key", kek, VAULT_AAD_MASTER, v->sec->master);
 	if (!r)
 		r = store_wrapped(v, "ledger_key", v->sec->wrap, AAD_LEDGER_KEY, v->sec->sign_seed);
 	if (!r)
@@ -116,21 +114,25 @@ int vault_keys_create(struct kura_vault *v, const char *pass, size_t passlen,
 	return r;
 }
 
+int vault_kdf_parse(const json_t *root, struct kura_kdf_params *kdf, uint8_t salt[KURA_SALT_LEN])
+{
+	json_t *ops = json_object_get(root, "ops"), *mem = json_object_get(root, "mem_kib");
+	const char *alg = json_string_value(json_object_get(root, "alg"));
+	const char *hex = json_string_value(json_object_get(root, "salt"));
+	if (!alg || strcmp(alg, VAULT_KDF_ALG) != 0 || !json_is_integer(ops) || !json_is_integer(mem) ||
+	    json_integer_value(ops) <= 0 || json_integer_value(mem) <= 0 ||
+	    kura_hex_decode(hex, salt, KURA_SALT_LEN) != 0)
+		return KURA_ECORRUPT;
+	kdf->ops = (uint64_t)json_integer_value(ops);
+	kdf->mem_kib = (uint64_t)json_integer_value(mem);
+	return 0;
+}
+
 static int parse_kdf(const struct kura_buf *j, struct kura_kdf_params *kdf,
 		     uint8_t salt[KURA_SALT_LEN])
 {
 	json_t *root = json_loadb((const char *)j->data, j->len, 0, NULL);
-	json_t *ops = json_object_get(root, "ops"), *mem = json_object_get(root, "mem_kib");
-	const char *alg = json_string_value(json_object_get(root, "alg"));
-	const char *hex = json_string_value(json_object_get(root, "salt"));
-	int r = KURA_ECORRUPT;
-	if (alg && strcmp(alg, KDF_ALG) == 0 && json_is_integer(ops) && json_is_integer(mem) &&
-	    json_integer_value(ops) > 0 && json_integer_value(mem) > 0 &&
-	    kura_hex_decode(hex, salt, KURA_SALT_LEN) == 0) {
-		kdf->ops = (uint64_t)json_integer_value(ops);
-		kdf->mem_kib = (uint64_t)json_integer_value(mem);
-		r = 0;
-	}
+	int r = root ? vault_kdf_parse(root, kdf, salt) : KURA_ECORRUPT;
 	json_decref(root);
 	return r;
 }
@@ -162,11 +164,11 @@ static int unlock_master(struct kura_vault *v, const char *pass, size_t passlen)
 	if (!r)
 		r = parse_kdf(&j, &kdf, salt);
 	if (!r)
-		r = derive_kek(pass, passlen, &kdf, salt, kek);
+		r = vault_derive_kek(pass, passlen, &kdf, salt, kek);
 	if (r == KURA_EINVAL)
 		r = KURA_ECORRUPT;
 	if (!r)
-		r = load_wrapped(v, "master_key", kek, AAD_MASTER, v->sec->master);
+		r = load_wrapped(v, "master_key", kek, VAULT_AAD_MASTER, v->sec->master);
 	if (r == KURA_ECRYPTO)
 		r = KURA_EDENIED;
 	kura_wipe(kek, sizeof(kek));

@@ -230,4 +230,61 @@ int kura_restore_commit(struct kura_restore_writer *w);
 /* Abort what is not committed and free w (NULL accepted). */
 void kura_restore_end(struct kura_restore_writer *w);
 
+/*
+ * Keys for other modules (backups, issue 4; docs/formats/vault.md §1).
+ *
+ * A recovery key is 32 random bytes that wrap the master key a second
+ * time, so that a backup can be opened when the passphrase holder is gone
+ * (docs/RECOVERY.md).  It is shown once as text: the 32 bytes and a
+ * 3-byte check (the first bytes of SHA-256("kura.recovery.check.v1" ||
+ * key)) in Crockford base32, 56 symbols in 14 groups of 4 joined by '-'.
+ * Reading it ignores case, spaces and '-', and takes O as 0 and I, L as 1.
+ * The box lives in the state row ("vault-key", "recovery"), which can be
+ * replaced (meta is write-once): box = AES-256-GCM of the master key under
+ * HKDF-SHA256(recovery key, "kura/v1/recovery"), AAD "kura.recovery.v1" ||
+ * vault_id.
+ */
+#define KURA_RECOVERY_KEY_LEN 32
+#define KURA_RECOVERY_KEY_SYMBOLS 56 /* (32 + 3) bytes * 8 / 5 */
+#define KURA_RECOVERY_KEY_TEXT_LEN (KURA_RECOVERY_KEY_SYMBOLS + KURA_RECOVERY_KEY_SYMBOLS / 4 - 1) /* 69 */
+
+/* Make a new recovery key and store its box in one durable transaction;
+ * the previous key stops opening this vault (copies made before, such as
+ * backups, still carry the old box).  out gets the text, NUL-terminated:
+ * a secret the caller wipes (kura_wipe).  KURA_EDENIED if read-only. */
+int kura_vault_recovery_new(struct kura_vault *v, char out[KURA_RECOVERY_KEY_TEXT_LEN + 1]);
+/* The same inside t (with the caller's audit event). */
+int kura_txn_recovery_new(struct kura_txn *t, char out[KURA_RECOVERY_KEY_TEXT_LEN + 1]);
+
+/* HKDF-SHA256 of the master key for a purpose named by info (e.g.
+ * "kura/v1/backup-enc").  KURA_EINVAL for an empty info or one the vault
+ * uses itself (wrap, state keys): no caller gets the vault's own keys. */
+int kura_vault_derive(struct kura_vault *v, const char *info, uint8_t out[KURA_KEY_LEN]);
+/* The vault's 16 random bytes made at init. */
+void kura_vault_id(const struct kura_vault *v, uint8_t out[16]);
+/* Ed25519 signature of msg with the ledger key.  Callers prefix their own
+ * context string (backup manifests: "kura.backup.manifest.v1") so that
+ * no message can pass for a tree head. */
+int kura_vault_sign(struct kura_vault *v, const void *msg, size_t len, uint8_t sig[KURA_SIG_LEN]);
+/* What a backup carries to be opened with the passphrase or the recovery
+ * key alone: {"kdf": <meta.kdf object>, "master": hex of meta.master_key,
+ * "recovery": hex of the recovery box (absent if none)}.  New reference
+ * (json_decref), or NULL (out of memory or damaged meta). */
+json_t *kura_vault_key_material(struct kura_vault *v);
+/* The master key from key material (above) of the vault vault_id, with the
+ * passphrase (recovery 0: Argon2id with the material's kdf) or the text of
+ * a recovery key (recovery 1).  KURA_EINVAL if the text is not a recovery
+ * key (wrong length, symbol or check: a typo), KURA_ENOTFOUND if the
+ * material has no recovery box, KURA_EDENIED if the secret does not open
+ * the box (or the material belongs to another vault), KURA_ECORRUPT if
+ * the material is malformed.  master is wiped on failure. */
+int kura_key_unwrap_master(const json_t *material, const uint8_t vault_id[16], const char *secret,
+			   size_t len, int recovery, uint8_t master[KURA_KEY_LEN]);
+/* Wrap master under a new passphrase with a fresh salt, for a restored
+ * vault: ret_kdf_json gets the kdf JSON text and ret_box the 60-byte box,
+ * as meta "kdf" and "master_key" hold them (both are reset first). */
+int kura_key_wrap_master(const uint8_t master[KURA_KEY_LEN], const uint8_t vault_id[16],
+			 const char *pass, size_t passlen, const struct kura_kdf_params *kdf,
+			 struct kura_buf *ret_kdf_json, struct kura_buf *ret_box);
+
 #endif

@@ -38,6 +38,16 @@ struct kura_vault {
 };
 
 /* keys.c */
+#define VAULT_AAD_MASTER "kura.master.v1"
+#define VAULT_KDF_ALG "argon2id13"
+/* The kdf JSON of meta (docs/formats/vault.md §3), appended to out. */
+int vault_kdf_json(const struct kura_kdf_params *kdf, const uint8_t salt[KURA_SALT_LEN],
+		   struct kura_buf *out);
+/* Its fields back; KURA_ECORRUPT if any is missing or malformed. */
+int vault_kdf_parse(const json_t *root, struct kura_kdf_params *kdf, uint8_t salt[KURA_SALT_LEN]);
+/* Argon2id of the passphrase: the key that wraps the master key. */
+int vault_derive_kek(const char *pass, size_t passlen, const struct kura_kdf_params *kdf,
+		     const uint8_t salt[KURA_SALT_LEN], uint8_t kek[KURA_KEY_LEN]);
 int vault_keys_create(struct kura_vault *v, const char *pass, size_t passlen,
 		      const struct kura_kdf_params *kdf);
 int vault_keys_unlock(struct kura_vault *v, const char *pass, size_t passlen);

@@ -1,0 +1,629 @@
+/*
+ * run.c - making a backup generation (BK-01..BK-04; docs/formats/backup.md).
+ *
+ * 1. The generation ends at the vault's latest signed tree head.
+ * 2. Leaves the previous generation already holds keep their segments
+ *    (listed again in the new manifest); a target that lacks the previous
+ *    generation gets them regenerated, which gives the same objects
+ *    because objects are deterministic (object.h).
+ * 3. New leaves become new segments; large documents are cut into
+ *    content-defined chunks (cdc.h), each an object of its own, so a
+ *    document stored twice is kept once.
+ * 4. The state snapshot (meta, patient keys, state rows) is one object.
+ * 5. Every object goes to every target that lacks it, then the signed
+ *    manifest, last: a generation is whole or not there at all.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backup/backup.h"
+#include "backup/cdc.h"
+#include "backup/segment.h"
+#include "ledger/ledger.h"
+#include "util/err.h"
+#include "util/time.h"
+#include "util/banned.h"
+
+#define DEFAULT_ZSTD_LEVEL 3
+
+struct idlist {
+	uint8_t (*id)[KURA_OBJ_ID_LEN];
+	size_t n, cap;
+};
+
+static int idlist_add(struct idlist *l, const uint8_t id[KURA_OBJ_ID_LEN])
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 1024;
+		void *p = realloc(l->id, cap * KURA_OBJ_ID_LEN);
+		if (!p)
+			return KURA_ENOMEM;
+		l->id = p;
+		l->cap = cap;
+	}
+	memcpy(l->id[l->n++], id, KURA_OBJ_ID_LEN);
+	return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, KURA_OBJ_ID_LEN);
+}
+
+/* Sort and drop duplicates; ret_dups gets how many were dropped. */
+static void idlist_unique(struct idlist *l, uint64_t *ret_dups)
+{
+	size_t w = 0;
+	if (l->n)
+		qsort(l->id, l->n, KURA_OBJ_ID_LEN, cmp_id);
+	for (size_t i = 0; i < l->n; i++)
+		if (!w || memcmp(l->id[w - 1], l->id[i], KURA_OBJ_ID_LEN))
+			memmove(l->id[w++], l->id[i], KURA_OBJ_ID_LEN);
+	if (ret_dups)
+		*ret_dups += l->n - w;
+	l->n = w;
+}
+
+struct run {
+	struct kura_vault *v;
+	struct kura_backup_keys keys;
+	struct kura_obj_ctx *z;
+	struct kura_backup_target *t;
+	size_t nt;
+	const struct kura_backup_opts *o;
+	struct kura_backup_result *res;
+	struct kura_buf obj;            /* the object being written */
+	struct kura_seg_writer seg;
+	int seg_open;
+	/* Segment boundaries to keep (regenerating a previous generation's
+	 * segments cuts exactly where it did); NULL: cut by size. */
+	const struct kura_manifest_segment *cuts;
+	size_t ncuts, next_cut;
+	struct kura_manifest_segment *segs;
+	size_t nsegs, capsegs;
+	struct idlist chunks;
+	struct kura_seg_chunk *cbuf;    /* chunks of the current document */
+	size_t ncbuf, capcbuf;
+	struct kura_sth *sths;          /* tree heads up to the generation's, by size */
+	size_t nsths, next_sth;
+	uint64_t done, todo;
+};
+
+/* Put an object on every target still in the run that lacks it. */
+static int put_all(struct run *u, const uint8_t id[KURA_OBJ_ID_LEN], const uint8_t *p, size_t n)
+{
+	size_t live = 0;
+	for (size_t i = 0; i < u->nt; i++) {
+		struct kura_backup_target *t = &u->t[i];
+		if (!t->ok)
+			continue;
+		int r = t->repo->ops->has(t->repo, id);
+		if (r == 0) {
+			r = t->repo->ops->put(t->repo, id, p, n);
+			if (!r) {
+				t->put_objects++;
+				t->put_bytes += n;
+			}
+		}
+		if (r < 0) {
+			t->ok = 0;
+			snprintf(t->err, sizeof(t->err), "%s", *t->repo->err ? t->repo->err
+									     : kura_strerror(r));
+		} else {
+			live++;
+		}
+	}
+	return live ? 0 : KURA_EIO;
+}
+
+static int encode_put(struct run *u, int type, const uint8_t *p, size_t n,
+		      uint8_t id[KURA_OBJ_ID_LEN])
+{
+	int r = kura_obj_encode(u->z, &u->keys, type, p, n, &u->obj, id);
+	if (!r) {
+		u->res->new_objects++;
+		u->res->new_bytes += u->obj.len;
+		r = put_all(u, id, u->obj.data, u->obj.len);
+	}
+	return r;
+}
+
+static int seg_close(struct run *u, uint64_t end)
+{
+	uint8_t id[KURA_OBJ_ID_LEN];
+	if (!u->seg_open)
+		return 0;
+	/* Tree heads of sizes (first, end], and size 0 in the first segment. */
+	int r = 0;
+	while (!r && u->next_sth < u->nsths && u->sths[u->next_sth].tree_size <= end) {
+		const struct kura_sth *s = &u->sths[u->next_sth++];
+		if (s->tree_size > u->seg.first || s->tree_size == 0)
+			r = kura_seg_add_sth(&u->seg, s);
+	}
+	if (!r)
+		r = kura_seg_finish(&u->seg);
+	if (!r)
+		r = encode_put(u, KURA_OBJ_SEGMENT, u->seg.buf.data, u->seg.buf.len, id);
+	if (!r && u->nsegs == u->capsegs) {
+		size_t cap = u->capsegs ? 2 * u->capsegs : 64;
+		void *p = realloc(u->segs, cap * sizeof(*u->segs));
+		if (!p)
+			r = KURA_ENOMEM;
+		else {
+			u->segs = p;
+			u->capsegs = cap;
+		}
+	}
+	if (!r) {
+		struct kura_manifest_segment *s = &u->segs[u->nsegs++];
+		memcpy(s->id, id, KURA_OBJ_ID_LEN);
+		s->first = u->seg.first;
+		s->count = u->seg.count;
+	}
+	kura_seg_release(&u->seg);
+	u->seg_open = 0;
+	return r;
+}
+
+/* Cut a large document into chunks, store each, and note their ids. */
+static int chunk_content(struct run *u, const uint8_t *p, size_t n)
+{
+	u->ncbuf = 0;
+	while (n) {
+		size_t c = kura_cdc_cut(p, n);
+		if (u->ncbuf == u->capcbuf) {
+			size_t cap = u->capcbuf ? 2 * u->capcbuf : 64;
+			void *q = realloc(u->cbuf, cap * sizeof(*u->cbuf));
+			if (!q)
+				return KURA_ENOMEM;
+			u->cbuf = q;
+			u->capcbuf = cap;
+		}
+		struct kura_seg_chunk *ch = &u->cbuf[u->ncbuf++];
+		int r = encode_put(u, KURA_OBJ_CHUNK, p, c, ch->id);
+		if (!r)
+			r = idlist_add(&u->chunks, ch->id);
+		if (r)
+			return r;
+		ch->len = (uint32_t)c;
+		p += c;
+		n -= c;
+	}
+	return 0;
+}
+
+static int on_leaf(void *ctx, const struct kura_vault_leaf *l)
+{
+	struct run *u = ctx;
+	int r = 0;
+	if (!u->seg_open) {
+		kura_seg_begin(&u->seg, l->index);
+		u->seg_open = 1;
+	}
+	if (l->kind == KURA_LEAF_AUDIT_EVENT) {
+		r = kura_seg_add_event(&u->seg, l->leaf, l->len);
+		u->res->events++;
+	} else if (!l->has_content) {
+		r = kura_seg_add_version(&u->seg, l->leaf, l->len, KURA_SEG_NONE, NULL, 0, NULL, 0);
+		u->res->versions++;
+	} else if (l->content_len <= KURA_SEG_INLINE_MAX) {
+		r = kura_seg_add_version(&u->seg, l->leaf, l->len, KURA_SEG_INLINE, l->content,
+					 l->content_len, NULL, 0);
+		u->res->versions++;
+	} else {
+		r = chunk_content(u, l->content, l->content_len);
+		if (!r)
+			r = kura_seg_add_version(&u->seg, l->leaf, l->len, KURA_SEG_CHUNKED, NULL,
+						 l->content_len, u->cbuf, (uint32_t)u->ncbuf);
+		u->res->versions++;
+	}
+	if (l->has_content)
+		u->res->content_bytes += l->content_len;
+	if (r)
+		return r;
+	uint64_t end = l->index + 1;
+	int cut;
+	if (u->cuts) {
+		while (u->next_cut < u->ncuts &&
+		       u->cuts[u->next_cut].first + u->cuts[u->next_cut].count < end)
+			u->next_cut++;
+		cut = u->next_cut < u->ncuts &&
+		      u->cuts[u->next_cut].first + u->cuts[u->next_cut].count == end;
+	} else {
+		cut = kura_seg_size(&u->seg) >= KURA_SEG_TARGET;
+	}
+	if (cut)
+		r = seg_close(u, end);
+	u->done++;
+	if (u->o && u->o->progress && (u->done % 1024 == 0 || u->done == u->todo))
+		u->o->progress(u->o->pctx, u->done, u->todo);
+	return r;
+}
+
+/* Leaves [from, to) into segments (cut where cuts say, or by size). */
+static int emit_range(struct run *u, uint64_t from, uint64_t to,
+		      const struct kura_manifest_segment *cuts, size_t ncuts)
+{
+	u->cuts = cuts;
+	u->ncuts = ncuts;
+	u->next_cut = 0;
+	/* Tree heads restart from the first at or after `from`. */
+	u->next_sth = 0;
+	while (u->next_sth < u->nsths && u->sths[u->next_sth].tree_size < from)
+		u->next_sth++;
+	if (from > 0)
+		while (u->next_sth < u->nsths && u->sths[u->next_sth].tree_size == from)
+			u->next_sth++;
+	int r = from < to ? kura_vault_leaves(u->v, from, to, on_leaf, u) : 0;
+	if (!r)
+		r = seg_close(u, to);
+	if (u->seg_open) {
+		kura_seg_release(&u->seg);
+		u->seg_open = 0;
+	}
+	return r;
+}
+
+/* ---- tree heads ---- */
+
+struct sth_list {
+	struct kura_sth *s;
+	size_t n, cap;
+	uint64_t max;
+};
+
+static int collect_sth(void *ctx, const struct kura_sth *sth)
+{
+	struct sth_list *l = ctx;
+	if (sth->tree_size > l->max)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 256;
+		void *p = realloc(l->s, cap * sizeof(*l->s));
+		if (!p)
+			return KURA_ENOMEM;
+		l->s = p;
+		l->cap = cap;
+	}
+	l->s[l->n++] = *sth;
+	return 0;
+}
+
+/* ---- the state snapshot ---- */
+
+static int hexstr(json_t *arr, struct kura_slice v)
+{
+	struct kura_buf b;
+	kura_buf_init(&b, 2 * v.len + 1);
+	int r = kura_buf_append_hex(&b, v.ptr, v.len);
+	if (!r)
+		r = kura_buf_append_byte(&b, 0);
+	if (!r && json_array_append_new(arr, json_string((char *)b.data)))
+		r = KURA_ENOMEM;
+	kura_buf_release(&b);
+	return r;
+}
+
+static int snap_meta(void *ctx, const char *name, struct kura_slice value, int64_t n)
+{
+	json_t *row = json_array();
+	(void)n;
+	int r = row && !json_array_append_new(row, json_string(name)) ? hexstr(row, value)
+								      : KURA_ENOMEM;
+	if (!r && json_array_append_new(ctx, row))
+		return KURA_ENOMEM;
+	if (r)
+		json_decref(row);
+	return r;
+}
+
+static int snap_patient(void *ctx, const char *name, struct kura_slice value, int64_t n)
+{
+	int r = snap_meta(ctx, name, value, 0);
+	json_t *row = r ? NULL : json_array_get(ctx, json_array_size(ctx) - 1);
+	if (!r && json_array_append_new(row, json_integer(n)))
+		r = KURA_ENOMEM;
+	return r;
+}
+
+static int snap_state(void *ctx, const char *kindkey, struct kura_slice value,
+		      const uint8_t mac[KURA_HASH_LEN])
+{
+	const char *slash = strchr(kindkey, '/');
+	/* The vault's copy of its last manifest is not part of its state. */
+	if (strcmp(kindkey, KURA_BACKUP_STATE_KIND "/" KURA_BACKUP_LATEST) == 0)
+		return 0;
+	json_t *row = json_array();
+	if (!slash || !row) {
+		json_decref(row);
+		return slash ? KURA_ENOMEM : KURA_ECORRUPT;
+	}
+	int r = 0;
+	if (json_array_append_new(row, json_stringn(kindkey, (size_t)(slash - kindkey))) ||
+	    json_array_append_new(row, json_string(slash + 1)) ||
+	    json_array_append_new(row, json_stringn((const char *)value.ptr, value.len)))
+		r = KURA_ENOMEM;
+	if (!r)
+		r = hexstr(row, kura_slice_make(mac, KURA_HASH_LEN));
+	if (!r && json_array_append(ctx, row))
+		r = KURA_ENOMEM;
+	json_decref(row);
+	return r;
+}
+
+/* {"meta":[[name,hex]...],"patients":[[id,hex,created_us]...],
+ *  "state":[[kind,key,value,machex]...]} (docs/formats/backup.md §5). */
+static int snapshot(struct kura_vault *v, struct kura_buf *out, uint64_t *ret_patients)
+{
+	struct kura_store *s = kura_vault_store(v);
+	json_t *j = json_object(), *meta = json_array(), *pats = json_array(), *st = json_array();
+	int r = j && meta && pats && st ? 0 : KURA_ENOMEM;
+	if (!r)
+		r = s->ops->meta_scan(s, snap_meta, meta);
+	if (!r)
+		r = s->ops->patient_scan(s, snap_patient, pats);
+	if (!r)
+		r = s->ops->state_scan(s, NULL, snap_state, st);
+	*ret_patients = json_array_size(pats);
+	if (!r && (json_object_set(j, "meta", meta) || json_object_set(j, "patients", pats) ||
+		   json_object_set(j, "state", st)))
+		r = KURA_ENOMEM;
+	char *text = r ? NULL : json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!r && !text)
+		r = KURA_ENOMEM;
+	kura_buf_reset(out);
+	if (!r)
+		r = kura_buf_append(out, text, strlen(text));
+	if (text) {
+		kura_wipe(text, strlen(text));
+		free(text);
+	}
+	json_decref(j);
+	json_decref(meta);
+	json_decref(pats);
+	json_decref(st);
+	return r;
+}
+
+/* ---- proofs from earlier generations ---- */
+
+static int add_proof(struct kura_vault *v, struct kura_manifest *m, uint64_t gen, uint64_t size,
+		     const uint8_t root[KURA_HASH_LEN])
+{
+	size_t len = 0;
+	if (size == 0 || size > m->sth.tree_size || m->nproofs == KURA_MANIFEST_MAX_PROOFS)
+		return 0;
+	for (size_t i = 0; i < m->nproofs; i++)
+		if (m->proofs[i].generation == gen)
+			return 0;
+	struct kura_manifest_proof *p = &m->proofs[m->nproofs];
+	memset(p, 0, sizeof(*p));
+	p->generation = gen;
+	p->old_size = size;
+	memcpy(p->old_root, root, KURA_HASH_LEN);
+	int r = merkle_consistency_proof(size, m->sth.tree_size, kura_ledger_get_node,
+					 kura_vault_store(v), p->path, &len);
+	if (r)
+		return r;
+	p->npath = (unsigned)len;
+	/* Only a proof that verifies against this vault's own tree goes out. */
+	if (merkle_verify_consistency(size, m->sth.tree_size, root, m->sth.root,
+				      (const uint8_t(*)[KURA_HASH_LEN])p->path, len))
+		return KURA_EVERIFY;
+	m->nproofs++;
+	return 0;
+}
+
+static int sign_cb(void *ctx, const void *msg, size_t len, uint8_t sig[KURA_SIG_LEN])
+{
+	return kura_vault_sign(ctx, msg, len, sig);
+}
+
+int kura_backup_keys_of(struct kura_vault *v, struct kura_backup_keys *ret)
+{
+	kura_vault_id(v, ret->vault_id);
+	int r = kura_vault_derive(v, "kura/v1/backup-enc", ret->enc);
+	return r ? r : kura_vault_derive(v, "kura/v1/backup-nonce", ret->nonce);
+}
+
+/* The newest manifest a target holds, verified with this vault's key;
+ * 0 with *ret zeroed when it holds none. */
+static int target_newest(struct kura_vault *v, struct kura_backup_target *t,
+			 struct kura_manifest *ret)
+{
+	struct kura_repo_gen *g = NULL;
+	struct kura_buf b;
+	uint8_t pub[KURA_PUBKEY_LEN];
+	size_t n = 0;
+	memset(ret, 0, sizeof(*ret));
+	int r = t->repo->ops->manifest_list(t->repo, &g, &n);
+	if (r || n == 0) {
+		free(g);
+		return r;
+	}
+	kura_buf_init(&b, KURA_MANIFEST_MAX);
+	kura_vault_pubkey(v, pub);
+	r = t->repo->ops->manifest_get(t->repo, g[n - 1].generation, &b);
+	if (!r)
+		r = kura_manifest_parse(b.data, b.len, ret);
+	if (!r)
+		r = kura_manifest_verify(ret, b.data, b.len, pub);
+	if (r) {
+		snprintf(t->err, sizeof(t->err),
+			 "generation %llu on this target is not this vault's: %s",
+			 (unsigned long long)g[n - 1].generation, kura_strerror(r));
+		kura_manifest_release(ret);
+		r = KURA_EVERIFY;
+	}
+	free(g);
+	kura_buf_release(&b);
+	return r;
+}
+
+int kura_backup_run(struct kura_vault *v, const uint8_t *prev, size_t prev_len,
+		    struct kura_backup_target *t, size_t nt, const struct kura_backup_opts *o,
+		    struct kura_backup_result *ret)
+{
+	struct run u = {.v = v, .t = t, .nt = nt, .o = o, .res = ret};
+	struct kura_manifest pm = {0}, m = {0}, tn = {0};
+	struct sth_list sl = {0};
+	struct kura_buf snap;
+	uint8_t state_id[KURA_OBJ_ID_LEN];
+	uint64_t patients = 0, newest = 0;
+	int have_prev = 0, r;
+	memset(ret, 0, sizeof(*ret));
+	kura_buf_init(&ret->manifest, KURA_MANIFEST_MAX);
+	kura_buf_init(&u.obj, KURA_OBJ_MAX);
+	kura_buf_init(&snap, KURA_OBJ_MAX_PLAIN);
+	ret->created_us = kura_time_now_us();
+	r = kura_backup_keys_of(v, &u.keys);
+	u.z = r ? NULL : kura_obj_ctx_new(o && o->zstd_level ? o->zstd_level : DEFAULT_ZSTD_LEVEL);
+	if (!r && !u.z)
+		r = KURA_ENOMEM;
+	if (!r)
+		r = kura_vault_sth(v, &m.sth);
+	if (!r && prev && prev_len) {
+		r = kura_manifest_parse(prev, prev_len, &pm);
+		have_prev = !r;
+		if (!r && m.sth.tree_size < pm.sth.tree_size)
+			r = KURA_ECORRUPT; /* the vault is behind its own last backup */
+	}
+	if (have_prev)
+		newest = pm.generation;
+	m.proofs = r ? NULL : calloc(KURA_MANIFEST_MAX_PROOFS, sizeof(*m.proofs));
+	if (!r && !m.proofs)
+		r = KURA_ENOMEM;
+	/* Each target: what it has, and the newest generation it knows. */
+	for (size_t i = 0; !r && i < nt; i++) {
+		struct kura_repo_info info = {0};
+		t[i].ok = 1;
+		t[i].err[0] = 0;
+		if (!t[i].repo->ops->info(t[i].repo, &info)) {
+			t[i].immutable = info.immutable;
+			t[i].kind = info.kind;
+		}
+		int e = target_newest(v, &t[i], &tn);
+		if (e) {
+			t[i].ok = 0;
+			if (!t[i].err[0])
+				snprintf(t[i].err, sizeof(t[i].err), "%s",
+					 *t[i].repo->err ? t[i].repo->err : kura_strerror(e));
+			continue;
+		}
+		if (tn.generation > newest)
+			newest = tn.generation;
+		if (tn.generation)
+			r = add_proof(v, &m, tn.generation, tn.sth.tree_size, tn.sth.root);
+		kura_manifest_release(&tn);
+	}
+	if (!r && have_prev)
+		r = add_proof(v, &m, pm.generation, pm.sth.tree_size, pm.sth.root);
+	for (size_t i = 0; !r && have_prev && i < pm.nproofs; i++)
+		r = add_proof(v, &m, pm.proofs[i].generation, pm.proofs[i].old_size,
+			      pm.proofs[i].old_root);
+	/* Tree heads up to the generation's, oldest first. */
+	sl.max = m.sth.tree_size;
+	if (!r)
+		r = kura_vault_store(v)->ops->sth_scan(kura_vault_store(v), collect_sth, &sl);
+	u.sths = sl.s;
+	u.nsths = sl.n;
+	if (!r) {
+		m.generation = newest + 1;
+		ret->generation = m.generation;
+		ret->base_generation = have_prev ? pm.generation : 0;
+		ret->sth = m.sth;
+		u.todo = m.sth.tree_size - (have_prev ? pm.sth.tree_size : 0);
+	}
+	/* The previous generation's leaves: listed again; regenerated for any
+	 * target that does not hold that generation. */
+	if (!r && have_prev) {
+		int missing = 0;
+		for (size_t i = 0; i < nt; i++) {
+			if (!t[i].ok)
+				continue;
+			struct kura_buf b;
+			kura_buf_init(&b, KURA_MANIFEST_MAX);
+			int e = t[i].repo->ops->manifest_get(t[i].repo, pm.generation, &b);
+			if (e || b.len != prev_len || memcmp(b.data, prev, prev_len))
+				missing = 1;
+			kura_buf_release(&b);
+		}
+		if (missing) {
+			u.todo += pm.sth.tree_size;
+			r = emit_range(&u, 0, pm.sth.tree_size, pm.segs, pm.nsegs);
+		} else {
+			u.segs = malloc((pm.nsegs ? pm.nsegs : 1) * sizeof(*u.segs));
+			if (!u.segs)
+				r = KURA_ENOMEM;
+			else {
+				memcpy(u.segs, pm.segs, pm.nsegs * sizeof(*u.segs));
+				u.nsegs = u.capsegs = pm.nsegs;
+			}
+			for (size_t i = 0; !r && i < pm.nchunks; i++)
+				r = idlist_add(&u.chunks, pm.chunks[i]);
+		}
+		/* The counts are of the new leaves only. */
+		ret->versions = ret->events = ret->content_bytes = 0;
+	}
+	if (!r)
+		r = emit_range(&u, have_prev ? pm.sth.tree_size : 0, m.sth.tree_size, NULL, 0);
+	if (!r)
+		r = snapshot(v, &snap, &patients);
+	if (!r)
+		r = encode_put(&u, KURA_OBJ_STATE, snap.data, snap.len, state_id);
+	if (!r) {
+		idlist_unique(&u.chunks, &ret->dedup_chunks);
+		kura_vault_id(v, m.vault_id);
+		kura_vault_pubkey(v, m.ledger_pub);
+		m.created_us = ret->created_us;
+		m.keys = kura_vault_key_material(v);
+		memcpy(m.state_id, state_id, KURA_OBJ_ID_LEN);
+		m.segs = u.segs;
+		m.nsegs = u.nsegs;
+		m.chunks = u.chunks.id;
+		m.nchunks = u.chunks.n;
+		ret->new_leaves = m.sth.tree_size - (have_prev ? pm.sth.tree_size : 0);
+		ret->objects = 1 + m.nsegs + m.nchunks;
+		m.stats = json_pack("{sI sI sI sI sI sI}", "versions", (json_int_t)ret->versions,
+				    "events", (json_int_t)ret->events, "patients",
+				    (json_int_t)patients, "content_bytes",
+				    (json_int_t)ret->content_bytes, "new_bytes",
+				    (json_int_t)ret->new_bytes, "objects", (json_int_t)ret->objects);
+		if (!m.keys || !m.stats)
+			r = KURA_ENOMEM;
+	}
+	if (!r)
+		r = kura_manifest_encode(&m, sign_cb, v, &ret->manifest);
+	/* The manifest last, on every target that received all the objects. */
+	size_t whole = 0;
+	for (size_t i = 0; !r && i < nt; i++) {
+		if (!t[i].ok)
+			continue;
+		int e = t[i].repo->ops->manifest_put(t[i].repo, m.generation, ret->manifest.data,
+						     ret->manifest.len);
+		if (e) {
+			t[i].ok = 0;
+			snprintf(t[i].err, sizeof(t[i].err), "%s",
+				 *t[i].repo->err ? t[i].repo->err : kura_strerror(e));
+		} else {
+			whole++;
+		}
+	}
+	if (!r && !whole)
+		r = KURA_EIO;
+	/* m borrowed segs and chunks from u. */
+	m.segs = NULL;
+	m.chunks = NULL;
+	m.nsegs = m.nchunks = 0;
+	kura_manifest_release(&m);
+	kura_manifest_release(&pm);
+	free(u.segs);
+	free(u.chunks.id);
+	free(u.cbuf);
+	free(sl.s);
+	kura_obj_ctx_free(u.z);
+	kura_wipe(&u.keys, sizeof(u.keys));
+	kura_buf_release(&u.obj);
+	kura_buf_release_secret(&snap);
+	return r;
+}
