@@ -24,4 +24,8 @@
  * on the rest to cut the next chunk. */
 size_t kura_cdc_cut(const uint8_t *p, size_t n);
 
+/* The gear table (part of the format): kura_cdc_gear[i] is the first 8
+ * bytes, big-endian, of SHA-256("kura.backup.gear.v1" || u8 i). */
+extern const uint64_t kura_cdc_gear[256];
+
 #endif

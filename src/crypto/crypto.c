@@ -203,6 +203,13 @@ int kura_aead_seal(const uint8_t key[KURA_KEY_LEN], const void *aad, size_t aadl
 		       out + KURA_NONCE_LEN + ptlen);
 }
 
+int kura_aead_seal_nonce(const uint8_t key[KURA_KEY_LEN], const uint8_t nonce[KURA_NONCE_LEN],
+			 const void *aad, size_t aadlen, const void *pt, size_t ptlen,
+			 uint8_t *out)
+{
+	return gcm_run(1, key, nonce, aad, aadlen, pt, ptlen, out, out + ptlen);
+}
+
 int kura_aead_open(const uint8_t key[KURA_KEY_LEN], const void *aad, size_t aadlen,
 		   const uint8_t *box, size_t boxlen, uint8_t *out)
 {

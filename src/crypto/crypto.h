@@ -58,6 +58,15 @@ int kura_aead_seal(const uint8_t key[KURA_KEY_LEN], const void *aad, size_t aadl
 		   const void *pt, size_t ptlen, uint8_t *out);
 int kura_aead_open(const uint8_t key[KURA_KEY_LEN], const void *aad, size_t aadlen,
 		   const uint8_t *box, size_t boxlen, uint8_t *out);
+/*
+ * The same with a nonce chosen by the caller (a synthetic IV, backup
+ * objects): out = ciphertext || tag(16), ptlen + KURA_TAG_LEN bytes; the
+ * nonce is not written.  The caller must never use one nonce for two
+ * plaintexts under one key.  nonce || out opens with kura_aead_open.
+ */
+int kura_aead_seal_nonce(const uint8_t key[KURA_KEY_LEN], const uint8_t nonce[KURA_NONCE_LEN],
+			 const void *aad, size_t aadlen, const void *pt, size_t ptlen,
+			 uint8_t *out);
 
 /* Ed25519 (RFC 8032).  A private key is its 32-byte seed. */
 int kura_ed25519_keygen(uint8_t seed[KURA_KEY_LEN], uint8_t pub[KURA_PUBKEY_LEN]);

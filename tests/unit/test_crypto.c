@@ -86,6 +86,29 @@ static void test_aead(void **state)
 	assert_int_equal(kura_aead_open(key, "ad", 2, box, 10, out), KURA_ECRYPTO);
 }
 
+/* NIST GCM test cases 13 and 14 (AES-256, zero key and IV), and a box
+ * made with a caller-given nonce opens like a sealed one. */
+static void test_aead_seal_nonce(void **state)
+{
+	(void)state;
+	uint8_t key[32] = {0}, nonce[12] = {0}, zero[16] = {0}, out[32], box[12 + 32];
+	char h[65];
+	assert_int_equal(kura_aead_seal_nonce(key, nonce, NULL, 0, NULL, 0, out), 0);
+	hex(out, 16, h);
+	assert_string_equal(h, "530f8afbc74536b9a963b4f1c4cb738b");
+	assert_int_equal(kura_aead_seal_nonce(key, nonce, NULL, 0, zero, 16, out), 0);
+	hex(out, 32, h);
+	assert_string_equal(h, "cea7403d4d606b6e074ec5d3baf39d18"
+			       "d0d1c8a799996bf0265b98b5d48ab919");
+	kura_random(key, sizeof(key));
+	assert_int_equal(kura_aead_seal(key, "ad", 2, zero, 16, box), 0);
+	assert_int_equal(kura_aead_seal_nonce(key, box, "ad", 2, zero, 16, out), 0);
+	assert_memory_equal(out, box + 12, 32);
+	memcpy(box + 12, out, 32);
+	assert_int_equal(kura_aead_open(key, "ad", 2, box, sizeof(box), out), 0);
+	assert_memory_equal(out, zero, 16);
+}
+
 static void test_argon2id_and_hkdf(void **state)
 {
 	(void)state;
@@ -131,6 +154,7 @@ int main(void)
 		cmocka_unit_test(test_hmac),
 		cmocka_unit_test(test_ed25519_vector),
 		cmocka_unit_test(test_aead),
+		cmocka_unit_test(test_aead_seal_nonce),
 		cmocka_unit_test(test_argon2id_and_hkdf),
 		cmocka_unit_test(test_pem_and_secrets),
 	};
