@@ -31,6 +31,11 @@
 /* Content up to this size is stored inline, larger content is chunked. */
 #define KURA_SEG_INLINE_MAX (256u * 1024)
 #define KURA_SEG_MAX_CHUNKS (1u << 20)
+/* The longest ledger leaf a segment carries (a leaf's fields are capped
+ * far below this by ledger/leaf.h and ledger/event.h). */
+#define KURA_SEG_MAX_LEAF (64u * 1024)
+/* The size of one tree head in a segment. */
+#define KURA_SEG_STH_LEN (8 + 8 + KURA_HASH_LEN + KURA_SIG_LEN)
 
 enum kura_seg_kind { KURA_SEG_VERSION = 1, KURA_SEG_EVENT = 2 };
 enum kura_seg_mode { KURA_SEG_NONE = 0, KURA_SEG_INLINE = 1, KURA_SEG_CHUNKED = 2 };
