@@ -115,6 +115,11 @@ int kura_repo_dir_remove_generation(struct kura_repo *r, uint64_t gen);
 int kura_repo_dir_gc(struct kura_repo *r, int64_t keep_after_us, uint64_t *ret_removed_objects,
 		     uint64_t *ret_freed);
 
+/* When the manifest of gen was stored here (its file's modification time,
+ * Unix microseconds): a receiver ages generations by this, not by the
+ * created_us the vault wrote, which a compromised vault could backdate. */
+int kura_repo_dir_stored_us(struct kura_repo *r, uint64_t gen, int64_t *ret_us);
+
 /* Bytes stored in objects and manifests (a scan of the directory). */
 int kura_repo_dir_usage(struct kura_repo *r, uint64_t *ret_bytes);
 

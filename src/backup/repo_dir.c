@@ -624,6 +624,21 @@ int kura_repo_dir_remove_generation(struct kura_repo *r, uint64_t gen)
 	return 0;
 }
 
+int kura_repo_dir_stored_us(struct kura_repo *r, uint64_t gen, int64_t *ret_us)
+{
+	struct dir_repo *d = as_dir(r);
+	char name[KURA_REPO_GEN_DIGITS + 1];
+	struct stat st;
+	*ret_us = 0;
+	if (!d)
+		return KURA_EINVAL;
+	gen_name(gen, name);
+	if (fstatat(d->manfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return oserr(r, "manifest", name);
+	*ret_us = (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000;
+	return 0;
+}
+
 /* ---- garbage collection ---- */
 
 struct gc {

@@ -77,38 +77,48 @@ static int refused(struct http_repo *hr, int err, long status, const struct kura
 	return err;
 }
 
+static int setup_tls(struct http_repo *hr)
+{
+	CURL *h = hr->h;
+	return curl_easy_setopt(h, CURLOPT_CAINFO, hr->ca) ||
+	       curl_easy_setopt(h, CURLOPT_CAPATH, NULL) ||
+	       curl_easy_setopt(h, CURLOPT_SSLCERT, hr->cert) ||
+	       curl_easy_setopt(h, CURLOPT_SSLKEY, hr->key) ||
+	       curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) ||
+	       curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, TLS12_CIPHERS) ||
+	       curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) ||
+	       curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+}
+
+static int setup_transfer(struct http_repo *hr, const char *url, struct kura_buf *out)
+{
+	CURL *h = hr->h;
+	return curl_easy_setopt(h, CURLOPT_URL, url) ||
+	       curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https") ||
+	       curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) ||
+	       curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) ||
+	       curl_easy_setopt(h, CURLOPT_ERRORBUFFER, hr->curl_err) ||
+	       curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S) ||
+	       curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L) ||
+	       curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_TIMEOUT_S) ||
+	       curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) ||
+	       curl_easy_setopt(h, CURLOPT_HTTPHEADER, hr->hdrs) ||
+	       curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) ||
+	       curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+}
+
 static int setup(struct http_repo *hr, const char *method, const char *path, struct kura_buf *out)
 {
 	char url[URL_MAX + 128];
 	if (snprintf(url, sizeof(url), "%s%s", hr->url, path) >= (int)sizeof(url))
 		return KURA_EINVAL;
-	CURL *h = hr->h;
-	curl_easy_reset(h);
+	curl_easy_reset(hr->h);
 	hr->curl_err[0] = '\0';
-	int bad = curl_easy_setopt(h, CURLOPT_URL, url) ||
-		  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https") ||
-		  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) ||
-		  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) ||
-		  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, hr->curl_err) ||
-		  curl_easy_setopt(h, CURLOPT_CAINFO, hr->ca) ||
-		  curl_easy_setopt(h, CURLOPT_CAPATH, NULL) ||
-		  curl_easy_setopt(h, CURLOPT_SSLCERT, hr->cert) ||
-		  curl_easy_setopt(h, CURLOPT_SSLKEY, hr->key) ||
-		  curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) ||
-		  curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, TLS12_CIPHERS) ||
-		  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) ||
-		  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) ||
-		  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S) ||
-		  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L) ||
-		  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_TIMEOUT_S) ||
-		  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) ||
-		  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hr->hdrs) ||
-		  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) ||
-		  curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+	int bad = setup_transfer(hr, url, out) || setup_tls(hr);
 	if (!bad && strcmp(method, "HEAD") == 0)
-		bad = curl_easy_setopt(h, CURLOPT_NOBODY, 1L) != CURLE_OK;
+		bad = curl_easy_setopt(hr->h, CURLOPT_NOBODY, 1L) != CURLE_OK;
 	else if (!bad && strcmp(method, "GET") != 0)
-		bad = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK;
+		bad = curl_easy_setopt(hr->h, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK;
 	return bad ? KURA_EINTERNAL : 0;
 }
 
