@@ -541,7 +541,10 @@ static void answer(struct call *c, int status, const char *fmt, ...)
 		vsnprintf(reason, sizeof(reason), fmt, ap);
 		va_end(ap);
 	}
-	if (b && status >= 400) {
+	/* A HEAD answer carries no body: what follows on a kept-alive
+	 * connection would be read as the next response. */
+	int head = evhttp_request_get_command(c->req) == EVHTTP_REQ_HEAD;
+	if (b && status >= 400 && !head) {
 		json_t *j = json_pack("{s:s}", "error", reason);
 		char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 		if (s)
