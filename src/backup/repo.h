@@ -97,6 +97,32 @@ static inline void kura_repo_close(struct kura_repo *r)
 		r->ops->close(r);
 }
 
+/* ---- directory repositories only: pruning (kura backup prune, the
+ * receiver's retention) ----
+ *
+ * Remove the manifest of generation gen (KURA_ENOTFOUND if there is none).
+ * Its objects stay until kura_repo_dir_gc.  An immutable file is made
+ * mutable first, which needs CAP_LINUX_IMMUTABLE: KURA_EDENIED otherwise.
+ * KURA_EINVAL if r is not a directory repository. */
+int kura_repo_dir_remove_generation(struct kura_repo *r, uint64_t gen);
+
+/* Remove every object no remaining manifest names, except those modified at
+ * or after keep_after_us (Unix microseconds; 0: none is spared), which may
+ * belong to an upload in progress.  Needs the repository to itself (no other
+ * process has it open: KURA_EBUSY).  Leftover counts and bytes freed are
+ * returned (either may be NULL).  A manifest that does not parse stops it
+ * (KURA_ECORRUPT, file named in r->err): nothing is removed then. */
+int kura_repo_dir_gc(struct kura_repo *r, int64_t keep_after_us, uint64_t *ret_removed_objects,
+		     uint64_t *ret_freed);
+
+/* When the manifest of gen was stored here (its file's modification time,
+ * Unix microseconds): a receiver ages generations by this, not by the
+ * created_us the vault wrote, which a compromised vault could backdate. */
+int kura_repo_dir_stored_us(struct kura_repo *r, uint64_t gen, int64_t *ret_us);
+
+/* Bytes stored in objects and manifests (a scan of the directory). */
+int kura_repo_dir_usage(struct kura_repo *r, uint64_t *ret_bytes);
+
 /* Manifest file names: 20 decimal digits, zero-padded. */
 #define KURA_REPO_GEN_DIGITS 20
 
