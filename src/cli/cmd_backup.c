@@ -808,7 +808,7 @@ static int bk_prune(struct cli *c, int argc, char **argv)
 		}
 	}
 	if (!r && !dry)
-		r = kura_repo_dir_gc(repo, &objs, &freed);
+		r = kura_repo_dir_gc(repo, 0, &objs, &freed);
 	char detail[256];
 	snprintf(detail, sizeof(detail), "%s: %zu generations, %llu objects, %llu bytes removed%s", to,
 		 removed, (unsigned long long)objs, (unsigned long long)freed, dry ? " (dry run)" : "");
