@@ -611,6 +611,11 @@ int kura_backup_run(struct kura_vault *v, const uint8_t *prev, size_t prev_len,
 	}
 	if (!r && !whole)
 		r = KURA_EIO;
+	for (size_t i = 0; i < nt; i++) {
+		struct kura_repo_info info = {0};
+		if (!t[i].repo->ops->info(t[i].repo, &info))
+			t[i].immutable = info.immutable;
+	}
 	/* m borrowed segs and chunks from u. */
 	m.segs = NULL;
 	m.chunks = NULL;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger/ledger.h"
 #include "ledger/merkle.h"
 #include "util/err.h"
 #include "vault/vault_int.h"
@@ -263,11 +264,20 @@ int kura_restore_sth(struct kura_restore_writer *w, const struct kura_sth *sth)
 	int r = ensure_txn(w);
 	if (r)
 		return r;
-	if (sth->tree_size != w->range.size)
+	if (sth->tree_size > w->range.size)
 		return KURA_ECORRUPT;
 	if (kura_sth_verify(sth, w->v->pub))
 		return KURA_EVERIFY;
-	merkle_range_root(&w->range, root);
+	/* A segment lists its tree heads after its leaves: earlier sizes are
+	 * checked against the stored nodes (uncommitted ones included). */
+	if (sth->tree_size == w->range.size)
+		merkle_range_root(&w->range, root);
+	else if (sth->tree_size == 0)
+		merkle_empty_root(root);
+	else
+		r = merkle_subtree_root(0, sth->tree_size, kura_ledger_get_node, w->v->store, root);
+	if (r)
+		return r;
 	if (!kura_ct_equal(root, sth->root, KURA_HASH_LEN))
 		return KURA_EVERIFY; /* the leaves do not reproduce the signed tree head */
 	return w->v->store->ops->sth_put(w->v->store, sth);
