@@ -14,9 +14,7 @@
 #include "util/banned.h"
 
 static const char usage_all[] =
-	"kura receiver [run] --config FILE      serve backups over HTTPS (mutual TLS)\n"
-	"kura receiver prune --config FILE      apply the retention policy once\n"
-	"kura receiver status --config FILE [--json]  list generations and why each is kept";
+	"kura receiver [run|prune|status] --config FILE ... (--help for each)";
 
 static int parse_opts(struct cli *c, int argc, char **argv, const char *usage,
 		      const char **ret_config)
