@@ -96,7 +96,7 @@ int kura_manifest_parse(const uint8_t *p, size_t n, struct kura_manifest *ret);
 
 /* Check a parsed manifest against its file bytes and a trusted ledger
  * key: the file's signature, ledger_pub == pub, and the tree head's
- * signature.  KURA_ECRYPTO if a signature fails or the key differs. */
+ * signature.  m must be what kura_manifest_parse made of (p, n).  KURA_ECRYPTO if a signature fails or the key differs. */
 int kura_manifest_verify(const struct kura_manifest *m, const uint8_t *p, size_t n,
 			 const uint8_t pub[KURA_PUBKEY_LEN]);
 

@@ -70,7 +70,8 @@ int kura_obj_encode(struct kura_obj_ctx *z, const struct kura_backup_keys *k, in
  * it, decompress (never past KURA_OBJ_MAX_PLAIN); out is replaced by the
  * plaintext.  The nonce is also recomputed from the plaintext and must
  * match.  KURA_ECORRUPT if malformed, KURA_ECRYPTO if the tag does not
- * verify (altered, another vault's, wrong key). */
+ * verify (altered, another vault's, wrong key) or the nonce is not the
+ * plaintext's, KURA_ETOOBIG if out's maximum is below the plaintext. */
 int kura_obj_decode(struct kura_obj_ctx *z, const struct kura_backup_keys *k, int expect,
 		    const uint8_t *obj, size_t n, struct kura_buf *out);
 
