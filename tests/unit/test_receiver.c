@@ -24,7 +24,7 @@
 #define QUOTA 16384
 
 static char dir[] = "/tmp/kura-recv-XXXXXX";
-static char url[128];
+static char url[256];
 static pid_t child;
 static uint8_t seed[32], pub[32], vault_id[16];
 static struct kura_backup_keys keys;
