@@ -20,11 +20,12 @@
 #include "backup/repo.h"
 #include "util/err.h"
 #include "util/fs.h"
+#include "util/time.h"
 
 #define QUOTA 16384
 
 static char dir[] = "/tmp/kura-recv-XXXXXX";
-static char url[128];
+static char url[256];
 static pid_t child;
 static uint8_t seed[32], pub[32], vault_id[16];
 static struct kura_backup_keys keys;
@@ -408,6 +409,54 @@ static void test_tls(void **state)
 	kura_repo_close(r);
 }
 
+/* Retention in-process (not serving) on a data directory of its own. */
+static void test_prune(void **state)
+{
+	(void)state;
+	struct kura_receiver_config cfg;
+	struct kura_receiver *rv = NULL;
+	struct kura_receiver_gen *v = NULL;
+	struct kura_receiver_pruned p;
+	struct kura_repo *repo = NULL;
+	struct kura_buf o[5], m;
+	uint8_t id[5][32];
+	char cfgpath[256], data[256], err[256];
+	size_t n = 0;
+	snprintf(cfgpath, sizeof(cfgpath), "%s/receiver.ini", dir);
+	snprintf(data, sizeof(data), "%s/prune", dir);
+	assert_int_equal(kura_repo_dir_open(data, 1, NULL, &repo), 0);
+	for (int g = 0; g < 5; g++) {
+		char text[16];
+		snprintf(text, sizeof(text), "state %d", g);
+		make_obj(text, strlen(text), &o[g], id[g]);
+		assert_int_equal(repo->ops->put(repo, id[g], o[g].data, o[g].len), 0);
+		make_manifest((uint64_t)g + 1, id[g], NULL, 0, NULL, &m);
+		assert_int_equal(repo->ops->manifest_put(repo, (uint64_t)g + 1, m.data, m.len), 0);
+		kura_buf_release(&m);
+		kura_buf_release(&o[g]);
+	}
+	kura_repo_close(repo);
+	assert_int_equal(kura_receiver_config_load(cfgpath, &cfg, err), 0);
+	memcpy(cfg.data, data, strlen(data) + 1);
+	cfg.policy = (struct kura_policy){.keep_min = 3};
+	assert_int_equal(kura_receiver_new(&cfg, 0, &rv, err), 0);
+	assert_int_equal(kura_receiver_plan(rv, kura_time_now_us() + 1000000, &v, &n), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(v[0].g.generation, 5); /* newest first */
+	assert_true(v[2].keep && !v[3].keep && !v[4].keep);
+	free(v);
+	assert_int_equal(kura_receiver_prune(rv, kura_time_now_us() + 1000000, &p), 0);
+	assert_int_equal(p.generations, 2);
+	assert_int_equal(p.objects, 2);
+	kura_receiver_free(rv);
+	/* with the lock, nothing goes */
+	cfg.policy.lock_us = 86400LL * 1000000;
+	assert_int_equal(kura_receiver_new(&cfg, 0, &rv, err), 0);
+	assert_int_equal(kura_receiver_prune(rv, kura_time_now_us(), &p), 0);
+	assert_int_equal(p.generations, 0);
+	kura_receiver_free(rv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_manifests),
 		cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_tls),
+		cmocka_unit_test(test_prune),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
