@@ -408,14 +408,14 @@ static int bk_list(struct cli *c, int argc, char **argv)
 		}
 		cli_print_json(json_pack("{sO}", "generations", h.gens));
 	} else {
-		printf("%-5s %-20s %10s %12s  %-9s %s\n", L(c, "gen", "世代"), L(c, "time", "時刻"),
+		printf("%-5s %-27s %10s %12s  %-9s %s\n", L(c, "gen", "世代"), L(c, "time", "時刻"),
 		       L(c, "tree", "ツリー"), L(c, "bytes", "バイト"), L(c, "copy", "保護"),
 		       L(c, "targets", "保存先"));
 		json_array_foreach(h.gens, i, g) {
 			char tm[KURA_TIME_STR];
 			int off = 0, prot = protected_copy(g, &off);
 			kura_time_format(json_integer_value(json_object_get(g, "created_us")), tm);
-			printf("%-5lld %-20.20s %10lld %12lld  %-9s", (long long)pg[i].generation, tm,
+			printf("%-5lld %-27s %10lld %12lld  %-9s", (long long)pg[i].generation, tm,
 			       (long long)json_integer_value(
 				       json_object_get(json_object_get(g, "sth"), "tree_size")),
 			       (long long)json_integer_value(json_object_get(g, "new_bytes")),
