@@ -3,8 +3,9 @@
 # only.  Secrets go to files of mode 0600 in $KURA_AUTH_DIR, never to the
 # command line.
 #
-#   kura_setup_admin         init the vault, change the first admin's
-#                            password, enrol TOTP, log in (session file)
+#   kura_setup_admin         init the vault (its recovery key goes to
+#                            $KURA_AUTH_DIR/recovery.key), change the first
+#                            admin's password, enrol TOTP, log in (session file)
 #   kura_setup_user ID ROLE DEPT   add an account and make its first
 #                            password change; prints its credentials file
 
@@ -21,8 +22,10 @@ kura_setup_admin() {
 	umask 077
 	mkdir -p "$KURA_AUTH_DIR"
 	kura_rand_pw >"$KURA_AUTH_DIR/admin.initial"
+	rm -f "$KURA_AUTH_DIR/recovery.key" # init refuses to overwrite one
 	"$KURA" init ${KURA_INIT_ARGS:-} --admin admin \
-		--admin-password-file "$KURA_AUTH_DIR/admin.initial" >/dev/null
+		--admin-password-file "$KURA_AUTH_DIR/admin.initial" \
+		--recovery-key-file "$KURA_AUTH_DIR/recovery.key" >/dev/null
 	kura_creds "$KURA_AUTH_DIR/admin.cred" admin "$KURA_AUTH_DIR/admin.initial"
 	kura_rand_pw >"$KURA_AUTH_DIR/admin.pw"
 	"$KURA" --credentials "$KURA_AUTH_DIR/admin.cred" passwd \

@@ -1,7 +1,10 @@
 /* cmd_vault.c - `kura init` and `kura verify`. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "crypto/crypto.h"
@@ -14,19 +17,70 @@
 
 static const char init_usage[] =
 	"kura init [--vault DIR] [--kdf-ops N] [--kdf-mem-mib N] [--admin USER]\n"
-	"          [--admin-password-file FILE]\n"
+	"          [--admin-password-file FILE] [--recovery-key-file FILE]\n"
 	"  create a vault and its first security administrator (default 'admin')\n"
 	"  with a one-time initial password (printed once, or taken from FILE),\n"
-	"  which must be changed at first login.  The passphrase comes from\n"
-	"  KURA_PASSPHRASE_FILE, KURA_PASSPHRASE or the terminal.  Argon2id\n"
-	"  defaults: 3 passes, 64 MiB.";
+	"  which must be changed at first login, and a recovery key (printed once,\n"
+	"  or written to a new 0600 FILE): print it and keep it offline; it opens\n"
+	"  backups if the passphrase is lost (docs/RECOVERY.md).  The passphrase\n"
+	"  comes from KURA_PASSPHRASE_FILE, KURA_PASSPHRASE or the terminal.\n"
+	"  Argon2id defaults: 3 passes, 64 MiB.";
 
-static int create_admin(struct cli *c, const char *admin, const char *pw)
+/* The recovery key to a new file of mode 0600, one line. */
+static int write_key_file(const char *path, const char *key)
+{
+	char line[KURA_RECOVERY_KEY_TEXT_LEN + 2];
+	size_t n = strlen(key);
+	memcpy(line, key, n);
+	line[n] = '\n';
+	int r = kura_fs_write_atomic(path, line, n + 1, 0600);
+	kura_wipe(line, sizeof(line));
+	return r;
+}
+
+/* Make the recovery key file, empty, before anything else is done: a path
+ * that cannot be written, or a file that exists (perhaps another vault's
+ * key), is refused before the vault is created. */
+static int claim_key_file(struct cli *c, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return close(fd) ? cli_fail_file(c, KURA_EIO, path) : 0;
+	if (errno == EEXIST)
+		return cli_fail(c, KURA_EEXIST, "'%s' already exists; choose another --recovery-key-file",
+				"'%s' は既に存在します。別の --recovery-key-file を指定してください", path);
+	return cli_fail(c, KURA_EIO,
+			"cannot create the recovery key file '%s'; check that its directory exists and is writable",
+			"復旧鍵のファイル '%s' を作成できません。ディレクトリが存在し書き込めるか確認してください",
+			path);
+}
+
+/* The first administrator and the recovery key, in one transaction with
+ * its event; the key file (if any) is written before the commit (cmd_init
+ * removes it if anything fails), so a key that works is never lost. */
+static int admin_txn(struct kura_vault *v, const struct kura_account_spec *spec, const char *pw,
+		     const struct kura_event *e, const char *rkfile, char *rkey, int *ret_file_err)
+{
+	struct kura_txn *t = NULL;
+	int r = kura_txn_begin(v, &t);
+	if (!r)
+		r = kura_account_add(t, spec, pw, strlen(pw));
+	if (!r)
+		r = kura_txn_recovery_new(t, rkey);
+	if (!r)
+		r = kura_txn_event(t, e, NULL);
+	if (!r && rkfile && (r = write_key_file(rkfile, rkey)))
+		*ret_file_err = 1;
+	return t ? kura_txn_finish(t, r, NULL) : r;
+}
+
+static int create_admin(struct cli *c, const char *admin, const char *pw, const char *rkfile,
+			char *rkey)
 {
 	struct kura_vault *v = NULL;
-	struct kura_txn *t = NULL;
 	struct kura_event e;
 	struct kura_actor who;
+	int file_err = 0;
 	int r = cli_open_vault(c, 0, &v);
 	if (r)
 		return r;
@@ -36,22 +90,21 @@ static int create_admin(struct cli *c, const char *admin, const char *pw)
 	KURA_AUDIT_SET(who.role, "security-admin");
 	kura_audit_event(&e, &who, "account-add");
 	e.severity = KURA_SEV_NOTICE;
-	snprintf(e.detail, sizeof(e.detail), "first security administrator '%s' created by kura init",
-		 admin);
-	r = kura_txn_begin(v, &t);
-	if (!r)
-		r = kura_account_add(t, &spec, pw, strlen(pw));
-	if (!r)
-		r = kura_txn_event(t, &e, NULL);
-	if (t)
-		r = kura_txn_finish(t, r, NULL);
+	snprintf(e.detail, sizeof(e.detail),
+		 "first security administrator '%s' and a recovery key created by kura init", admin);
+	r = admin_txn(v, &spec, pw, &e, rkfile, rkey, &file_err);
 	kura_vault_close(v);
+	if (file_err)
+		return cli_fail(c, r, "cannot write the recovery key to '%s'; remove the vault '%s' and run kura init again",
+				"復旧鍵を '%s' に書き込めません。保管庫 '%s' を削除して kura init をやり直してください",
+				rkfile, c->vault_dir);
 	return r ? cli_fail_code(c, r, admin) : 0;
 }
 
 /* The first security administrator (K2: 'kura init creates the first
  * security administrator and forces a password change at first login'). */
-static int init_admin(struct cli *c, const char *admin, const char *pwfile, char *pw, size_t cap)
+static int init_admin(struct cli *c, const char *admin, const char *pwfile, char *pw, size_t cap,
+		      const char *rkfile, char *rkey)
 {
 	size_t n = 0;
 	int r = 0;
@@ -59,12 +112,12 @@ static int init_admin(struct cli *c, const char *admin, const char *pwfile, char
 		r = cli_read_password_file(pwfile, pw, cap, &n);
 	else
 		cli_random_password(pw);
-	return r ? cli_fail_file(c, r, pwfile) : create_admin(c, admin, pw);
+	return r ? cli_fail_file(c, r, pwfile) : create_admin(c, admin, pw, rkfile, rkey);
 }
 
 struct init_args {
 	struct kura_kdf_params kdf;
-	const char *admin, *pwfile;
+	const char *admin, *pwfile, *rkfile;
 };
 
 static int parse_init(struct cli *c, int argc, char **argv, struct init_args *a)
@@ -74,6 +127,7 @@ static int parse_init(struct cli *c, int argc, char **argv, struct init_args *a)
 		{"kdf-mem-mib", required_argument, NULL, 'm'},
 		{"admin", required_argument, NULL, 'A'},
 		{"admin-password-file", required_argument, NULL, 'P'},
+		{"recovery-key-file", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	uint64_t v;
@@ -81,8 +135,8 @@ static int parse_init(struct cli *c, int argc, char **argv, struct init_args *a)
 	while ((o = cli_getopt(c, argc, argv, "", opts, init_usage)) != -1) {
 		if (o == '?')
 			return EXIT_USAGE;
-		if (o == 'A' || o == 'P') {
-			*(o == 'A' ? &a->admin : &a->pwfile) = optarg;
+		if (o == 'A' || o == 'P' || o == 'R') {
+			*(o == 'A' ? &a->admin : o == 'P' ? &a->pwfile : &a->rkfile) = optarg;
 			continue;
 		}
 		if (cli_parse_u64(optarg, &v) || v == 0 || v > 1u << 20)
@@ -100,14 +154,37 @@ static int parse_init(struct cli *c, int argc, char **argv, struct init_args *a)
 	return 0;
 }
 
-int cmd_init(struct cli *c, int argc, char **argv)
+/* What init made; pw and rkey are NULL when they went to files. */
+static int print_init(struct cli *c, const struct kura_sth *sth, const struct init_args *a,
+		      const char *pw, const char *rkey)
 {
-	struct init_args ia = {{KURA_KDF_DEFAULT_OPS, KURA_KDF_DEFAULT_MEM_KIB}, "admin", NULL};
-	int pe = parse_init(c, argc, argv, &ia);
-	if (pe)
-		return pe;
-	struct kura_kdf_params kdf = ia.kdf;
-	const char *admin = ia.admin, *pwfile = ia.pwfile;
+	if (c->json)
+		return cli_print_json(json_pack("{s:s, s:o, s:s, s:s?, s:s?, s:s?}", "vault",
+						c->vault_dir, "sth", kura_sth_to_json(sth), "admin",
+						a->admin, "initial_password", pw, "recovery_key", rkey,
+						"recovery_key_file", a->rkfile));
+	printf(L(c, "created vault '%s' (ledger public key in %s/%s)\n",
+		 "保管庫 '%s' を作成しました（台帳の公開鍵: %s/%s）\n"),
+	       c->vault_dir, c->vault_dir, KURA_VAULT_PUBKEY);
+	if (pw)
+		printf(L(c, "security administrator '%s', initial password (shown once, change it at first login): %s\n",
+			 "セキュリティ管理者 '%s' の初期パスワード（一度だけ表示、初回ログイン時に変更）: %s\n"),
+		       a->admin, pw);
+	if (rkey)
+		printf(L(c, "recovery key (shown once; print it, keep two copies offline, see docs/RECOVERY.md):\n  %s\n",
+			 "復旧鍵（一度だけ表示。印刷して 2 部をオフラインで保管してください。docs/RECOVERY.md 参照）:\n  %s\n"),
+		       rkey);
+	else
+		printf(L(c, "recovery key written to '%s' (mode 0600): print it, keep it offline, then delete the file\n",
+			 "復旧鍵を '%s' に書き出しました（モード 0600）。印刷してオフラインで保管し、ファイルは削除してください\n"),
+		       a->rkfile);
+	return fflush(stdout) ? EXIT_IO : 0;
+}
+
+static int init_vault(struct cli *c, const struct init_args *ia)
+{
+	struct kura_kdf_params kdf = ia->kdf;
+	const char *admin = ia->admin, *pwfile = ia->pwfile;
 	char *pass;
 	size_t n;
 	int e = cli_passphrase(c, 1, &pass, &n);
@@ -129,26 +206,26 @@ int cmd_init(struct cli *c, int argc, char **argv)
 				(unsigned long long)(kdf.mem_kib / 1024));
 	if (r)
 		return cli_fail_code(c, r, c->vault_dir);
-	char *pw = kura_secret_alloc(KURA_MAX_PASSWORD + 2);
-	e = pw ? init_admin(c, admin, pwfile, pw, KURA_MAX_PASSWORD + 1) : EXIT_INTERNAL;
-	if (e) {
-		kura_secret_free(pw);
-		return e;
-	}
-	if (c->json)
-		e = cli_print_json(json_pack("{s:s, s:o, s:s, s:s?}", "vault", c->vault_dir, "sth",
-					     kura_sth_to_json(&sth), "admin", admin,
-					     "initial_password", pwfile ? NULL : pw));
-	else {
-		printf(L(c, "created vault '%s' (ledger public key in %s/%s)\n",
-			 "保管庫 '%s' を作成しました（台帳の公開鍵: %s/%s）\n"),
-		       c->vault_dir, c->vault_dir, KURA_VAULT_PUBKEY);
-		if (!pwfile)
-			printf(L(c, "security administrator '%s', initial password (shown once, change it at first login): %s\n",
-				 "セキュリティ管理者 '%s' の初期パスワード（一度だけ表示、初回ログイン時に変更）: %s\n"),
-			       admin, pw);
-	}
+	/* Both secrets in one locked allocation: the password, then the key. */
+	char *pw = kura_secret_alloc(KURA_MAX_PASSWORD + 2 + KURA_RECOVERY_KEY_TEXT_LEN + 1);
+	char *rkey = pw ? pw + KURA_MAX_PASSWORD + 2 : NULL;
+	e = pw ? init_admin(c, admin, pwfile, pw, KURA_MAX_PASSWORD + 1, ia->rkfile, rkey)
+	       : EXIT_INTERNAL;
+	if (!e)
+		e = print_init(c, &sth, ia, pwfile ? NULL : pw, ia->rkfile ? NULL : rkey);
 	kura_secret_free(pw);
+	return e;
+}
+
+int cmd_init(struct cli *c, int argc, char **argv)
+{
+	struct init_args ia = {{KURA_KDF_DEFAULT_OPS, KURA_KDF_DEFAULT_MEM_KIB}, "admin", NULL, NULL};
+	int e = parse_init(c, argc, argv, &ia);
+	if (e || (ia.rkfile && (e = claim_key_file(c, ia.rkfile))))
+		return e;
+	e = init_vault(c, &ia);
+	if (e && ia.rkfile)
+		unlink(ia.rkfile);
 	return e;
 }
 

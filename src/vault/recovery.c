@@ -195,9 +195,12 @@ static json_t *meta_json(struct kura_vault *v, const char *name, int hex)
 	kura_buf_init(&b, 4096);
 	kura_buf_init(&h, 8192);
 	if (v->store->ops->meta_get(v->store, name, &b) == 0) {
-		if (!hex)
-			j = json_loadb((const char *)b.data, b.len, 0, NULL);
-		else if (b.len == BOX_LEN && kura_buf_append_hex(&h, b.data, b.len) == 0)
+		if (!hex && (j = json_loadb((const char *)b.data, b.len, 0, NULL)) &&
+		    !json_is_object(j)) {
+			json_decref(j);
+			j = NULL;
+		}
+		if (hex && b.len == BOX_LEN && kura_buf_append_hex(&h, b.data, b.len) == 0)
 			j = json_string((const char *)h.data);
 	}
 	kura_buf_release(&b);

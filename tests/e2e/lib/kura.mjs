@@ -181,6 +181,7 @@ function takeAs(args, opts) {
 
 // makeVault({init}) → a vault object:
 //   dir (temp dir), path (the vault dir), db, passFile, passphrase, env,
+//   recoveryKeyFile (the recovery key init wrote, mode 0600),
 //   run(args, opts) / runAsync(args, opts) with KURA_VAULT and the passphrase set,
 //     opts.as: a user id (created on demand: a doctor of department 'internal'
 //     unless v.user() made it otherwise) whose credentials file is passed with
@@ -198,6 +199,7 @@ export function makeVault({ init = true, dir } = {}) {
     dir: base,
     path: join(base, 'vault'),
     passFile: join(base, 'passphrase'),
+    recoveryKeyFile: join(base, 'recovery.key'),
     passphrase: randomBytes(18).toString('base64url'),
     adminSession: join(base, 'admin.session'),
     adminCred: join(base, 'admin.cred'),
@@ -365,7 +367,8 @@ export function makeVault({ init = true, dir } = {}) {
     const initial = strongPassword();
     writeFileSync(apw, `${initial}\n`, { mode: 0o600 });
     try {
-      r = v.run(['init', ...FAST_KDF, '--admin-password-file', apw]);
+      r = v.run(['init', ...FAST_KDF, '--admin-password-file', apw,
+        '--recovery-key-file', v.recoveryKeyFile]);
       if (r.status === 0) v.setup({ initialPassword: initial });
     } catch (e) {
       v.cleanup();
