@@ -28,6 +28,12 @@ struct chk {
 	struct merkle_range range;
 	uint64_t generation;
 	int bad_leaf;
+	/* The tree heads of the segment being read (listed after its leaves):
+	 * collected in a first pass, checked as the leaves reach their size. */
+	struct kura_sth *sths;
+	size_t nsths, capsths, next_sth;
+	const uint8_t *pub;
+	const uint8_t *log_id;
 };
 
 static void problem(struct chk *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -109,24 +115,78 @@ static int check_object(struct chk *c, const uint8_t id[KURA_OBJ_ID_LEN], int ty
 	return r;
 }
 
+static int no_entry(void *ctx, uint64_t index, const struct kura_seg_entry *e)
+{
+	(void)ctx;
+	(void)index;
+	(void)e;
+	return 0;
+}
+
+static int collect_sth(void *ctx, const struct kura_sth *sth)
+{
+	struct chk *c = ctx;
+	if (c->nsths == c->capsths) {
+		size_t cap = c->capsths ? 2 * c->capsths : 64;
+		void *p = realloc(c->sths, cap * sizeof(*c->sths));
+		if (!p)
+			return KURA_ENOMEM;
+		c->sths = p;
+		c->capsths = cap;
+	}
+	c->sths[c->nsths] = *sth;
+	memcpy(c->sths[c->nsths].log_id, c->log_id, KURA_HASH_LEN);
+	if (kura_sth_verify(&c->sths[c->nsths], c->pub))
+		c->bad_leaf = 1;
+	c->nsths++;
+	return 0;
+}
+
+/* Check the collected tree heads of the current size. */
+static void check_sths_at(struct chk *c)
+{
+	uint8_t root[KURA_HASH_LEN];
+	while (c->next_sth < c->nsths && c->sths[c->next_sth].tree_size <= c->range.size) {
+		const struct kura_sth *t = &c->sths[c->next_sth++];
+		merkle_range_root(&c->range, root);
+		if (t->tree_size != c->range.size || !kura_ct_equal(root, t->root, KURA_HASH_LEN))
+			c->bad_leaf = 1;
+	}
+}
+
 static int leaf_cb(void *ctx, uint64_t index, const struct kura_seg_entry *e)
 {
 	struct chk *c = ctx;
 	uint8_t h[KURA_HASH_LEN];
 	if (index != c->range.size)
 		return KURA_ECORRUPT;
+	check_sths_at(c);
 	merkle_leaf_hash(e->leaf, e->leaf_len, h);
-	return merkle_range_append(&c->range, h, NULL, NULL);
+	int r = merkle_range_append(&c->range, h, NULL, NULL);
+	if (!r)
+		check_sths_at(c);
+	return r;
 }
 
-static int sth_cb(void *ctx, const struct kura_sth *sth)
+static int no_sth(void *ctx, const struct kura_sth *sth)
 {
-	struct chk *c = ctx;
-	uint8_t root[KURA_HASH_LEN];
-	merkle_range_root(&c->range, root);
-	if (sth->tree_size != c->range.size || !kura_ct_equal(root, sth->root, KURA_HASH_LEN))
-		c->bad_leaf = 1;
+	(void)ctx;
+	(void)sth;
 	return 0;
+}
+
+/* A segment's leaves extend the tree; its tree heads must match on the way. */
+static int walk_segment(struct chk *c)
+{
+	uint64_t first;
+	uint32_t count;
+	c->nsths = c->next_sth = 0;
+	int r = kura_seg_parse(c->plain.data, c->plain.len, &first, &count, no_entry, collect_sth, c);
+	if (!r)
+		r = kura_seg_parse(c->plain.data, c->plain.len, &first, &count, leaf_cb, no_sth, c);
+	if (!r && c->next_sth != c->nsths)
+		c->bad_leaf = 1; /* a tree head beyond the segment's leaves */
+	return r;
 }
 
 /* One generation: every object, and with keys its leaves and root. */
@@ -138,6 +198,8 @@ static int check_generation(struct chk *c, const struct kura_manifest *m)
 	int r = kura_manifest_objects(m, &ids, &n);
 	merkle_range_init(&c->range);
 	c->bad_leaf = 0;
+	c->pub = m->ledger_pub;
+	c->log_id = m->sth.log_id;
 	for (size_t i = 0; !r && i < n; i++) {
 		int type = i == 0 ? KURA_OBJ_STATE : i <= m->nsegs ? KURA_OBJ_SEGMENT : KURA_OBJ_CHUNK;
 		int e = check_object(c, ids[i], type, c->keys && type == KURA_OBJ_SEGMENT);
@@ -150,10 +212,7 @@ static int check_generation(struct chk *c, const struct kura_manifest *m)
 			break;
 		}
 		if (c->keys && type == KURA_OBJ_SEGMENT && !bad) {
-			uint64_t first;
-			uint32_t count;
-			if (kura_seg_parse(c->plain.data, c->plain.len, &first, &count, leaf_cb, sth_cb,
-					   c)) {
+			if (walk_segment(c)) {
 				problem(c, "generation %llu: segment %zu is malformed",
 					(unsigned long long)m->generation, i - 1);
 				bad = 1;
@@ -251,6 +310,7 @@ int kura_backup_check(struct kura_repo *repo, const uint8_t *trusted_pub,
 	kura_buf_release(&c.obj);
 	kura_buf_release_secret(&c.plain);
 	free(c.seen);
+	free(c.sths);
 	free(gens);
 	return r ? r : ret->problems ? KURA_EVERIFY : 0;
 }
