@@ -482,7 +482,8 @@ static int dir_manifest_list(struct kura_repo *r, struct kura_repo_gen **ret, si
 	int rc = list_gens(d, &gens, &n);
 	if (rc)
 		return rc;
-	qsort(gens, n, sizeof(*gens), cmp_u64);
+	if (n)
+		qsort(gens, n, sizeof(*gens), cmp_u64);
 	out = calloc(n ? n : 1, sizeof(*out));
 	if (!out) {
 		free(gens);
