@@ -15,12 +15,15 @@
 #define OBJ_AAD_LEN (sizeof(OBJ_AAD_CONTEXT) - 1 + KURA_BACKUP_VAULT_ID_LEN + 1)
 #define CODEC_STORED 0
 #define CODEC_ZSTD 1
+#define PROBE_MIN (256u * 1024) /* see incompressible() */
+#define PROBE_LEN (64u * 1024)
 #define HMAC_BLOCK 64
 
 struct kura_obj_ctx {
 	ZSTD_CCtx *c;
 	ZSTD_DCtx *d;
 	int level;
+	uint8_t probe[PROBE_LEN * 98 / 100];
 };
 
 int kura_backup_keys_derive(const uint8_t master[KURA_KEY_LEN],
@@ -106,11 +109,25 @@ static int synthetic_nonce(const struct kura_backup_keys *k, int type, const uin
 	return 0;
 }
 
+/* Large plaintexts (images, PDFs: usually compressed already) are probed
+ * first: if 64 KiB from their middle do not shrink by 2% at level 1, the
+ * whole is stored as it is, which saves a full zstd pass over data that
+ * would not shrink (the output is the same as zstd failing). */
+
+static int incompressible(struct kura_obj_ctx *z, const uint8_t *p, size_t n)
+{
+	if (!z || n < PROBE_MIN)
+		return 0;
+	size_t c = ZSTD_compressCCtx(z->c, z->probe, sizeof(z->probe), p + n / 2 - PROBE_LEN / 2,
+				     PROBE_LEN, 1);
+	return ZSTD_isError(c); /* it did not fit in 98% of the sample */
+}
+
 /* codec || payload at dst (room for 1 + n): zstd only when strictly smaller. */
 static size_t build_inner(struct kura_obj_ctx *z, const uint8_t *p, size_t n, uint8_t *dst)
 {
 	size_t c = 0;
-	if (n > 1) /* capacity n - 1: zstd fails unless strictly smaller */
+	if (n > 1 && !incompressible(z, p, n)) /* capacity n - 1: zstd fails unless strictly smaller */
 		c = z ? ZSTD_compressCCtx(z->c, dst + 1, n - 1, p, n, z->level)
 		      : ZSTD_compress(dst + 1, n - 1, p, n, ZSTD_CLEVEL_DEFAULT);
 	if (n > 1 && !ZSTD_isError(c) && c > 0 && c < n) {

@@ -189,7 +189,8 @@ static int write_once(struct dir_repo *d, int dirfd, const char *name, const uin
 	struct kura_repo *r = &d->base;
 	char tmp[128];
 	int ret;
-	snprintf(tmp, sizeof(tmp), "%.64s.%ld.%lu", name, (long)getpid(), ++d->seq);
+	snprintf(tmp, sizeof(tmp), "%.64s.%ld.%lu", name, (long)getpid(),
+		 __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELAXED)); /* puts may run on several threads */
 	int fd = openat(d->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return oserr(r, "temporary file", tmp);

@@ -13,6 +13,7 @@
  * 5. Every object goes to every target that lacks it, then the signed
  *    manifest, last: a generation is whole or not there at all.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,37 @@ static void idlist_unique(struct idlist *l, uint64_t *ret_dups)
 	l->n = w;
 }
 
+/*
+ * Writing objects to the targets (and waiting for their fsyncs) happens on
+ * a second thread, so that reading, chunking, compressing and encrypting
+ * the next objects overlaps it.  At most IOQ_MAX_BYTES wait in the queue;
+ * the manifest is written only after the queue has drained.
+ */
+#define IOQ_MAX_BYTES (64u * 1024 * 1024)
+/* Directory targets take several puts at once (each waits on its own
+ * fsyncs); a receiver connection takes one at a time. */
+#define IO_THREADS 4
+#define MAX_TARGETS_RUN 16
+
+struct io_job {
+	uint8_t id[KURA_OBJ_ID_LEN];
+	uint8_t *data;
+	size_t len;
+	struct io_job *next;
+};
+
+struct ioq {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;    /* signalled on every change */
+	struct io_job *head, *tail;
+	size_t bytes;
+	int closing;          /* no more jobs will come */
+	int err;              /* every target failed */
+	int started;          /* threads running */
+	pthread_t th[IO_THREADS];
+	pthread_mutex_t serial[MAX_TARGETS_RUN]; /* one put at a time on a receiver */
+};
+
 struct run {
 	struct kura_vault *v;
 	struct kura_backup_keys keys;
@@ -87,33 +119,157 @@ struct run {
 	struct kura_sth *sths;          /* tree heads up to the generation's, by size */
 	size_t nsths, next_sth;
 	uint64_t done, todo;
+	struct ioq q;
 };
 
-/* Put an object on every target still in the run that lacks it. */
+/* Put an object on every target still in the run that lacks it (on the I/O
+ * threads; target state is shared under q.mu). */
 static int put_all(struct run *u, const uint8_t id[KURA_OBJ_ID_LEN], const uint8_t *p, size_t n)
 {
+	struct ioq *q = &u->q;
 	size_t live = 0;
 	for (size_t i = 0; i < u->nt; i++) {
 		struct kura_backup_target *t = &u->t[i];
-		if (!t->ok)
+		int serial = t->kind == KURA_REPO_RECEIVER, put = 0;
+		pthread_mutex_lock(&q->mu);
+		int ok = t->ok;
+		pthread_mutex_unlock(&q->mu);
+		if (!ok)
 			continue;
+		if (serial)
+			pthread_mutex_lock(&q->serial[i]);
 		int r = t->repo->ops->has(t->repo, id);
 		if (r == 0) {
 			r = t->repo->ops->put(t->repo, id, p, n);
-			if (!r) {
-				t->put_objects++;
-				t->put_bytes += n;
-			}
+			put = !r;
 		}
-		if (r < 0) {
+		pthread_mutex_lock(&q->mu);
+		if (put) {
+			t->put_objects++;
+			t->put_bytes += n;
+		}
+		if (r < 0 && t->ok) {
 			t->ok = 0;
 			snprintf(t->err, sizeof(t->err), "%s", *t->repo->err ? t->repo->err
 									     : kura_strerror(r));
-		} else {
-			live++;
 		}
+		live += t->ok != 0;
+		pthread_mutex_unlock(&q->mu);
+		if (serial)
+			pthread_mutex_unlock(&q->serial[i]);
 	}
 	return live ? 0 : KURA_EIO;
+}
+
+static void *io_main(void *arg)
+{
+	struct run *u = arg;
+	struct ioq *q = &u->q;
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		while (!q->head && !q->closing)
+			pthread_cond_wait(&q->cv, &q->mu);
+		struct io_job *j = q->head;
+		if (!j)
+			break;
+		q->head = j->next;
+		if (!q->head)
+			q->tail = NULL;
+		int skip = q->err != 0;
+		pthread_mutex_unlock(&q->mu);
+		int r = skip ? 0 : put_all(u, j->id, j->data, j->len);
+		pthread_mutex_lock(&q->mu);
+		if (r)
+			q->err = r;
+		q->bytes -= j->len;
+		pthread_cond_broadcast(&q->cv);
+		free(j->data);
+		free(j);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+static int ioq_start(struct run *u)
+{
+	struct ioq *q = &u->q;
+	if (u->nt > MAX_TARGETS_RUN)
+		return KURA_ETOOBIG;
+	if (pthread_mutex_init(&q->mu, NULL))
+		return KURA_ENOMEM;
+	if (pthread_cond_init(&q->cv, NULL)) {
+		pthread_mutex_destroy(&q->mu);
+		return KURA_ENOMEM;
+	}
+	for (size_t i = 0; i < u->nt; i++)
+		pthread_mutex_init(&q->serial[i], NULL);
+	while (q->started < IO_THREADS && !pthread_create(&q->th[q->started], NULL, io_main, u))
+		q->started++;
+	if (q->started)
+		return 0;
+	for (size_t i = 0; i < u->nt; i++)
+		pthread_mutex_destroy(&q->serial[i]);
+	pthread_cond_destroy(&q->cv);
+	pthread_mutex_destroy(&q->mu);
+	return KURA_ENOMEM;
+}
+
+/* Wait until every queued object is written; the I/O threads' verdict. */
+static int ioq_finish(struct run *u)
+{
+	struct ioq *q = &u->q;
+	if (!q->started)
+		return 0;
+	pthread_mutex_lock(&q->mu);
+	q->closing = 1;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	for (int i = 0; i < q->started; i++)
+		pthread_join(q->th[i], NULL);
+	for (size_t i = 0; i < u->nt; i++)
+		pthread_mutex_destroy(&q->serial[i]);
+	pthread_cond_destroy(&q->cv);
+	pthread_mutex_destroy(&q->mu);
+	q->started = 0;
+	return q->err;
+}
+
+/* Hand the object in u->obj to the I/O thread (waiting while the queue is
+ * full); KURA_EIO as soon as every target has failed. */
+static int enqueue(struct run *u, const uint8_t id[KURA_OBJ_ID_LEN])
+{
+	struct ioq *q = &u->q;
+	struct io_job *j = malloc(sizeof(*j));
+	uint8_t *data = malloc(u->obj.len ? u->obj.len : 1);
+	if (!j || !data) {
+		free(j);
+		free(data);
+		return KURA_ENOMEM;
+	}
+	memcpy(j->id, id, KURA_OBJ_ID_LEN);
+	memcpy(data, u->obj.data, u->obj.len);
+	j->data = data;
+	j->len = u->obj.len;
+	j->next = NULL;
+	pthread_mutex_lock(&q->mu);
+	while (!q->err && q->bytes > 0 && q->bytes + j->len > IOQ_MAX_BYTES)
+		pthread_cond_wait(&q->cv, &q->mu);
+	int r = q->err;
+	if (!r) {
+		if (q->tail)
+			q->tail->next = j;
+		else
+			q->head = j;
+		q->tail = j;
+		q->bytes += j->len;
+		pthread_cond_broadcast(&q->cv);
+	}
+	pthread_mutex_unlock(&q->mu);
+	if (r) {
+		free(j->data);
+		free(j);
+	}
+	return r;
 }
 
 static int encode_put(struct run *u, int type, const uint8_t *p, size_t n,
@@ -123,7 +279,7 @@ static int encode_put(struct run *u, int type, const uint8_t *p, size_t n,
 	if (!r) {
 		u->res->new_objects++;
 		u->res->new_bytes += u->obj.len;
-		r = put_all(u, id, u->obj.data, u->obj.len);
+		r = enqueue(u, id);
 	}
 	return r;
 }
@@ -534,6 +690,8 @@ int kura_backup_run(struct kura_vault *v, const uint8_t *prev, size_t prev_len,
 		ret->sth = m.sth;
 		u.todo = m.sth.tree_size - (have_prev ? pm.sth.tree_size : 0);
 	}
+	if (!r)
+		r = ioq_start(&u);
 	/* The previous generation's leaves: listed again; regenerated for any
 	 * target that does not hold that generation. */
 	if (!r && have_prev) {
@@ -571,6 +729,10 @@ int kura_backup_run(struct kura_vault *v, const uint8_t *prev, size_t prev_len,
 		r = snapshot(v, &snap, &patients);
 	if (!r)
 		r = encode_put(&u, KURA_OBJ_STATE, snap.data, snap.len, state_id);
+	/* Every object is on the targets before the manifest names them. */
+	int qe = ioq_finish(&u);
+	if (!r)
+		r = qe;
 	if (!r) {
 		idlist_unique(&u.chunks, &ret->dedup_chunks);
 		kura_vault_id(v, m.vault_id);
