@@ -48,6 +48,7 @@ struct rst {
 	struct kura_obj_ctx *z;
 	struct kura_buf obj, plain, doc, chunk;
 	struct kura_restore_writer *w;
+	struct kura_scanq *scanq;
 	uint8_t pub[KURA_PUBKEY_LEN];
 	uint64_t done, todo;
 	int err_set;
@@ -214,26 +215,33 @@ static int snapshot_pub(json_t *snap, uint8_t pub[KURA_PUBKEY_LEN], uint8_t vid[
 
 /* ---- the leaves ---- */
 
+/* Hand a document to the scanners (scanq.c); KURA_ESTATE once one of them
+ * has found malware, which undoes the restore. */
 static int put_content(struct rst *s, const uint8_t *p, size_t n)
 {
-	char virus[KURA_SCAN_MAX_NAME];
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	int r = kura_scan_buf(s->o->scanner, p, n, virus);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	s->res->scan_seconds += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-	s->res->scanned_docs++;
-	s->res->scanned_bytes += n;
-	if (r == 1) {
-		snprintf(s->res->infected, sizeof(s->res->infected), "%s", virus);
-		why(s, "malware found: %s", virus);
-		return KURA_ESTATE;
+	int r = kura_scanq_add(s->scanq, p, n);
+	if (r == KURA_ESTATE)
+		why(s, "malware found");
+	return r;
+}
+
+/* Wait for the scans; their verdict. */
+static int scans_done(struct rst *s)
+{
+	struct kura_scanq_result sr;
+	int r = kura_scanq_finish(s->scanq, &sr);
+	s->scanq = NULL;
+	s->res->scanned_docs += sr.docs;
+	s->res->scanned_bytes += sr.bytes;
+	s->res->scan_seconds += sr.seconds;
+	if (r == KURA_ESTATE) {
+		snprintf(s->res->infected, sizeof(s->res->infected), "%s", sr.virus);
+		s->err_set = 0;
+		why(s, "malware found: %s", sr.virus);
+	} else if (r) {
+		why(s, "the malware scan failed: %s", sr.virus);
 	}
-	if (r) {
-		why(s, "the malware scan failed: %s", virus);
-		return KURA_EIO;
-	}
-	return 0;
+	return r;
 }
 
 static int on_entry(void *ctx, uint64_t index, const struct kura_seg_entry *e)
@@ -580,6 +588,9 @@ static int restore_one(struct rst *s, uint64_t gen, const char *dir, const struc
 	}
 	if (!r)
 		r = kura_restore_begin(v, &s->w);
+	/* Two scanning threads beside the writes, up to 64 MiB waiting. */
+	if (!r)
+		r = kura_scanq_start(s->o->scanner, 2, 64u << 20, &s->scanq);
 	s->todo = m.sth.tree_size;
 	for (size_t i = 0; !r && i < m.nsegs; i++) {
 		uint64_t first;
@@ -618,6 +629,10 @@ static int restore_one(struct rst *s, uint64_t gen, const char *dir, const struc
 			r = KURA_EVERIFY;
 		}
 	}
+	/* Every document must be scanned clean before the restore counts. */
+	int sv = scans_done(s);
+	if (!r || r == KURA_ESTATE)
+		r = sv ? sv : r;
 	if (!r)
 		r = kura_restore_commit(s->w);
 	kura_restore_end(s->w);

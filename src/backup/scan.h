@@ -31,4 +31,23 @@ void kura_scan_close(struct kura_scanner *s);
 int kura_scan_buf(struct kura_scanner *s, const uint8_t *p, size_t n,
 		  char virus[KURA_SCAN_MAX_NAME]);
 
+/*
+ * A scanning queue: documents are copied in and scanned by worker threads
+ * while the caller goes on (a restore keeps writing; it is undone if
+ * anything is found).  At most max_bytes wait; kura_scanq_add blocks
+ * beyond that and returns KURA_ESTATE as soon as a scan has found malware.
+ */
+struct kura_scanq;
+int kura_scanq_start(struct kura_scanner *s, unsigned threads, size_t max_bytes,
+		     struct kura_scanq **ret);
+int kura_scanq_add(struct kura_scanq *q, const uint8_t *p, size_t n);
+struct kura_scanq_result {
+	uint64_t docs, bytes;
+	double seconds;                  /* time spent scanning, summed over threads */
+	char virus[KURA_SCAN_MAX_NAME];  /* the first signature found, or the error */
+};
+/* Wait for every queued scan and free q: 0 clean, KURA_ESTATE malware
+ * found, KURA_EIO a scan failed (q NULL: 0). */
+int kura_scanq_finish(struct kura_scanq *q, struct kura_scanq_result *ret);
+
 #endif
