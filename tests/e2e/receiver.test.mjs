@@ -20,7 +20,7 @@
 // others fall back to 127.0.0.1 without one.  KURA_KEEP=1 keeps the files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { X509Certificate, createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync,
   writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,6 +33,8 @@ const CLAMAV_DB = join(DATA, 'clamav');
 // (KURA_E2E_NO_NETNS=1 runs tests 2-5 on 127.0.0.1 as a non-root run would.)
 const NETNS = !process.env.KURA_E2E_NO_NETNS && netnsPermitted();
 const IS_ROOT = process.getuid && process.getuid() === 0;
+// The SHA-256 fingerprint of a certificate as the receiver logs it (lowercase hex).
+const fingerprint = (pem) => new X509Certificate(readFileSync(pem)).fingerprint256.replace(/:/g, '').toLowerCase();
 const sha256hex = (b) => createHash('sha256').update(b).digest('hex');
 const NOT_ALLOWED = 'method not allowed: backups are never deleted or changed';
 
@@ -364,8 +366,9 @@ test('ransomware drill: the receiver in its own network namespace refuses every 
     `manifest ${g} changed`));
   assert.deepEqual(listGenerations(r.data), [1, 2, 3, 4]);
   const log = r.requests().slice(logStart);
+  const peer = fingerprint(r.tls.cert);
   const refused = (method, path, status) => log.some((e) => e.method === method && e.path === path &&
-    e.status === status && e.refused === true && e.peer && e.peer.length === 64);
+    e.status === status && e.refused === true && e.peer === peer && e.addr.startsWith(`${r.net.host}:`));
   for (const [m, p, s] of [['DELETE', `/v1/objects/${some}`, 405], ['DELETE', '/v1/manifests/4', 405],
     ['DELETE', '/v1/manifests/1', 405], ['POST', '/v1/manifests/5', 405], ['PATCH', `/v1/objects/${some}`, 405],
     ['PUT', `/v1/objects/${some}`, 400], ['PUT', `/v1/objects/${sha256hex(garbage)}`, 400],
@@ -376,11 +379,12 @@ test('ransomware drill: the receiver in its own network namespace refuses every 
     'the forked manifest is not logged as refused');
   assert.ok(log.some((e) => e.status === 507 && e.refused), 'the 507 is not logged');
   const alerts = r.alerts();
-  for (const want of [/^history rewritten: receiver refused a manifest whose tree head is inconsistent with generation 4 \(peer [0-9a-f]{64}\)$/,
-    /^receiver refused a manifest with a bad signature or another vault's key, generation 5 \(peer [0-9a-f]{64}\)$/,
-    /^receiver refused a different manifest for stored generation 4 \(peer [0-9a-f]{64}\)$/,
+  for (const want of [`history rewritten: receiver refused a manifest whose tree head is inconsistent with generation 4 (peer ${peer})`,
+    `receiver refused a manifest with a bad signature or another vault's key, generation 5 (peer ${peer})`,
+    `receiver refused a different manifest for stored generation 4 (peer ${peer})`,
     /^receiver quota reached: \d+ of 8388608 bytes used, \d+ more refused$/]) {
-    assert.ok(alerts.some((a) => want.test(a)), `no alert ${want} in ${JSON.stringify(alerts)}`);
+    const hit = (a) => (typeof want === 'string' ? a === want : want.test(a));
+    assert.ok(alerts.some(hit), `no alert ${want} in ${JSON.stringify(alerts)}`);
   }
 
   // The restore: every record version up to generation 4 is back.
@@ -424,6 +428,7 @@ test('the receiver killed (SIGKILL) mid-upload: a clear error, and the next run 
     `(expected ${EXIT.IO}): ${res.stderr}${res.stdout}`);
   const e = errorLine(res.stderr);
   assert.ok(e.ok, e.why);
+  t.diagnostic(`killed mid-upload after ${partial.length} objects: ${e.message}`);
   assert.ok(e.message.startsWith(`the backup failed: cannot reach the receiver ${r.url}: `), e.message);
   assert.deepEqual(listGenerations(r.data), [], 'a manifest was stored');
   // The failure is in the vault's trail, and no generation is recorded.
@@ -469,6 +474,7 @@ test('quota on the receiver: a generation that does not fit fails clearly, leave
   assert.equal(res.status, EXIT.IO, `over quota: exit ${res.status}: ${res.stderr}${res.stdout}`);
   const e = errorLine(res.stderr);
   assert.ok(e.ok, e.why);
+  t.diagnostic(e.message);
   assert.match(e.message, /^the backup failed: the receiver answered 507: quota exceeded: \d+ of 2097152 bytes used$/);
   const list = await r.list();
   assert.deepEqual(list.generations.map((g) => g.generation), [1], 'a generation over quota is visible');
@@ -591,7 +597,7 @@ test('retention is the receiver\'s own: the lock keeps everything, `kura receive
 
 // ---- 5 ----
 
-test('`kura receiver status --json` shows the stored generations', { timeout: 60_000 }, async (t) => {
+test('`kura receiver status --json` shows the stored generations; allow= narrows the clients', { timeout: 60_000 }, async (t) => {
   const r = await rig(t);
   const v = r.vault();
   await r.start();
@@ -626,6 +632,20 @@ test('`kura receiver status --json` shows the stored generations', { timeout: 60
   assert.equal(rows.length, 4, plain.stdout);
   assert.match(rows[0], /^generation\s+tree size\s+stored\s+bytes\s+kept$/);
   assert.match(rows[1], /^3\s+\d+\s+\S+\s+\d+\s+yes newest$/);
+
+  // allow= narrows the CA to given certificates: another client of the same CA gets 403.
+  writeConfig(r.cfgFile, { listen: `${r.host}:${r.port}`, data: r.data, cert: r.certs.server.cert,
+    key: r.certs.server.key, client_ca: r.certs.ca, ledger_pubkey: r.pub, log: r.log,
+    allow: [fingerprint(r.tls.cert).toUpperCase().match(/../g).join(':')] });
+  r.rx = await startReceiver({ config: r.cfgFile, ns: r.net && r.net.ns });
+  const other = { ...r.target, tls: { ca: r.certs.ca, ...r.certs.other } };
+  const denied = await req(other, 'GET', '/v1/manifests');
+  assert.equal(denied.status, 403, `another client of the CA: ${denied.status} ${denied.text}`);
+  assert.deepEqual(denied.json, { error: 'this client certificate is not allowed' });
+  assert.deepEqual(await r.gens(), [1, 2, 3]);
+  assert.ok(r.requests().some((x) => x.status === 403 && x.peer === fingerprint(r.certs.other.cert)));
+  await r.stop();
+
   const bad = run(['receiver', 'status', '--config', join(r.dir, 'missing.ini')]);
   assert.notEqual(bad.status, 0);
   assert.ok(errorLine(bad.stderr).ok, bad.stderr);
