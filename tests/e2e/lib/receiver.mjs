@@ -269,16 +269,21 @@ export function listGenerations(repo) {
   return readdirSync(base).filter((f) => /^\d{20}$/.test(f)).map(Number).sort((a, b) => a - b);
 }
 
-export function repoBytes(repo) {
-  let n = 0;
-  for (const id of listObjects(repo)) n += statSync(objectPath(repo, id)).size;
-  return n;
-}
-
 // The receiver's log: one JSON object per line.
 export function readLog(file) {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+// Can this process mark files in dir immutable (root, and a file system
+// with FS_IMMUTABLE_FL: ext4 yes, overlayfs and older tmpfs no)?
+export function immutableSupported(dir) {
+  const f = join(dir, '.immutable-probe');
+  writeFileSync(f, '');
+  const ok = spawnSync('chattr', ['+i', f], { stdio: 'ignore' }).status === 0;
+  spawnSync('chattr', ['-i', f], { stdio: 'ignore' });
+  rmSync(f, { force: true });
+  return ok;
 }
 
 // lsattr's attribute letters for a file ('' when lsattr fails).
