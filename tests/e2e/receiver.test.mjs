@@ -43,9 +43,11 @@ const NOT_ALLOWED = 'method not allowed: backups are never deleted or changed';
 // ---- a receiver with everything it needs, torn down by t.after() ----
 
 // rig(t, {netns, quota, retention}) → {url, host, port, tls, tlsArgs, dir,
-// data, log, config(over), start(env), stop(sig), status()}.  The
-// vault's ledger public key is copied when attach(v) is called (the
-// receiver needs it before it starts).
+// data, log, config(over), start(env), stop(sig), vault(), list(), gens(),
+// status(), requests(), alerts()}.  vault() makes a vault whose backup
+// settings name this receiver and copies its ledger public key for the
+// receiver's configuration (so call it before start()).  Everything (the
+// receiver process, the namespace, a tmpfs, the files) goes in t.after().
 async function rig(t, { netns = NETNS, quota, retention } = {}) {
   const dir = tempDir('kura-recv-');
   const r = { dir, data: join(dir, 'data'), log: join(dir, 'receiver.log'), rx: null, net: null,
@@ -61,7 +63,7 @@ async function rig(t, { netns = NETNS, quota, retention } = {}) {
       return;
     }
     for (const v of r.vaults) removeTree(v.dir);
-    if (r.mounted) spawnUmount(r.mounted);
+    if (r.mounted) umount(r.mounted);
     removeTree(dir);
   });
   if (netns) {
@@ -123,7 +125,7 @@ async function rig(t, { netns = NETNS, quota, retention } = {}) {
   return r;
 }
 
-function spawnUmount(dir) {
+function umount(dir) {
   try { sh('umount', [dir]); } catch { /* already gone */ }
 }
 
