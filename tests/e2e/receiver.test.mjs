@@ -345,6 +345,21 @@ test('ransomware drill: the receiver in its own network namespace refuses every 
   assert.equal(fe.message, 'the backup failed: the receiver answered 422: history rewritten: ' +
     'the tree head is inconsistent with generation 4');
 
+  // The fork grown past generation 4's tree: its tree cannot extend
+  // generation 4, and the client refuses before sending anything.
+  const forkTree = () => JSON.parse(f.run(['--json', 'sth']).stdout).tree_size;
+  for (let i = 0; i < 200 && forkTree() <= runs[3].sth.tree_size; i++) {
+    assert.equal(f.run(['put', '--patient', 'p2', '--type', 'text/plain', '-'],
+      { input: `forged ${i}`, as: 'dr.sato' }).status, 0);
+  }
+  const putsBefore = r.requests().filter((x) => x.method === 'PUT').length;
+  const fr2 = f.run(['backup', 'run'], { as: 'admin' });
+  assert.equal(fr2.status, EXIT.VERIFY, `the grown fork's backup: exit ${fr2.status}: ${fr2.stderr}${fr2.stdout}`);
+  assert.ok(errorLine(fr2.stderr).ok, fr2.stderr);
+  t.diagnostic(`the grown fork's backup run: ${fr2.stderr.trim()}`);
+  assert.equal(r.requests().filter((x) => x.method === 'PUT').length, putsBefore,
+    'the grown fork uploaded something');
+
   // Another vault's manifest (signed with its own key) as generation 5.
   const bm5 = readFileSync(manifestPath(brepo, 5));
   res = await req(r.target, 'PUT', '/v1/manifests/5', bm5);
