@@ -668,8 +668,23 @@ int kura_backup_run(struct kura_vault *v, const uint8_t *prev, size_t prev_len,
 		}
 		if (tn.generation > newest)
 			newest = tn.generation;
-		if (tn.generation)
-			r = add_proof(v, &m, tn.generation, tn.sth.tree_size, tn.sth.root);
+		/* (A target ahead of the vault is left to refuse the manifest
+		 * itself: the receiver, a witness, says why.) */
+		int x = tn.generation ? add_proof(v, &m, tn.generation, tn.sth.tree_size, tn.sth.root)
+				      : 0;
+		if (x == KURA_EVERIFY) {
+			/* This target's history is not this ledger's past: the vault was
+			 * restored from an older generation or rebuilt.  The target
+			 * (a witness) would refuse the generation; the others get it. */
+			t[i].ok = 0;
+			snprintf(t[i].err, sizeof(t[i].err),
+				 "generation %llu on this target (tree size %llu) is not in this vault's "
+				 "history: the vault was restored or rebuilt; back it up to a new "
+				 "repository", (unsigned long long)tn.generation,
+				 (unsigned long long)tn.sth.tree_size);
+		} else {
+			r = x;
+		}
 		kura_manifest_release(&tn);
 	}
 	if (!r && have_prev)
