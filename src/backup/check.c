@@ -28,6 +28,10 @@ struct chk {
 	struct merkle_range range;
 	uint64_t generation;
 	int bad_leaf;
+	/* The current segment's tree heads, checked as the leaves reach their
+	 * sizes (a segment lists them after its leaves). */
+	struct kura_sth *heads;
+	size_t nheads, capheads, nexthead;
 };
 
 static void problem(struct chk *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -109,23 +113,45 @@ static int check_object(struct chk *c, const uint8_t id[KURA_OBJ_ID_LEN], int ty
 	return r;
 }
 
+/* Every tree head up to the current size must have this size and root
+ * (a head whose size the leaves passed without reaching it is bad). */
+static void check_heads(struct chk *c)
+{
+	while (c->nexthead < c->nheads && c->heads[c->nexthead].tree_size <= c->range.size) {
+		const struct kura_sth *sth = &c->heads[c->nexthead++];
+		uint8_t root[KURA_HASH_LEN];
+		merkle_range_root(&c->range, root);
+		if (sth->tree_size != c->range.size || !kura_ct_equal(root, sth->root, KURA_HASH_LEN))
+			c->bad_leaf = 1;
+	}
+}
+
 static int leaf_cb(void *ctx, uint64_t index, const struct kura_seg_entry *e)
 {
 	struct chk *c = ctx;
 	uint8_t h[KURA_HASH_LEN];
 	if (index != c->range.size)
 		return KURA_ECORRUPT;
+	check_heads(c); /* a head at the segment's start (the empty tree's, in the first) */
 	merkle_leaf_hash(e->leaf, e->leaf_len, h);
-	return merkle_range_append(&c->range, h, NULL, NULL);
+	int r = merkle_range_append(&c->range, h, NULL, NULL);
+	if (!r)
+		check_heads(c);
+	return r;
 }
 
 static int sth_cb(void *ctx, const struct kura_sth *sth)
 {
 	struct chk *c = ctx;
-	uint8_t root[KURA_HASH_LEN];
-	merkle_range_root(&c->range, root);
-	if (sth->tree_size != c->range.size || !kura_ct_equal(root, sth->root, KURA_HASH_LEN))
-		c->bad_leaf = 1;
+	if (c->nheads == c->capheads) {
+		size_t cap = c->capheads ? 2 * c->capheads : 64;
+		void *p = realloc(c->heads, cap * sizeof(*c->heads));
+		if (!p)
+			return KURA_ENOMEM;
+		c->heads = p;
+		c->capheads = cap;
+	}
+	c->heads[c->nheads++] = *sth;
 	return 0;
 }
 
@@ -152,8 +178,20 @@ static int check_generation(struct chk *c, const struct kura_manifest *m)
 		if (c->keys && type == KURA_OBJ_SEGMENT && !bad) {
 			uint64_t first;
 			uint32_t count;
-			if (kura_seg_parse(c->plain.data, c->plain.len, &first, &count, leaf_cb, sth_cb,
-					   c)) {
+			/* The heads first (they follow the leaves), then the leaves. */
+			c->nheads = c->nexthead = 0;
+			int x = kura_seg_parse(c->plain.data, c->plain.len, &first, &count, NULL,
+					       sth_cb, c);
+			if (!x)
+				x = kura_seg_parse(c->plain.data, c->plain.len, &first, &count,
+						   leaf_cb, NULL, c);
+			if (!x && c->nexthead < c->nheads)
+				c->bad_leaf = 1; /* a head beyond the segment's leaves */
+			if (x == KURA_ENOMEM) {
+				r = x;
+				break;
+			}
+			if (x) {
 				problem(c, "generation %llu: segment %zu is malformed",
 					(unsigned long long)m->generation, i - 1);
 				bad = 1;
@@ -251,6 +289,7 @@ int kura_backup_check(struct kura_repo *repo, const uint8_t *trusted_pub,
 	kura_buf_release(&c.obj);
 	kura_buf_release_secret(&c.plain);
 	free(c.seen);
+	free(c.heads);
 	free(gens);
 	return r ? r : ret->problems ? KURA_EVERIFY : 0;
 }
