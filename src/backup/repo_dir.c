@@ -492,6 +492,14 @@ static int dir_manifest_list(struct kura_repo *r, struct kura_repo_gen **ret, si
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct kura_manifest m;
 		rc = load_manifest(d, gens[i], &b, &m);
+		if (rc == KURA_ECORRUPT) {
+			/* A damaged manifest is listed (tree size and time 0): the
+			 * readers of that generation refuse it, and every other
+			 * generation stays checkable and restorable. */
+			out[i] = (struct kura_repo_gen){.generation = gens[i]};
+			rc = 0;
+			continue;
+		}
 		if (rc)
 			break;
 		out[i] = (struct kura_repo_gen){.generation = gens[i],
