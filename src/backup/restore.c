@@ -331,7 +331,7 @@ static int check_later(struct rst *s, const struct kura_manifest *g, const struc
 		/* A manifest that does not verify is not the vault's: it proves
 		 * nothing either way (kura backup verify reports it). */
 		if (s->repo->ops->manifest_get(s->repo, gens[i].generation, &b) ||
-		    kura_manifest_parse(b.data, b.len, &l) ||
+		    kura_manifest_parse(b.data, b.len, &l) || l.generation != gens[i].generation ||
 		    kura_manifest_verify(&l, b.data, b.len, s->pub)) {
 			kura_manifest_release(&l);
 			continue;
