@@ -825,6 +825,8 @@ static int marker_write(struct dir_repo *d, const char *dir,
 		ret = kura_fs_write_atomic((char *)path.data, s, len + 1, 0444);
 		if (ret)
 			seterr(&d->base, ret, "cannot write '%s'", (char *)path.data);
+		else /* without it nothing restores: as protected as the manifests */
+			make_immutable(d, d->dfd, MARKER);
 	}
 	free(s);
 	kura_buf_release(&path);
@@ -931,6 +933,11 @@ static int dir_setup(struct dir_repo *d, const char *dir, int create,
 		ret = open_sub(d, "objects", 0, &d->objfd);
 	if (!ret)
 		ret = open_sub(d, "manifests", 0, &d->manfd);
+	/* tmp/ holds nothing a generation needs and cannot be made immutable
+	 * (writes go through it): made again if someone removed it, so that
+	 * deleting one empty directory does not stop backups and restores. */
+	if (!ret && mkdirat(d->dfd, "tmp", 0700) == 0)
+		fsync(d->dfd);
 	if (!ret)
 		ret = open_sub(d, "tmp", 0, &d->tmpfd);
 	return ret;
