@@ -145,3 +145,14 @@ export function vaultState(v, { path, reader = 'dr.sato' } = {}) {
 }
 
 export { makeVault, sha256, tempDir, withVault };
+
+// The vault's recovery key in a file: the one init wrote (v.recoveryKeyFile,
+// when lib/kura.mjs asks init for it), else a new one from `kura key
+// recovery --out FILE`; null when this kura cannot make one.
+export function recoveryKey(v) {
+  if (v.recoveryKeyFile && existsSync(v.recoveryKeyFile)) return v.recoveryKeyFile;
+  const file = join(v.dir, 'recovery-new.key');
+  const r = v.run(['key', 'recovery', '--out', file], { as: 'admin' });
+  if (r.status === 0 && existsSync(file)) return file;
+  return null;
+}
