@@ -910,6 +910,36 @@ static int is_empty(int dfd)
 	return empty;
 }
 
+/* Empty, or holding only what an interrupted dir_create made: some of
+ * objects/, manifests/ and tmp/, all empty (the marker is written last). */
+static int is_unfinished(int dfd)
+{
+	int fd = dup(dfd), ok = 1;
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	rewinddir(dir);
+	while (ok && (e = readdir(dir))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (strcmp(e->d_name, "objects") != 0 && strcmp(e->d_name, "manifests") != 0 &&
+		    strcmp(e->d_name, "tmp") != 0) {
+			ok = 0;
+			break;
+		}
+		int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		ok = sub >= 0 && is_empty(sub);
+		if (sub >= 0)
+			close(sub);
+	}
+	closedir(dir);
+	return ok;
+}
+
 static int dir_setup(struct dir_repo *d, const char *dir, int create,
 		     const uint8_t vault_id[KURA_BACKUP_VAULT_ID_LEN])
 {
@@ -924,7 +954,7 @@ static int dir_setup(struct dir_repo *d, const char *dir, int create,
 	if (ret == KURA_ENOTFOUND) {
 		if (!create)
 			return seterr(&d->base, KURA_ENOTFOUND, "no backup repository at '%s'", dir);
-		if (!is_empty(d->dfd))
+		if (!is_unfinished(d->dfd))
 			return seterr(&d->base, KURA_EFOREIGN, "'%s' is not empty and not a backup "
 				      "repository: use an empty or new directory", dir);
 		ret = dir_create(d, dir, vault_id);
