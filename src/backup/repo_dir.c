@@ -494,6 +494,14 @@ static int dir_manifest_list(struct kura_repo *r, struct kura_repo_gen **ret, si
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct kura_manifest m;
 		rc = load_manifest(d, gens[i], &b, &m);
+		if (rc == KURA_ECORRUPT) {
+			/* A damaged manifest is listed (tree size and time 0): the
+			 * readers of that generation refuse it, and every other
+			 * generation stays checkable and restorable. */
+			out[i] = (struct kura_repo_gen){.generation = gens[i]};
+			rc = 0;
+			continue;
+		}
 		if (rc)
 			break;
 		out[i] = (struct kura_repo_gen){.generation = gens[i],
@@ -819,6 +827,8 @@ static int marker_write(struct dir_repo *d, const char *dir,
 		ret = kura_fs_write_atomic((char *)path.data, s, len + 1, 0444);
 		if (ret)
 			seterr(&d->base, ret, "cannot write '%s'", (char *)path.data);
+		else /* without it nothing restores: as protected as the manifests */
+			make_immutable(d, d->dfd, MARKER);
 	}
 	free(s);
 	kura_buf_release(&path);
@@ -902,6 +912,36 @@ static int is_empty(int dfd)
 	return empty;
 }
 
+/* Empty, or holding only what an interrupted dir_create made: some of
+ * objects/, manifests/ and tmp/, all empty (the marker is written last). */
+static int is_unfinished(int dfd)
+{
+	int fd = dup(dfd), ok = 1;
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	rewinddir(dir);
+	while (ok && (e = readdir(dir))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (strcmp(e->d_name, "objects") != 0 && strcmp(e->d_name, "manifests") != 0 &&
+		    strcmp(e->d_name, "tmp") != 0) {
+			ok = 0;
+			break;
+		}
+		int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		ok = sub >= 0 && is_empty(sub);
+		if (sub >= 0)
+			close(sub);
+	}
+	closedir(dir);
+	return ok;
+}
+
 static int dir_setup(struct dir_repo *d, const char *dir, int create,
 		     const uint8_t vault_id[KURA_BACKUP_VAULT_ID_LEN])
 {
@@ -916,7 +956,7 @@ static int dir_setup(struct dir_repo *d, const char *dir, int create,
 	if (ret == KURA_ENOTFOUND) {
 		if (!create)
 			return seterr(&d->base, KURA_ENOTFOUND, "no backup repository at '%s'", dir);
-		if (!is_empty(d->dfd))
+		if (!is_unfinished(d->dfd))
 			return seterr(&d->base, KURA_EFOREIGN, "'%s' is not empty and not a backup "
 				      "repository: use an empty or new directory", dir);
 		ret = dir_create(d, dir, vault_id);
@@ -925,6 +965,11 @@ static int dir_setup(struct dir_repo *d, const char *dir, int create,
 		ret = open_sub(d, "objects", 0, &d->objfd);
 	if (!ret)
 		ret = open_sub(d, "manifests", 0, &d->manfd);
+	/* tmp/ holds nothing a generation needs and cannot be made immutable
+	 * (writes go through it): made again if someone removed it, so that
+	 * deleting one empty directory does not stop backups and restores. */
+	if (!ret && mkdirat(d->dfd, "tmp", 0700) == 0)
+		fsync(d->dfd);
 	if (!ret)
 		ret = open_sub(d, "tmp", 0, &d->tmpfd);
 	return ret;

@@ -323,6 +323,16 @@ static int on_sth(void *ctx, const struct kura_sth *sth)
 
 /* ---- consistency with what is known to come later ---- */
 
+/* Generation gen's manifest into l if it is readable, filed under its own
+ * generation and signed with the vault's key. */
+static int later_manifest(struct rst *s, uint64_t gen, struct kura_buf *b, struct kura_manifest *l)
+{
+	if (s->repo->ops->manifest_get(s->repo, gen, b) || kura_manifest_parse(b->data, b->len, l))
+		return KURA_EVERIFY;
+	return l->generation != gen || kura_manifest_verify(l, b->data, b->len, s->pub) ? KURA_EVERIFY
+											 : 0;
+}
+
 static int check_later(struct rst *s, const struct kura_manifest *g, const struct kura_repo_gen *gens,
 		       size_t ngens)
 {
@@ -338,9 +348,7 @@ static int check_later(struct rst *s, const struct kura_manifest *g, const struc
 			continue;
 		/* A manifest that does not verify is not the vault's: it proves
 		 * nothing either way (kura backup verify reports it). */
-		if (s->repo->ops->manifest_get(s->repo, gens[i].generation, &b) ||
-		    kura_manifest_parse(b.data, b.len, &l) ||
-		    kura_manifest_verify(&l, b.data, b.len, s->pub)) {
+		if (later_manifest(s, gens[i].generation, &b, &l)) {
 			kura_manifest_release(&l);
 			continue;
 		}

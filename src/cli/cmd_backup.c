@@ -802,9 +802,14 @@ static int bk_prune(struct cli *c, int argc, char **argv)
 			r = kura_repo_dir_remove_generation(repo, pg[i].generation);
 		if (!r) {
 			removed++;
-			printf(L(c, "%s generation %llu\n", "世代 %llu を%s\n"),
-			       dry ? L(c, "would remove", "削除予定") : L(c, "removed", "削除"),
-			       (unsigned long long)pg[i].generation);
+			if (c->json)
+				;
+			else if (dry)
+				printf(L(c, "would remove generation %llu\n", "世代 %llu を削除予定\n"),
+				       (unsigned long long)pg[i].generation);
+			else
+				printf(L(c, "removed generation %llu\n", "世代 %llu を削除\n"),
+				       (unsigned long long)pg[i].generation);
 		}
 	}
 	if (!r && !dry)

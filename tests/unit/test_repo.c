@@ -192,11 +192,19 @@ static void test_manifests(void **state)
 	int64_t when = 0;
 	assert_int_equal(kura_repo_dir_stored_us(r, 1, &when), 0);
 	assert_true(when > 0);
-	/* an unparsable manifest is reported by name */
+	/* an unparsable manifest is named in err and listed with tree size and
+	 * time 0: the other generations stay listed (readers refuse that one) */
 	char p[512];
 	snprintf(p, sizeof(p), "%s/m/manifests/00000000000000000007", root);
 	assert_int_equal(kura_fs_write_atomic(p, "junk", 4, 0444), 0);
-	assert_int_equal(r->ops->manifest_list(r, &g, &n), KURA_ECORRUPT);
+	assert_int_equal(r->ops->manifest_list(r, &g, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(g[1].generation, 2);
+	assert_int_equal(g[1].created_us, 1700000000000002);
+	assert_int_equal(g[2].generation, 7);
+	assert_int_equal(g[2].tree_size, 0);
+	assert_int_equal(g[2].created_us, 0);
+	free(g);
 	assert_non_null(strstr(r->err, "00000000000000000007"));
 	unlink(p);
 	struct kura_buf *all[] = {&o, &m1, &m2, &other, &back};
