@@ -65,8 +65,14 @@ static void idlist_unique(struct idlist *l, uint64_t *ret_dups)
 	l->n = w;
 }
 
+struct sth_list {
+	struct kura_sth *s;
+	size_t n, cap;
+	uint64_t max;
+};
 /*
- * Writing objects to the targets (and waiting for their fsyncs) happens on
+ * Writing objects to the targets
+ (and waiting for their fsyncs) happens on
  * a second thread, so that reading, chunking, compressing and encrypting
  * the next objects overlaps it.  At most IOQ_MAX_BYTES wait in the queue;
  * the manifest is written only after the queue has drained.
@@ -120,6 +126,14 @@ struct run {
 	size_t nsths, next_sth;
 	uint64_t done, todo;
 	struct ioq q;
+	/* The generation being made, and the one it builds on. */
+	struct kura_manifest m, pm;
+	const uint8_t *prev;
+	size_t prev_len;
+	int have_prev;
+	uint64_t newest;   /* the newest generation the vault or a target knows */
+	uint64_t patients; /* in the state snapshot */
+	struct sth_list sl;
 };
 
 /* Put an object on every target still in the run that lacks it (on the I/O
@@ -348,48 +362,46 @@ static int chunk_content(struct run *u, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* One leaf into the open segment (a large document's chunks first). */
+static int add_entry(struct run *u, const struct kura_vault_leaf *l)
+{
+	if (l->kind == KURA_LEAF_AUDIT_EVENT) {
+		u->res->events++;
+		return kura_seg_add_event(&u->seg, l->leaf, l->len);
+	}
+	u->res->versions++;
+	if (!l->has_content)
+		return kura_seg_add_version(&u->seg, l->leaf, l->len, KURA_SEG_NONE, NULL, 0, NULL, 0);
+	u->res->content_bytes += l->content_len;
+	if (l->content_len <= KURA_SEG_INLINE_MAX)
+		return kura_seg_add_version(&u->seg, l->leaf, l->len, KURA_SEG_INLINE, l->content,
+					    l->content_len, NULL, 0);
+	int r = chunk_content(u, l->content, l->content_len);
+	return r ? r : kura_seg_add_version(&u->seg, l->leaf, l->len, KURA_SEG_CHUNKED, NULL,
+					    l->content_len, u->cbuf, (uint32_t)u->ncbuf);
+}
+
+/* Does the segment end after leaf end - 1?  Where the previous generation
+ * cut it (regenerating), or once it is large enough. */
+static int cut_here(struct run *u, uint64_t end)
+{
+	if (!u->cuts)
+		return kura_seg_size(&u->seg) >= KURA_SEG_TARGET;
+	while (u->next_cut < u->ncuts && u->cuts[u->next_cut].first + u->cuts[u->next_cut].count < end)
+		u->next_cut++;
+	return u->next_cut < u->ncuts && u->cuts[u->next_cut].first + u->cuts[u->next_cut].count == end;
+}
+
 static int on_leaf(void *ctx, const struct kura_vault_leaf *l)
 {
 	struct run *u = ctx;
-	int r = 0;
 	if (!u->seg_open) {
 		kura_seg_begin(&u->seg, l->index);
 		u->seg_open = 1;
 	}
-	if (l->kind == KURA_LEAF_AUDIT_EVENT) {
-		r = kura_seg_add_event(&u->seg, l->leaf, l->len);
-		u->res->events++;
-	} else if (!l->has_content) {
-		r = kura_seg_add_version(&u->seg, l->leaf, l->len, KURA_SEG_NONE, NULL, 0, NULL, 0);
-		u->res->versions++;
-	} else if (l->content_len <= KURA_SEG_INLINE_MAX) {
-		r = kura_seg_add_version(&u->seg, l->leaf, l->len, KURA_SEG_INLINE, l->content,
-					 l->content_len, NULL, 0);
-		u->res->versions++;
-	} else {
-		r = chunk_content(u, l->content, l->content_len);
-		if (!r)
-			r = kura_seg_add_version(&u->seg, l->leaf, l->len, KURA_SEG_CHUNKED, NULL,
-						 l->content_len, u->cbuf, (uint32_t)u->ncbuf);
-		u->res->versions++;
-	}
-	if (l->has_content)
-		u->res->content_bytes += l->content_len;
-	if (r)
-		return r;
-	uint64_t end = l->index + 1;
-	int cut;
-	if (u->cuts) {
-		while (u->next_cut < u->ncuts &&
-		       u->cuts[u->next_cut].first + u->cuts[u->next_cut].count < end)
-			u->next_cut++;
-		cut = u->next_cut < u->ncuts &&
-		      u->cuts[u->next_cut].first + u->cuts[u->next_cut].count == end;
-	} else {
-		cut = kura_seg_size(&u->seg) >= KURA_SEG_TARGET;
-	}
-	if (cut)
-		r = seg_close(u, end);
+	int r = add_entry(u, l);
+	if (!r && cut_here(u, l->index + 1))
+		r = seg_close(u, l->index + 1);
 	u->done++;
 	if (u->o && u->o->progress && (u->done % 1024 == 0 || u->done == u->todo))
 		u->o->progress(u->o->pctx, u->done, u->todo);
@@ -422,11 +434,6 @@ static int emit_range(struct run *u, uint64_t from, uint64_t to,
 
 /* ---- tree heads ---- */
 
-struct sth_list {
-	struct kura_sth *s;
-	size_t n, cap;
-	uint64_t max;
-};
 
 static int collect_sth(void *ctx, const struct kura_sth *sth)
 {
@@ -507,13 +514,12 @@ static int snap_state(void *ctx, const char *kindkey, struct kura_slice value,
 	return r;
 }
 
-/* {"meta":[[name,hex]...],"patients":[[id,hex,created_us]...],
- *  "state":[[kind,key,value,machex]...]} (docs/formats/backup.md §5). */
-static int snapshot(struct kura_vault *v, struct kura_buf *out, uint64_t *ret_patients)
+/* The snapshot as a JSON document (formats/backup.md §5). */
+static int snapshot_json(struct kura_vault *v, json_t *j, uint64_t *ret_patients)
 {
 	struct kura_store *s = kura_vault_store(v);
-	json_t *j = json_object(), *meta = json_array(), *pats = json_array(), *st = json_array();
-	int r = j && meta && pats && st ? 0 : KURA_ENOMEM;
+	json_t *meta = json_array(), *pats = json_array(), *st = json_array();
+	int r = meta && pats && st ? 0 : KURA_ENOMEM;
 	if (!r)
 		r = s->ops->meta_scan(s, snap_meta, meta);
 	if (!r)
@@ -524,6 +530,18 @@ static int snapshot(struct kura_vault *v, struct kura_buf *out, uint64_t *ret_pa
 	if (!r && (json_object_set(j, "meta", meta) || json_object_set(j, "patients", pats) ||
 		   json_object_set(j, "state", st)))
 		r = KURA_ENOMEM;
+	json_decref(meta);
+	json_decref(pats);
+	json_decref(st);
+	return r;
+}
+
+/* {"meta":[[name,hex]...],"patients":[[id,hex,created_us]...],
+ *  "state":[[kind,key,value,machex]...]}, compact, into out. */
+static int snapshot(struct kura_vault *v, struct kura_buf *out, uint64_t *ret_patients)
+{
+	json_t *j = json_object();
+	int r = j ? snapshot_json(v, j, ret_patients) : KURA_ENOMEM;
 	char *text = r ? NULL : json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (!r && !text)
 		r = KURA_ENOMEM;
@@ -535,9 +553,6 @@ static int snapshot(struct kura_vault *v, struct kura_buf *out, uint64_t *ret_pa
 		free(text);
 	}
 	json_decref(j);
-	json_decref(meta);
-	json_decref(pats);
-	json_decref(st);
 	return r;
 }
 
@@ -616,196 +631,256 @@ static int target_newest(struct kura_vault *v, struct kura_backup_target *t,
 	return r;
 }
 
+static void target_failed(struct kura_backup_target *t, int e)
+{
+	t->ok = 0;
+	if (!t->err[0])
+		snprintf(t->err, sizeof(t->err), "%s", *t->repo->err ? t->repo->err : kura_strerror(e));
+}
+
+/* The vault's own last manifest, the base of this generation. */
+static int load_prev(struct run *u)
+{
+	if (!u->prev || !u->prev_len)
+		return 0;
+	int r = kura_manifest_parse(u->prev, u->prev_len, &u->pm);
+	u->have_prev = !r;
+	if (!r && u->m.sth.tree_size < u->pm.sth.tree_size)
+		r = KURA_ECORRUPT; /* the vault is behind its own last backup */
+	return r;
+}
+
+/* Keys, the tree head the generation ends at, and the previous manifest. */
+static int run_prepare(struct run *u, const struct kura_backup_opts *o)
+{
+	int r = kura_backup_keys_of(u->v, &u->keys);
+	u->z = r ? NULL : kura_obj_ctx_new(o && o->zstd_level ? o->zstd_level : DEFAULT_ZSTD_LEVEL);
+	if (!r && !u->z)
+		r = KURA_ENOMEM;
+	if (!r)
+		r = kura_vault_sth(u->v, &u->m.sth);
+	if (!r)
+		r = load_prev(u);
+	u->newest = u->have_prev ? u->pm.generation : 0;
+	u->m.proofs = r ? NULL : calloc(KURA_MANIFEST_MAX_PROOFS, sizeof(*u->m.proofs));
+	if (!r && !u->m.proofs)
+		r = KURA_ENOMEM;
+	return r;
+}
+
+/* What a target holds: its newest generation must be in this ledger's past
+ * (a proof from it goes into the manifest).  A target that fails is left
+ * out of the run with the reason; only errors of the vault's own stop it. */
+static int examine_target(struct run *u, struct kura_backup_target *t)
+{
+	struct kura_repo_info info = {0};
+	struct kura_manifest tn = {0};
+	t->ok = 1;
+	t->err[0] = 0;
+	if (!t->repo->ops->info(t->repo, &info)) {
+		t->immutable = info.immutable;
+		t->kind = info.kind;
+	}
+	int e = target_newest(u->v, t, &tn);
+	if (e) {
+		target_failed(t, e);
+		return 0;
+	}
+	if (tn.generation > u->newest)
+		u->newest = tn.generation;
+	/* (A target ahead of the vault is left to refuse the manifest itself:
+	 * the receiver, a witness, says why.) */
+	int r = tn.generation ? add_proof(u->v, &u->m, tn.generation, tn.sth.tree_size, tn.sth.root)
+			      : 0;
+	if (r == KURA_EVERIFY) {
+		/* This target's history is not this ledger's past: the vault was
+		 * restored from an older generation or rebuilt.  The target (a
+		 * witness) would refuse the generation; the others get it. */
+		t->ok = 0;
+		snprintf(t->err, sizeof(t->err),
+			 "generation %llu on this target (tree size %llu) is not in this vault's "
+			 "history: the vault was restored or rebuilt; back it up to a new repository",
+			 (unsigned long long)tn.generation, (unsigned long long)tn.sth.tree_size);
+		r = 0;
+	}
+	kura_manifest_release(&tn);
+	return r;
+}
+
+/* Proofs from the previous generation and the ones it carried. */
+static int proofs_from_prev(struct run *u)
+{
+	const struct kura_manifest *pm = &u->pm;
+	if (!u->have_prev)
+		return 0;
+	int r = add_proof(u->v, &u->m, pm->generation, pm->sth.tree_size, pm->sth.root);
+	for (size_t i = 0; !r && i < pm->nproofs; i++)
+		r = add_proof(u->v, &u->m, pm->proofs[i].generation, pm->proofs[i].old_size,
+			      pm->proofs[i].old_root);
+	return r;
+}
+
+/* Tree heads up to the generation's, oldest first; the numbers. */
+static int load_sths(struct run *u)
+{
+	struct kura_store *s = kura_vault_store(u->v);
+	u->sl.max = u->m.sth.tree_size;
+	int r = s->ops->sth_scan(s, collect_sth, &u->sl);
+	u->sths = u->sl.s;
+	u->nsths = u->sl.n;
+	u->m.generation = u->newest + 1;
+	u->res->generation = u->m.generation;
+	u->res->base_generation = u->have_prev ? u->pm.generation : 0;
+	u->res->sth = u->m.sth;
+	u->todo = u->m.sth.tree_size - (u->have_prev ? u->pm.sth.tree_size : 0);
+	return r;
+}
+
+/* 1 if some target still in the run lacks the previous generation. */
+static int prev_missing(struct run *u)
+{
+	struct kura_buf b;
+	int missing = 0;
+	kura_buf_init(&b, KURA_MANIFEST_MAX);
+	for (size_t i = 0; !missing && i < u->nt; i++) {
+		if (!u->t[i].ok)
+			continue;
+		kura_buf_reset(&b);
+		int e = u->t[i].repo->ops->manifest_get(u->t[i].repo, u->pm.generation, &b);
+		missing = e || b.len != u->prev_len || memcmp(b.data, u->prev, u->prev_len) != 0;
+	}
+	kura_buf_release(&b);
+	return missing;
+}
+
+/* The previous generation's leaves: listed again as they are, or
+ * regenerated (same boundaries, same objects) for targets that lack them. */
+static int carry_prev(struct run *u)
+{
+	const struct kura_manifest *pm = &u->pm;
+	int r = 0;
+	if (!u->have_prev)
+		return 0;
+	if (prev_missing(u)) {
+		u->todo += pm->sth.tree_size;
+		r = emit_range(u, 0, pm->sth.tree_size, pm->segs, pm->nsegs);
+	} else {
+		u->segs = malloc((pm->nsegs ? pm->nsegs : 1) * sizeof(*u->segs));
+		if (!u->segs)
+			return KURA_ENOMEM;
+		memcpy(u->segs, pm->segs, pm->nsegs * sizeof(*u->segs));
+		u->nsegs = u->capsegs = pm->nsegs;
+		for (size_t i = 0; !r && i < pm->nchunks; i++)
+			r = idlist_add(&u->chunks, pm->chunks[i]);
+	}
+	/* The counts are of the new leaves only. */
+	u->res->versions = u->res->events = u->res->content_bytes = 0;
+	return r;
+}
+
+/* Everything the manifest says, and the manifest file, signed. */
+static int build_manifest(struct run *u, const uint8_t state_id[KURA_OBJ_ID_LEN])
+{
+	struct kura_manifest *m = &u->m;
+	struct kura_backup_result *ret = u->res;
+	idlist_unique(&u->chunks, &ret->dedup_chunks);
+	kura_vault_id(u->v, m->vault_id);
+	kura_vault_pubkey(u->v, m->ledger_pub);
+	m->created_us = ret->created_us;
+	m->keys = kura_vault_key_material(u->v);
+	memcpy(m->state_id, state_id, KURA_OBJ_ID_LEN);
+	m->segs = u->segs;
+	m->nsegs = u->nsegs;
+	m->chunks = u->chunks.id;
+	m->nchunks = u->chunks.n;
+	ret->new_leaves = m->sth.tree_size - (u->have_prev ? u->pm.sth.tree_size : 0);
+	ret->objects = 1 + m->nsegs + m->nchunks;
+	m->stats = json_pack("{sI sI sI sI sI sI}", "versions", (json_int_t)ret->versions, "events",
+			     (json_int_t)ret->events, "patients", (json_int_t)u->patients,
+			     "content_bytes", (json_int_t)ret->content_bytes, "new_bytes",
+			     (json_int_t)ret->new_bytes, "objects", (json_int_t)ret->objects);
+	if (!m->keys || !m->stats)
+		return KURA_ENOMEM;
+	return kura_manifest_encode(m, sign_cb, u->v, &ret->manifest);
+}
+
+/* The manifest last, on every target that received all the objects;
+ * KURA_EIO if none did. */
+static int put_manifests(struct run *u)
+{
+	size_t whole = 0;
+	for (size_t i = 0; i < u->nt; i++) {
+		struct kura_backup_target *t = &u->t[i];
+		struct kura_repo_info info = {0};
+		if (t->ok) {
+			int e = t->repo->ops->manifest_put(t->repo, u->m.generation,
+							   u->res->manifest.data, u->res->manifest.len);
+			if (e)
+				target_failed(t, e);
+			whole += !e;
+		}
+		if (!t->repo->ops->info(t->repo, &info))
+			t->immutable = info.immutable;
+	}
+	return whole ? 0 : KURA_EIO;
+}
+
+static void run_release(struct run *u)
+{
+	/* m borrowed segs and chunks from u. */
+	u->m.segs = NULL;
+	u->m.chunks = NULL;
+	u->m.nsegs = u->m.nchunks = 0;
+	kura_manifest_release(&u->m);
+	kura_manifest_release(&u->pm);
+	free(u->segs);
+	free(u->chunks.id);
+	free(u->cbuf);
+	free(u->sl.s);
+	kura_obj_ctx_free(u->z);
+	kura_wipe(&u->keys, sizeof(u->keys));
+	kura_buf_release(&u->obj);
+}
+
 int kura_backup_run(struct kura_vault *v, const uint8_t *prev, size_t prev_len,
 		    struct kura_backup_target *t, size_t nt, const struct kura_backup_opts *o,
 		    struct kura_backup_result *ret)
 {
-	struct run u = {.v = v, .t = t, .nt = nt, .o = o, .res = ret};
-	struct kura_manifest pm = {0}, m = {0}, tn = {0};
-	struct sth_list sl = {0};
+	struct run u = {.v = v, .t = t, .nt = nt, .o = o, .res = ret, .prev = prev,
+			.prev_len = prev_len};
 	struct kura_buf snap;
 	uint8_t state_id[KURA_OBJ_ID_LEN];
-	uint64_t patients = 0, newest = 0;
-	int have_prev = 0, r;
 	memset(ret, 0, sizeof(*ret));
 	kura_buf_init(&ret->manifest, KURA_MANIFEST_MAX);
 	kura_buf_init(&u.obj, KURA_OBJ_MAX);
 	kura_buf_init(&snap, KURA_OBJ_MAX_PLAIN);
 	ret->created_us = kura_time_now_us();
-	r = kura_backup_keys_of(v, &u.keys);
-	u.z = r ? NULL : kura_obj_ctx_new(o && o->zstd_level ? o->zstd_level : DEFAULT_ZSTD_LEVEL);
-	if (!r && !u.z)
-		r = KURA_ENOMEM;
+	int r = run_prepare(&u, o);
+	for (size_t i = 0; !r && i < nt; i++)
+		r = examine_target(&u, &t[i]);
 	if (!r)
-		r = kura_vault_sth(v, &m.sth);
-	if (!r && prev && prev_len) {
-		r = kura_manifest_parse(prev, prev_len, &pm);
-		have_prev = !r;
-		if (!r && m.sth.tree_size < pm.sth.tree_size)
-			r = KURA_ECORRUPT; /* the vault is behind its own last backup */
-	}
-	if (have_prev)
-		newest = pm.generation;
-	m.proofs = r ? NULL : calloc(KURA_MANIFEST_MAX_PROOFS, sizeof(*m.proofs));
-	if (!r && !m.proofs)
-		r = KURA_ENOMEM;
-	/* Each target: what it has, and the newest generation it knows. */
-	for (size_t i = 0; !r && i < nt; i++) {
-		struct kura_repo_info info = {0};
-		t[i].ok = 1;
-		t[i].err[0] = 0;
-		if (!t[i].repo->ops->info(t[i].repo, &info)) {
-			t[i].immutable = info.immutable;
-			t[i].kind = info.kind;
-		}
-		int e = target_newest(v, &t[i], &tn);
-		if (e) {
-			t[i].ok = 0;
-			if (!t[i].err[0])
-				snprintf(t[i].err, sizeof(t[i].err), "%s",
-					 *t[i].repo->err ? t[i].repo->err : kura_strerror(e));
-			continue;
-		}
-		if (tn.generation > newest)
-			newest = tn.generation;
-		/* (A target ahead of the vault is left to refuse the manifest
-		 * itself: the receiver, a witness, says why.) */
-		int x = tn.generation ? add_proof(v, &m, tn.generation, tn.sth.tree_size, tn.sth.root)
-				      : 0;
-		if (x == KURA_EVERIFY) {
-			/* This target's history is not this ledger's past: the vault was
-			 * restored from an older generation or rebuilt.  The target
-			 * (a witness) would refuse the generation; the others get it. */
-			t[i].ok = 0;
-			snprintf(t[i].err, sizeof(t[i].err),
-				 "generation %llu on this target (tree size %llu) is not in this vault's "
-				 "history: the vault was restored or rebuilt; back it up to a new "
-				 "repository", (unsigned long long)tn.generation,
-				 (unsigned long long)tn.sth.tree_size);
-		} else {
-			r = x;
-		}
-		kura_manifest_release(&tn);
-	}
-	if (!r && have_prev)
-		r = add_proof(v, &m, pm.generation, pm.sth.tree_size, pm.sth.root);
-	for (size_t i = 0; !r && have_prev && i < pm.nproofs; i++)
-		r = add_proof(v, &m, pm.proofs[i].generation, pm.proofs[i].old_size,
-			      pm.proofs[i].old_root);
-	/* Tree heads up to the generation's, oldest first. */
-	sl.max = m.sth.tree_size;
+		r = proofs_from_prev(&u);
 	if (!r)
-		r = kura_vault_store(v)->ops->sth_scan(kura_vault_store(v), collect_sth, &sl);
-	u.sths = sl.s;
-	u.nsths = sl.n;
-	if (!r) {
-		m.generation = newest + 1;
-		ret->generation = m.generation;
-		ret->base_generation = have_prev ? pm.generation : 0;
-		ret->sth = m.sth;
-		u.todo = m.sth.tree_size - (have_prev ? pm.sth.tree_size : 0);
-	}
+		r = load_sths(&u);
 	if (!r)
 		r = ioq_start(&u);
-	/* The previous generation's leaves: listed again; regenerated for any
-	 * target that does not hold that generation. */
-	if (!r && have_prev) {
-		int missing = 0;
-		for (size_t i = 0; i < nt; i++) {
-			if (!t[i].ok)
-				continue;
-			struct kura_buf b;
-			kura_buf_init(&b, KURA_MANIFEST_MAX);
-			int e = t[i].repo->ops->manifest_get(t[i].repo, pm.generation, &b);
-			if (e || b.len != prev_len || memcmp(b.data, prev, prev_len))
-				missing = 1;
-			kura_buf_release(&b);
-		}
-		if (missing) {
-			u.todo += pm.sth.tree_size;
-			r = emit_range(&u, 0, pm.sth.tree_size, pm.segs, pm.nsegs);
-		} else {
-			u.segs = malloc((pm.nsegs ? pm.nsegs : 1) * sizeof(*u.segs));
-			if (!u.segs)
-				r = KURA_ENOMEM;
-			else {
-				memcpy(u.segs, pm.segs, pm.nsegs * sizeof(*u.segs));
-				u.nsegs = u.capsegs = pm.nsegs;
-			}
-			for (size_t i = 0; !r && i < pm.nchunks; i++)
-				r = idlist_add(&u.chunks, pm.chunks[i]);
-		}
-		/* The counts are of the new leaves only. */
-		ret->versions = ret->events = ret->content_bytes = 0;
-	}
 	if (!r)
-		r = emit_range(&u, have_prev ? pm.sth.tree_size : 0, m.sth.tree_size, NULL, 0);
+		r = carry_prev(&u);
 	if (!r)
-		r = snapshot(v, &snap, &patients);
+		r = emit_range(&u, u.have_prev ? u.pm.sth.tree_size : 0, u.m.sth.tree_size, NULL, 0);
+	if (!r)
+		r = snapshot(v, &snap, &u.patients);
 	if (!r)
 		r = encode_put(&u, KURA_OBJ_STATE, snap.data, snap.len, state_id);
 	/* Every object is on the targets before the manifest names them. */
 	int qe = ioq_finish(&u);
 	if (!r)
 		r = qe;
-	if (!r) {
-		idlist_unique(&u.chunks, &ret->dedup_chunks);
-		kura_vault_id(v, m.vault_id);
-		kura_vault_pubkey(v, m.ledger_pub);
-		m.created_us = ret->created_us;
-		m.keys = kura_vault_key_material(v);
-		memcpy(m.state_id, state_id, KURA_OBJ_ID_LEN);
-		m.segs = u.segs;
-		m.nsegs = u.nsegs;
-		m.chunks = u.chunks.id;
-		m.nchunks = u.chunks.n;
-		ret->new_leaves = m.sth.tree_size - (have_prev ? pm.sth.tree_size : 0);
-		ret->objects = 1 + m.nsegs + m.nchunks;
-		m.stats = json_pack("{sI sI sI sI sI sI}", "versions", (json_int_t)ret->versions,
-				    "events", (json_int_t)ret->events, "patients",
-				    (json_int_t)patients, "content_bytes",
-				    (json_int_t)ret->content_bytes, "new_bytes",
-				    (json_int_t)ret->new_bytes, "objects", (json_int_t)ret->objects);
-		if (!m.keys || !m.stats)
-			r = KURA_ENOMEM;
-	}
 	if (!r)
-		r = kura_manifest_encode(&m, sign_cb, v, &ret->manifest);
-	/* The manifest last, on every target that received all the objects. */
-	size_t whole = 0;
-	for (size_t i = 0; !r && i < nt; i++) {
-		if (!t[i].ok)
-			continue;
-		int e = t[i].repo->ops->manifest_put(t[i].repo, m.generation, ret->manifest.data,
-						     ret->manifest.len);
-		if (e) {
-			t[i].ok = 0;
-			snprintf(t[i].err, sizeof(t[i].err), "%s",
-				 *t[i].repo->err ? t[i].repo->err : kura_strerror(e));
-		} else {
-			whole++;
-		}
-	}
-	if (!r && !whole)
-		r = KURA_EIO;
-	for (size_t i = 0; i < nt; i++) {
-		struct kura_repo_info info = {0};
-		if (!t[i].repo->ops->info(t[i].repo, &info))
-			t[i].immutable = info.immutable;
-	}
-	/* m borrowed segs and chunks from u. */
-	m.segs = NULL;
-	m.chunks = NULL;
-	m.nsegs = m.nchunks = 0;
-	kura_manifest_release(&m);
-	kura_manifest_release(&pm);
-	free(u.segs);
-	free(u.chunks.id);
-	free(u.cbuf);
-	free(sl.s);
-	kura_obj_ctx_free(u.z);
-	kura_wipe(&u.keys, sizeof(u.keys));
-	kura_buf_release(&u.obj);
+		r = build_manifest(&u, state_id);
+	if (!r)
+		r = put_manifests(&u);
+	run_release(&u);
 	kura_buf_release_secret(&snap);
 	return r;
 }
