@@ -101,90 +101,124 @@ static int hex_field(json_t *row, size_t i, struct kura_buf *out)
 	return 0;
 }
 
+/* Writing the snapshot into a new store: the store, a scratch buffer, and
+ * for a recovery restore the master key wrapped under the new passphrase. */
+struct snap_writer {
+	struct rst *s;
+	struct kura_store *st;
+	struct kura_buf val, kdf, box;
+};
+
+static int put_meta(struct snap_writer *w, json_t *meta)
+{
+	json_t *row;
+	size_t i;
+	int r = 0;
+	json_array_foreach(meta, i, row) {
+		const char *name = json_string_value(json_array_get(row, 0));
+		if (!name || json_array_size(row) != 2 || hex_field(row, 1, &w->val))
+			return KURA_ECORRUPT;
+		const struct kura_buf *v = &w->val;
+		if (w->s->o->recovery && strcmp(name, "kdf") == 0)
+			v = &w->kdf;
+		else if (w->s->o->recovery && strcmp(name, "master_key") == 0)
+			v = &w->box;
+		if ((r = w->st->ops->meta_put(w->st, name, v->data, v->len)))
+			break;
+	}
+	return r;
+}
+
+static int put_patients(struct snap_writer *w, json_t *pats)
+{
+	json_t *row;
+	size_t i;
+	int r = 0;
+	json_array_foreach(pats, i, row) {
+		const char *id = json_string_value(json_array_get(row, 0));
+		json_t *t = json_array_get(row, 2);
+		if (!id || json_array_size(row) != 3 || !json_is_integer(t) || hex_field(row, 1, &w->val))
+			return KURA_ECORRUPT;
+		if ((r = w->st->ops->patient_key_put(w->st, id, w->val.data, w->val.len,
+						    json_integer_value(t))))
+			break;
+		w->s->res->patients++;
+	}
+	return r;
+}
+
+static int put_state(struct snap_writer *w, json_t *rows)
+{
+	json_t *row;
+	size_t i;
+	int r = 0;
+	json_array_foreach(rows, i, row) {
+		const char *kind = json_string_value(json_array_get(row, 0));
+		const char *key = json_string_value(json_array_get(row, 1));
+		json_t *value = json_array_get(row, 2);
+		if (!kind || !key || !json_is_string(value) || json_array_size(row) != 4 ||
+		    hex_field(row, 3, &w->val) || w->val.len != KURA_HASH_LEN)
+			return KURA_ECORRUPT;
+		if ((r = w->st->ops->state_put(w->st, kind, key, json_string_value(value),
+					      json_string_length(value), w->val.data)))
+			break;
+		w->s->res->state_rows++;
+	}
+	return r;
+}
+
+static int open_new_store(const char *dir, struct kura_store **ret)
+{
+	struct kura_buf path;
+	kura_buf_init(&path, 8192);
+	int r = kura_buf_printf(&path, "%s/%s", dir, KURA_VAULT_DB);
+	if (!r)
+		r = kura_buf_append_byte(&path, 0);
+	if (!r)
+		r = kura_store_sqlite_open((char *)path.data, KURA_STORE_CREATE, ret);
+	kura_buf_release(&path);
+	return r;
+}
+
 /* Write meta, patients and state of the snapshot into a new store. */
 static int write_snapshot(struct rst *s, json_t *snap, const char *dir,
 			  const uint8_t master[KURA_KEY_LEN], const uint8_t vault_id[16])
 {
-	struct kura_store *st = NULL;
-	struct kura_buf path, val, kdf, box;
+	struct snap_writer w = {.s = s};
 	json_t *meta = json_object_get(snap, "meta"), *pats = json_object_get(snap, "patients"),
-	       *rows = json_object_get(snap, "state"), *row;
-	size_t i;
+	       *rows = json_object_get(snap, "state");
 	int r = json_is_array(meta) && json_is_array(pats) && json_is_array(rows) ? 0
 										 : KURA_ECORRUPT;
-	kura_buf_init(&path, 8192);
-	kura_buf_init(&val, KURA_OBJ_MAX_PLAIN);
-	kura_buf_init(&kdf, 4096);
-	kura_buf_init(&box, 4096);
-	if (!r)
-		r = kura_buf_printf(&path, "%s/%s", dir, KURA_VAULT_DB);
-	if (!r)
-		r = kura_buf_append_byte(&path, 0);
+	kura_buf_init(&w.val, KURA_OBJ_MAX_PLAIN);
+	kura_buf_init(&w.kdf, 4096);
+	kura_buf_init(&w.box, 4096);
 	/* A recovery restore sets a new passphrase: the master key is wrapped
 	 * anew (the recovery key keeps working too). */
 	if (!r && s->o->recovery) {
 		struct kura_kdf_params p = {KURA_KDF_DEFAULT_OPS, KURA_KDF_DEFAULT_MEM_KIB};
 		r = kura_key_wrap_master(master, vault_id, s->o->new_pass, s->o->new_pass_len, &p,
-					 &kdf, &box);
+					 &w.kdf, &w.box);
 	}
 	if (!r)
-		r = kura_store_sqlite_open((char *)path.data, KURA_STORE_CREATE, &st);
+		r = open_new_store(dir, &w.st);
 	if (!r)
-		r = st->ops->txn_begin(st, 1);
-	json_array_foreach(meta, i, row) {
-		const char *name = json_string_value(json_array_get(row, 0));
-		if (r)
-			break;
-		if (!name || json_array_size(row) != 2 || hex_field(row, 1, &val)) {
-			r = KURA_ECORRUPT;
-			break;
-		}
-		if (s->o->recovery && strcmp(name, "kdf") == 0)
-			r = st->ops->meta_put(st, name, kdf.data, kdf.len);
-		else if (s->o->recovery && strcmp(name, "master_key") == 0)
-			r = st->ops->meta_put(st, name, box.data, box.len);
-		else
-			r = st->ops->meta_put(st, name, val.data, val.len);
-	}
-	json_array_foreach(pats, i, row) {
-		const char *id = json_string_value(json_array_get(row, 0));
-		json_t *t = json_array_get(row, 2);
-		if (r)
-			break;
-		if (!id || json_array_size(row) != 3 || !json_is_integer(t) ||
-		    hex_field(row, 1, &val)) {
-			r = KURA_ECORRUPT;
-			break;
-		}
-		r = st->ops->patient_key_put(st, id, val.data, val.len, json_integer_value(t));
-		s->res->patients++;
-	}
-	json_array_foreach(rows, i, row) {
-		const char *kind = json_string_value(json_array_get(row, 0));
-		const char *key = json_string_value(json_array_get(row, 1));
-		json_t *value = json_array_get(row, 2);
-		if (r)
-			break;
-		if (!kind || !key || !json_is_string(value) || json_array_size(row) != 4 ||
-		    hex_field(row, 3, &val) || val.len != KURA_HASH_LEN) {
-			r = KURA_ECORRUPT;
-			break;
-		}
-		r = st->ops->state_put(st, kind, key, json_string_value(value),
-				       json_string_length(value), val.data);
-		s->res->state_rows++;
-	}
+		r = w.st->ops->txn_begin(w.st, 1);
 	if (!r)
-		r = st->ops->txn_commit(st);
-	else if (st)
-		st->ops->txn_abort(st);
-	kura_store_close(st);
+		r = put_meta(&w, meta);
+	if (!r)
+		r = put_patients(&w, pats);
+	if (!r)
+		r = put_state(&w, rows);
+	if (!r)
+		r = w.st->ops->txn_commit(w.st);
+	else if (w.st)
+		w.st->ops->txn_abort(w.st);
+	kura_store_close(w.st);
 	if (r == KURA_ECORRUPT)
 		why(s, "the state snapshot is malformed");
-	kura_buf_release(&path);
-	kura_buf_release_secret(&val);
-	kura_buf_release(&kdf);
-	kura_buf_release(&box);
+	kura_buf_release_secret(&w.val);
+	kura_buf_release(&w.kdf);
+	kura_buf_release(&w.box);
 	return r;
 }
 
@@ -244,66 +278,82 @@ static int scans_done(struct rst *s)
 	return r;
 }
 
+/* A chunked document, joined from its chunks into s->doc. */
+static int join_chunks(struct rst *s, uint64_t index, const struct kura_seg_entry *e)
+{
+	kura_buf_reset(&s->doc);
+	for (uint32_t i = 0; i < e->nchunks; i++) {
+		struct kura_seg_chunk ch;
+		kura_seg_chunk_at(e, i, &ch);
+		int r = fetch(s, ch.id, KURA_OBJ_CHUNK, &s->chunk);
+		if (r)
+			return r;
+		if (s->chunk.len != ch.len) {
+			why(s, "a chunk of leaf %llu has the wrong length", (unsigned long long)index);
+			return KURA_EVERIFY;
+		}
+		if ((r = kura_buf_append(&s->doc, s->chunk.data, s->chunk.len)))
+			return r;
+	}
+	if (s->doc.len != e->content_len) {
+		why(s, "leaf %llu: chunks do not add up", (unsigned long long)index);
+		return KURA_EVERIFY;
+	}
+	return 0;
+}
+
+/* The content of a version entry (NULL for an event or a retraction). */
+static int entry_content(struct rst *s, uint64_t index, const struct kura_seg_entry *e,
+			 const uint8_t **ret, size_t *ret_len)
+{
+	*ret = NULL;
+	*ret_len = 0;
+	if (e->kind != KURA_SEG_VERSION || e->mode == KURA_SEG_NONE)
+		return 0;
+	int r = 0;
+	if (e->mode == KURA_SEG_INLINE) {
+		*ret = e->content ? e->content : (const uint8_t *)"";
+		*ret_len = e->content_len;
+	} else if (!(r = join_chunks(s, index, e))) {
+		*ret = s->doc.data ? s->doc.data : (const uint8_t *)"";
+		*ret_len = s->doc.len;
+	}
+	return r ? r : put_content(s, *ret, *ret_len);
+}
+
+static void count_entry(struct rst *s, const struct kura_seg_entry *e, size_t clen)
+{
+	if (e->kind == KURA_SEG_VERSION)
+		s->res->versions++;
+	else
+		s->res->events++;
+	s->res->content_bytes += clen;
+	s->done++;
+	if (s->o->progress && (s->done % 1024 == 0 || s->done == s->todo))
+		s->o->progress(s->o->pctx, s->done, s->todo);
+}
+
 static int on_entry(void *ctx, uint64_t index, const struct kura_seg_entry *e)
 {
 	struct rst *s = ctx;
-	const uint8_t *content = NULL;
-	size_t clen = 0;
-	int r = 0;
+	const uint8_t *content;
+	size_t clen;
 	if (index != kura_restore_size(s->w)) {
 		why(s, "segment leaves out of order at leaf %llu", (unsigned long long)index);
 		return KURA_EVERIFY;
 	}
-	if (e->kind == KURA_SEG_VERSION && e->mode == KURA_SEG_INLINE) {
-		content = e->content;
-		clen = e->content_len;
-	} else if (e->kind == KURA_SEG_VERSION && e->mode == KURA_SEG_CHUNKED) {
-		kura_buf_reset(&s->doc);
-		for (uint32_t i = 0; !r && i < e->nchunks; i++) {
-			struct kura_seg_chunk ch;
-			kura_seg_chunk_at(e, i, &ch);
-			r = fetch(s, ch.id, KURA_OBJ_CHUNK, &s->chunk);
-			if (!r && s->chunk.len != ch.len) {
-				why(s, "a chunk of leaf %llu has the wrong length",
-				    (unsigned long long)index);
-				r = KURA_EVERIFY;
-			}
-			if (!r)
-				r = kura_buf_append(&s->doc, s->chunk.data, s->chunk.len);
-		}
-		if (!r && s->doc.len != e->content_len) {
-			why(s, "leaf %llu: chunks do not add up", (unsigned long long)index);
-			r = KURA_EVERIFY;
-		}
-		content = s->doc.data;
-		clen = s->doc.len;
+	int r = entry_content(s, index, e, &content, &clen);
+	if (r)
+		return r;
+	r = kura_restore_leaf(s->w, e->leaf, e->leaf_len, content, clen);
+	if (r) {
+		why(s, "leaf %llu %s", (unsigned long long)index,
+		    r == KURA_EVERIFY ? "does not match the content the ledger committed to"
+				      : "cannot be restored");
+		return r == KURA_EINVAL ? KURA_EVERIFY : r;
 	}
-	if (!r && e->kind == KURA_SEG_VERSION && e->mode != KURA_SEG_NONE)
-		r = put_content(s, content, clen);
-	if (!r) {
-		r = kura_restore_leaf(s->w, e->leaf, e->leaf_len,
-				      e->kind == KURA_SEG_VERSION && e->mode != KURA_SEG_NONE
-					      ? (content ? content : (const uint8_t *)"")
-					      : NULL,
-				      clen);
-		if (r)
-			why(s, "leaf %llu %s", (unsigned long long)index,
-			    r == KURA_EVERIFY ? "does not match the content the ledger committed to"
-					      : "cannot be restored");
-		if (r == KURA_EINVAL)
-			r = KURA_EVERIFY;
-	}
-	if (!r) {
-		if (e->kind == KURA_SEG_VERSION)
-			s->res->versions++;
-		else
-			s->res->events++;
-		s->res->content_bytes += clen;
-		s->done++;
-		if (s->o->progress && (s->done % 1024 == 0 || s->done == s->todo))
-			s->o->progress(s->o->pctx, s->done, s->todo);
-	}
-	return r;
+	count_entry(s, e, clen);
+	return 0;
 }
 
 static int on_sth(void *ctx, const struct kura_sth *sth)
@@ -381,53 +431,64 @@ static int check_later(struct rst *s, const struct kura_manifest *g, const struc
 
 /* A tree head (kura sth --json) or a consistency proof (kura proof
  * --consistency G_SIZE) given with --against. */
+/* A consistency proof document: it must prove the step from this
+ * generation's tree head (its old_size and old_root) to its own. */
+static int against_proof(struct rst *s, const struct kura_manifest *g, json_t *j,
+			 const struct kura_buf *doc, struct kura_sth *t)
+{
+	struct kura_proof_summary sum;
+	uint8_t old_root[KURA_HASH_LEN];
+	if (kura_proof_verify(doc->data, doc->len, s->pub, &sum, NULL) ||
+	    sum.type != KURA_PROOF_CONSISTENCY || sum.old_size != g->sth.tree_size)
+		return KURA_EVERIFY;
+	if (kura_json_get_hash(j, "old_root", old_root, KURA_HASH_LEN) ||
+	    !kura_ct_equal(old_root, g->sth.root, KURA_HASH_LEN))
+		return KURA_EVERIFY;
+	return kura_sth_from_json(json_object_get(j, "sth"), t) ? KURA_EVERIFY : 0;
+}
+
+/* A tree head: no larger than the generation, compared with the restored
+ * tree at its size; else equal to the newest later generation's. */
+static int against_sth(struct rst *s, struct kura_vault *v, const struct kura_manifest *g,
+		       const char *path, json_t *j, struct kura_sth *t)
+{
+	uint8_t root[KURA_HASH_LEN];
+	int r = kura_sth_from_json(j, t);
+	if (r)
+		return r;
+	if (kura_sth_verify(t, s->pub))
+		return KURA_EVERIFY;
+	if (t->tree_size == 0)
+		return 0;
+	if (t->tree_size <= g->sth.tree_size) {
+		r = merkle_subtree_root(0, t->tree_size, kura_ledger_get_node, kura_vault_store(v),
+					root);
+		return r ? r : kura_ct_equal(root, t->root, KURA_HASH_LEN) ? 0 : KURA_EVERIFY;
+	}
+	if (t->tree_size == s->res->newest.tree_size)
+		return kura_ct_equal(t->root, s->res->newest.root, KURA_HASH_LEN) ? 0 : KURA_EVERIFY;
+	why(s, "%s cannot be compared with generation %llu (no later generation here has its "
+	       "size): give a consistency proof (kura proof --consistency %llu) instead",
+	    path, (unsigned long long)g->generation, (unsigned long long)g->sth.tree_size);
+	return KURA_EVERIFY;
+}
+
+/* A tree head (kura sth --json) or a consistency proof (kura proof
+ * --consistency G_SIZE) given with --against. */
 static int check_against(struct rst *s, struct kura_vault *v, const struct kura_manifest *g,
 			 const char *path)
 {
 	struct kura_buf b;
 	json_error_t je;
-	struct kura_sth t;
+	struct kura_sth t = {0};
 	kura_buf_init(&b, 1u << 20);
 	int r = kura_fs_read(path, 1u << 20, &b);
 	json_t *j = r ? NULL : json_loadb((char *)b.data, b.len, 0, &je);
 	if (!r && !j)
 		r = KURA_EINVAL;
-	if (!r && json_object_get(j, "kura_proof")) {
-		struct kura_proof_summary sum;
-		uint8_t old_root[KURA_HASH_LEN];
-		r = kura_proof_verify(b.data, b.len, s->pub, &sum, NULL);
-		if (!r && (sum.type != KURA_PROOF_CONSISTENCY || sum.old_size != g->sth.tree_size ||
-			   kura_json_get_hash(j, "old_root", old_root, KURA_HASH_LEN) ||
-			   !kura_ct_equal(old_root, g->sth.root, KURA_HASH_LEN)))
-			r = KURA_EVERIFY;
-		if (!r && kura_sth_from_json(json_object_get(j, "sth"), &t))
-			r = KURA_EVERIFY;
-	} else if (!r) {
-		r = kura_sth_from_json(j, &t);
-		if (!r && kura_sth_verify(&t, s->pub))
-			r = KURA_EVERIFY;
-		if (!r && t.tree_size <= g->sth.tree_size && t.tree_size > 0) {
-			uint8_t root[KURA_HASH_LEN];
-			r = merkle_subtree_root(0, t.tree_size, kura_ledger_get_node,
-						kura_vault_store(v), root);
-			if (!r && !kura_ct_equal(root, t.root, KURA_HASH_LEN))
-				r = KURA_EVERIFY;
-		} else if (!r && t.tree_size > s->res->newest.tree_size) {
-			why(s, "%s is newer than every generation here: give a consistency proof "
-			       "(kura proof --consistency %llu) instead", path,
-			    (unsigned long long)g->sth.tree_size);
-			r = KURA_EVERIFY;
-		} else if (!r && t.tree_size == s->res->newest.tree_size &&
-			   !kura_ct_equal(t.root, s->res->newest.root, KURA_HASH_LEN)) {
-			r = KURA_EVERIFY;
-		} else if (!r && t.tree_size > g->sth.tree_size &&
-			   t.tree_size != s->res->newest.tree_size) {
-			why(s, "%s cannot be compared with generation %llu: give a consistency "
-			       "proof (kura proof --consistency %llu)", path,
-			    (unsigned long long)g->generation, (unsigned long long)g->sth.tree_size);
-			r = KURA_EVERIFY;
-		}
-	}
+	if (!r)
+		r = json_object_get(j, "kura_proof") ? against_proof(s, g, j, &b, &t)
+						     : against_sth(s, v, g, path, j, &t);
 	if (r == KURA_EVERIFY)
 		why(s, "generation %llu is inconsistent with the tree head in %s",
 		    (unsigned long long)g->generation, path);
@@ -517,127 +578,149 @@ static void problem_cb(void *ctx, const struct kura_verify_problem *p)
 	why(s, "the restored vault fails kura verify: %s: %s", p->code, p->detail);
 }
 
-/* Restore one generation; on failure the directory is emptied. */
-static int restore_one(struct rst *s, uint64_t gen, const char *dir, const struct kura_repo_gen *gens,
-		       size_t ngens)
+/* A generation being restored. */
+struct gen_ctx {
+	uint64_t gen;
+	struct kura_manifest m;
+	struct kura_buf mb;        /* the manifest file */
+	uint8_t master[KURA_KEY_LEN];
+	json_t *snap;              /* the state snapshot */
+	struct kura_vault *v;      /* the new vault */
+	int created, made;         /* the directory was made / written into */
+};
+
+static int load_manifest(struct rst *s, struct gen_ctx *g)
 {
-	struct kura_manifest m = {0};
-	struct kura_buf mb;
-	struct kura_vault *v = NULL;
-	uint8_t master[KURA_KEY_LEN], vid[16];
-	json_t *snap = NULL;
-	int created = 0, made = 0;
-	kura_buf_init(&mb, KURA_MANIFEST_MAX);
-	s->err_set = 0;
-	s->res->why[0] = 0;
-	s->res->infected[0] = 0;
-	int r = s->repo->ops->manifest_get(s->repo, gen, &mb);
-	if (r)
-		why(s, "generation %llu: %s", (unsigned long long)gen, s->repo->err);
-	if (!r && (r = kura_manifest_parse(mb.data, mb.len, &m)))
-		why(s, "the manifest of generation %llu is malformed", (unsigned long long)gen);
-	if (!r && m.generation != gen) {
+	int r = s->repo->ops->manifest_get(s->repo, g->gen, &g->mb);
+	if (r) {
+		why(s, "generation %llu: %s", (unsigned long long)g->gen, s->repo->err);
+		return r;
+	}
+	if ((r = kura_manifest_parse(g->mb.data, g->mb.len, &g->m))) {
+		why(s, "the manifest of generation %llu is malformed", (unsigned long long)g->gen);
+		return r;
+	}
+	if (g->m.generation != g->gen) {
 		why(s, "the manifest named %llu says it is generation %llu",
-		    (unsigned long long)gen, (unsigned long long)m.generation);
-		r = KURA_EVERIFY;
+		    (unsigned long long)g->gen, (unsigned long long)g->m.generation);
+		return KURA_EVERIFY;
 	}
-	if (!r) {
-		s->res->generation = gen;
-		s->res->sth = m.sth;
-		r = kura_key_unwrap_master(m.keys, m.vault_id, s->o->secret, s->o->secret_len,
-					   s->o->recovery, master);
-		if (r)
-			why(s, "the %s does not open this backup",
-			    s->o->recovery ? "recovery key" : "passphrase");
+	s->res->generation = g->gen;
+	s->res->sth = g->m.sth;
+	return 0;
+}
+
+/* Steps 1-2 (formats/backup.md §9): the keys open, the snapshot
+ * authenticates, and the manifest is signed by the key it holds. */
+static int open_generation(struct rst *s, struct gen_ctx *g)
+{
+	const struct kura_manifest *m = &g->m;
+	uint8_t vid[16];
+	json_error_t je;
+	int r = kura_key_unwrap_master(m->keys, m->vault_id, s->o->secret, s->o->secret_len,
+				       s->o->recovery, g->master);
+	if (r) {
+		why(s, "the %s does not open this backup",
+		    s->o->recovery ? "recovery key" : "passphrase");
+		return r;
 	}
-	if (!r)
-		r = kura_backup_keys_derive(master, m.vault_id, &s->keys);
-	if (!r)
-		r = fetch(s, m.state_id, KURA_OBJ_STATE, &s->plain);
-	if (!r) {
-		json_error_t je;
-		snap = json_loadb((char *)s->plain.data, s->plain.len, 0, &je);
-		if (!snap || snapshot_pub(snap, s->pub, vid) ||
-		    memcmp(vid, m.vault_id, sizeof(vid))) {
-			why(s, "the state snapshot of generation %llu is malformed",
-			    (unsigned long long)gen);
-			r = KURA_EVERIFY;
-		}
+	if ((r = kura_backup_keys_derive(g->master, m->vault_id, &s->keys)) ||
+	    (r = fetch(s, m->state_id, KURA_OBJ_STATE, &s->plain)))
+		return r;
+	g->snap = json_loadb((char *)s->plain.data, s->plain.len, 0, &je);
+	if (!g->snap || snapshot_pub(g->snap, s->pub, vid) || memcmp(vid, m->vault_id, sizeof(vid))) {
+		why(s, "the state snapshot of generation %llu is malformed", (unsigned long long)g->gen);
+		return KURA_EVERIFY;
 	}
-	if (!r && s->o->trusted_pub &&
-	    !kura_ct_equal(s->o->trusted_pub, s->pub, KURA_PUBKEY_LEN)) {
+	if (s->o->trusted_pub && !kura_ct_equal(s->o->trusted_pub, s->pub, KURA_PUBKEY_LEN)) {
 		why(s, "generation %llu belongs to another vault (its ledger key differs)",
-		    (unsigned long long)gen);
-		r = KURA_EVERIFY;
+		    (unsigned long long)g->gen);
+		return KURA_EVERIFY;
 	}
-	if (!r && kura_manifest_verify(&m, mb.data, mb.len, s->pub)) {
+	if (kura_manifest_verify(m, g->mb.data, g->mb.len, s->pub)) {
 		why(s, "the manifest of generation %llu is not signed by the vault's ledger key",
-		    (unsigned long long)gen);
-		r = KURA_EVERIFY;
+		    (unsigned long long)g->gen);
+		return KURA_EVERIFY;
 	}
-	memcpy(s->res->sth.log_id, m.sth.log_id, KURA_HASH_LEN);
-	if (!r)
-		r = check_later(s, &m, gens, ngens);
-	/* Now write. */
-	if (!r && (r = new_dir(dir, &created)))
+	memcpy(s->res->sth.log_id, m->sth.log_id, KURA_HASH_LEN);
+	return 0;
+}
+
+/* The new vault: its directory, meta, patients, state and public key;
+ * then it is opened like any vault. */
+static int create_vault(struct rst *s, struct gen_ctx *g, const char *dir)
+{
+	int r = new_dir(dir, &g->created);
+	if (r) {
 		why(s, "%s %s", dir, r == KURA_EEXIST ? "is not empty: restore only into a new directory"
 						   : "cannot be created");
-	made = !r;
-	if (!r)
-		r = write_snapshot(s, snap, dir, master, m.vault_id);
-	if (!r)
-		r = pubkey_file(dir, s->pub);
-	if (!r) {
-		const char *pass = s->o->recovery ? s->o->new_pass : s->o->secret;
-		size_t plen = s->o->recovery ? s->o->new_pass_len : s->o->secret_len;
-		r = kura_vault_open(dir, pass, plen, 0, &v);
-		if (r)
-			why(s, "the restored key material does not open: %s", kura_strerror(r));
+		return r;
 	}
-	if (!r)
-		r = kura_restore_begin(v, &s->w);
-	/* Two scanning threads beside the writes, up to 64 MiB waiting. */
-	if (!r)
-		r = kura_scanq_start(s->o->scanner, 2, 64u << 20, &s->scanq);
-	s->todo = m.sth.tree_size;
-	for (size_t i = 0; !r && i < m.nsegs; i++) {
-		uint64_t first;
-		uint32_t count;
-		r = fetch(s, m.segs[i].id, KURA_OBJ_SEGMENT, &s->plain);
-		if (!r) {
-			r = kura_seg_parse(s->plain.data, s->plain.len, &first, &count, on_entry, on_sth,
-					   s);
-			if (r == KURA_ECORRUPT)
-				why(s, "segment %zu of generation %llu is malformed", i,
-				    (unsigned long long)gen);
-		}
-		if (!r && (first != m.segs[i].first || count != m.segs[i].count)) {
-			why(s, "segment %zu covers other leaves than the manifest says", i);
-			r = KURA_EVERIFY;
-		}
-		if (!r)
-			r = kura_restore_commit(s->w);
-	}
-	/* The generation's own tree head ends it. */
-	if (!r && kura_restore_size(s->w) != m.sth.tree_size) {
-		why(s, "generation %llu holds %llu leaves, its tree head %llu",
-		    (unsigned long long)gen, (unsigned long long)kura_restore_size(s->w),
-		    (unsigned long long)m.sth.tree_size);
+	g->made = 1;
+	if ((r = write_snapshot(s, g->snap, dir, g->master, g->m.vault_id)) ||
+	    (r = pubkey_file(dir, s->pub)))
+		return r;
+	const char *pass = s->o->recovery ? s->o->new_pass : s->o->secret;
+	size_t plen = s->o->recovery ? s->o->new_pass_len : s->o->secret_len;
+	r = kura_vault_open(dir, pass, plen, 0, &g->v);
+	if (r)
+		why(s, "the restored key material does not open: %s", kura_strerror(r));
+	return r;
+}
+
+static int restore_segment(struct rst *s, struct gen_ctx *g, size_t i)
+{
+	const struct kura_manifest_segment *seg = &g->m.segs[i];
+	uint64_t first;
+	uint32_t count;
+	int r = fetch(s, seg->id, KURA_OBJ_SEGMENT, &s->plain);
+	if (r)
+		return r;
+	r = kura_seg_parse(s->plain.data, s->plain.len, &first, &count, on_entry, on_sth, s);
+	if (r == KURA_ECORRUPT)
+		why(s, "segment %zu of generation %llu is malformed", i, (unsigned long long)g->gen);
+	if (!r && (first != seg->first || count != seg->count)) {
+		why(s, "segment %zu covers other leaves than the manifest says", i);
 		r = KURA_EVERIFY;
 	}
-	if (!r) {
-		struct kura_sth have;
-		int e = kura_vault_store(v)->ops->sth_get(kura_vault_store(v), m.sth.tree_size, &have);
-		if (e == KURA_ENOTFOUND)
-			r = on_sth(s, &m.sth);
-		else if (e || !kura_ct_equal(have.root, m.sth.root, KURA_HASH_LEN) ||
-			 !kura_ct_equal(have.signature, m.sth.signature, KURA_SIG_LEN)) {
-			why(s, "the leaves do not reproduce generation %llu's tree head",
-			    (unsigned long long)gen);
-			r = KURA_EVERIFY;
-		}
+	return r ? r : kura_restore_commit(s->w);
+}
+
+/* The generation's own tree head ends it. */
+static int check_final_sth(struct rst *s, struct gen_ctx *g)
+{
+	struct kura_store *st = kura_vault_store(g->v);
+	struct kura_sth have;
+	if (kura_restore_size(s->w) != g->m.sth.tree_size) {
+		why(s, "generation %llu holds %llu leaves, its tree head %llu",
+		    (unsigned long long)g->gen, (unsigned long long)kura_restore_size(s->w),
+		    (unsigned long long)g->m.sth.tree_size);
+		return KURA_EVERIFY;
 	}
-	/* Every document must be scanned clean before the restore counts. */
+	int e = st->ops->sth_get(st, g->m.sth.tree_size, &have);
+	if (e == KURA_ENOTFOUND)
+		return on_sth(s, &g->m.sth);
+	if (e || !kura_ct_equal(have.root, g->m.sth.root, KURA_HASH_LEN) ||
+	    !kura_ct_equal(have.signature, g->m.sth.signature, KURA_SIG_LEN)) {
+		why(s, "the leaves do not reproduce generation %llu's tree head",
+		    (unsigned long long)g->gen);
+		return KURA_EVERIFY;
+	}
+	return 0;
+}
+
+/* Steps 4-6: every segment's leaves, scanned on two threads beside the
+ * writes (up to 64 MiB waiting); every document must be clean. */
+static int restore_leaves(struct rst *s, struct gen_ctx *g)
+{
+	int r = kura_restore_begin(g->v, &s->w);
+	if (!r)
+		r = kura_scanq_start(s->o->scanner, 2, 64u << 20, &s->scanq);
+	s->todo = g->m.sth.tree_size;
+	for (size_t i = 0; !r && i < g->m.nsegs; i++)
+		r = restore_segment(s, g, i);
+	if (!r)
+		r = check_final_sth(s, g);
 	int sv = scans_done(s);
 	if (!r || r == KURA_ESTATE)
 		r = sv ? sv : r;
@@ -645,29 +728,89 @@ static int restore_one(struct rst *s, uint64_t gen, const char *dir, const struc
 		r = kura_restore_commit(s->w);
 	kura_restore_end(s->w);
 	s->w = NULL;
+	return r;
+}
+
+/* Step 7 and the RPO: the tree heads given with --against, kura verify. */
+static int final_checks(struct rst *s, struct gen_ctx *g)
+{
+	struct kura_verify_opts vo = {.ctx = s, .problem = problem_cb};
+	struct kura_verify_report rep;
+	int r = 0;
 	for (size_t i = 0; !r && i < s->o->nagainst; i++)
-		r = check_against(s, v, &m, s->o->against[i]);
-	if (!r) {
-		struct kura_verify_opts vo = {.ctx = s, .problem = problem_cb};
-		struct kura_verify_report rep;
-		r = kura_vault_verify(v, &vo, &rep);
-		if (r && !s->err_set)
+		r = check_against(s, g->v, &g->m, s->o->against[i]);
+	if (r)
+		return r;
+	r = kura_vault_verify(g->v, &vo, &rep);
+	if (r) {
+		if (!s->err_set)
 			why(s, "the restored vault fails kura verify: %s", kura_strerror(r));
-		if (r)
-			r = KURA_EVERIFY;
+		return KURA_EVERIFY;
 	}
-	if (!r && s->res->newest.tree_size >= m.sth.tree_size) {
-		s->res->rpo_entries = s->res->newest.tree_size - m.sth.tree_size;
-		s->res->rpo_us = s->res->newest.time_us - m.sth.time_us;
+	if (s->res->newest.tree_size >= g->m.sth.tree_size) {
+		s->res->rpo_entries = s->res->newest.tree_size - g->m.sth.tree_size;
+		s->res->rpo_us = s->res->newest.time_us - g->m.sth.time_us;
 	}
-	kura_vault_close(v);
-	if (r && made)
-		remove_tree(dir, created);
-	kura_wipe(master, sizeof(master));
+	return 0;
+}
+
+/* Restore one generation; on failure the directory is emptied. */
+static int restore_one(struct rst *s, uint64_t gen, const char *dir, const struct kura_repo_gen *gens,
+		       size_t ngens)
+{
+	struct gen_ctx g = {.gen = gen};
+	kura_buf_init(&g.mb, KURA_MANIFEST_MAX);
+	s->err_set = 0;
+	s->res->why[0] = 0;
+	s->res->infected[0] = 0;
+	int r = load_manifest(s, &g);
+	if (!r)
+		r = open_generation(s, &g);
+	if (!r)
+		r = check_later(s, &g.m, gens, ngens);
+	if (!r)
+		r = create_vault(s, &g, dir);
+	if (!r)
+		r = restore_leaves(s, &g);
+	if (!r)
+		r = final_checks(s, &g);
+	kura_vault_close(g.v);
+	if (r && g.made)
+		remove_tree(dir, g.created);
+	kura_wipe(g.master, sizeof(g.master));
 	kura_wipe(&s->keys, sizeof(s->keys));
-	json_decref(snap);
-	kura_manifest_release(&m);
-	kura_buf_release(&mb);
+	json_decref(g.snap);
+	kura_manifest_release(&g.m);
+	kura_buf_release(&g.mb);
+	return r;
+}
+
+/* The generation asked for. */
+static int restore_chosen(struct rst *s, const char *dir, const struct kura_repo_gen *gens,
+			  size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (gens[i].generation == s->o->generation)
+			return restore_one(s, s->o->generation, dir, gens, n);
+	snprintf(s->res->why, sizeof(s->res->why), "there is no generation %llu here",
+		 (unsigned long long)s->o->generation);
+	return KURA_ENOTFOUND;
+}
+
+/* The newest, or with latest_clean the newest that passes. */
+static int restore_newest(struct rst *s, const char *dir, const struct kura_repo_gen *gens,
+			  size_t n)
+{
+	int r = KURA_ENOTFOUND;
+	for (size_t i = n; i-- > 0;) {
+		r = restore_one(s, gens[i].generation, dir, gens, n);
+		/* A wrong key or an occupied directory is the same for every one. */
+		if (!r || !s->o->latest_clean || r == KURA_EDENIED || r == KURA_EEXIST ||
+		    r == KURA_ENOMEM)
+			break;
+		if (s->o->refused)
+			s->o->refused(s->o->rctx, gens[i].generation, r, s->res->why);
+	}
 	return r;
 }
 
@@ -692,28 +835,9 @@ int kura_restore(struct kura_repo *repo, const char *dir, const struct kura_rest
 	s.z = kura_obj_ctx_new(3);
 	if (!r && !s.z)
 		r = KURA_ENOMEM;
-	if (!r && o->generation && !o->latest_clean) {
-		size_t i = 0;
-		while (i < n && gens[i].generation != o->generation)
-			i++;
-		if (i == n) {
-			snprintf(ret->why, sizeof(ret->why), "there is no generation %llu here",
-				 (unsigned long long)o->generation);
-			r = KURA_ENOTFOUND;
-		} else {
-			r = restore_one(&s, o->generation, dir, gens, n);
-		}
-	} else if (!r) {
-		/* The newest, or with latest_clean the newest that passes. */
-		for (size_t i = n; i-- > 0;) {
-			r = restore_one(&s, gens[i].generation, dir, gens, n);
-			if (!r || !o->latest_clean || r == KURA_EDENIED || r == KURA_EEXIST ||
-			    r == KURA_ENOMEM)
-				break;
-			if (o->refused)
-				o->refused(o->rctx, gens[i].generation, r, ret->why);
-		}
-	}
+	if (!r)
+		r = o->generation && !o->latest_clean ? restore_chosen(&s, dir, gens, n)
+						      : restore_newest(&s, dir, gens, n);
 	kura_obj_ctx_free(s.z);
 	kura_buf_release(&s.obj);
 	kura_buf_release_secret(&s.plain);
