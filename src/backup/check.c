@@ -189,10 +189,30 @@ static int walk_segment(struct chk *c)
 	return r;
 }
 
+/* One object of a generation; with keys, a segment's leaves are walked. */
+static int check_one(struct chk *c, const struct kura_manifest *m, const uint8_t *id, size_t i,
+		     int *bad)
+{
+	int type = i == 0 ? KURA_OBJ_STATE : i <= m->nsegs ? KURA_OBJ_SEGMENT : KURA_OBJ_CHUNK;
+	int walk = c->keys && type == KURA_OBJ_SEGMENT;
+	int e = check_object(c, id, type, walk);
+	if (e == KURA_EVERIFY) {
+		*bad = 1;
+		return 0;
+	}
+	if (!e && walk && !*bad && walk_segment(c)) {
+		problem(c, "generation %llu: segment %zu is malformed",
+			(unsigned long long)m->generation, i - 1);
+		*bad = 1;
+	}
+	return e;
+}
+
 /* One generation: every object, and with keys its leaves and root. */
 static int check_generation(struct chk *c, const struct kura_manifest *m)
 {
 	uint8_t (*ids)[KURA_OBJ_ID_LEN] = NULL;
+	uint8_t root[KURA_HASH_LEN];
 	size_t n = 0;
 	int bad = 0;
 	int r = kura_manifest_objects(m, &ids, &n);
@@ -200,37 +220,64 @@ static int check_generation(struct chk *c, const struct kura_manifest *m)
 	c->bad_leaf = 0;
 	c->pub = m->ledger_pub;
 	c->log_id = m->sth.log_id;
-	for (size_t i = 0; !r && i < n; i++) {
-		int type = i == 0 ? KURA_OBJ_STATE : i <= m->nsegs ? KURA_OBJ_SEGMENT : KURA_OBJ_CHUNK;
-		int e = check_object(c, ids[i], type, c->keys && type == KURA_OBJ_SEGMENT);
-		if (e == KURA_EVERIFY) {
-			bad = 1;
-			continue;
-		}
-		if (e) {
-			r = e;
-			break;
-		}
-		if (c->keys && type == KURA_OBJ_SEGMENT && !bad) {
-			if (walk_segment(c)) {
-				problem(c, "generation %llu: segment %zu is malformed",
-					(unsigned long long)m->generation, i - 1);
-				bad = 1;
-			}
-		}
-	}
-	if (!r && c->keys && !bad) {
-		uint8_t root[KURA_HASH_LEN];
-		merkle_range_root(&c->range, root);
-		if (c->bad_leaf || c->range.size != m->sth.tree_size ||
-		    !kura_ct_equal(root, m->sth.root, KURA_HASH_LEN)) {
-			problem(c, "generation %llu: its leaves do not reproduce its signed tree head",
-				(unsigned long long)m->generation);
-			bad = 1;
-		}
-	}
+	for (size_t i = 0; !r && i < n; i++)
+		r = check_one(c, m, ids[i], i, &bad);
 	free(ids);
-	return r ? r : bad ? KURA_EVERIFY : 0;
+	if (r || !c->keys || bad)
+		return r ? r : bad ? KURA_EVERIFY : 0;
+	merkle_range_root(&c->range, root);
+	if (c->bad_leaf || c->range.size != m->sth.tree_size ||
+	    !kura_ct_equal(root, m->sth.root, KURA_HASH_LEN)) {
+		problem(c, "generation %llu: its leaves do not reproduce its signed tree head",
+			(unsigned long long)m->generation);
+		return KURA_EVERIFY;
+	}
+	return 0;
+}
+
+/* A generation's manifest: readable, its own number, signed by the key
+ * (the first manifest's when none is trusted), consistent with the one
+ * before; 0 with *ok set when it can be checked further. */
+static int check_manifest(struct chk *c, uint64_t gen, struct kura_buf *mb,
+			  struct kura_manifest *m, const struct kura_manifest *prev, uint8_t *pub,
+			  int *have_pub)
+{
+	if (c->repo->ops->manifest_get(c->repo, gen, mb) || kura_manifest_parse(mb->data, mb->len, m)) {
+		problem(c, "generation %llu: the manifest is unreadable or malformed",
+			(unsigned long long)gen);
+		return KURA_EVERIFY;
+	}
+	if (m->generation != gen)
+		problem(c, "generation %llu: the manifest says it is generation %llu",
+			(unsigned long long)gen, (unsigned long long)m->generation);
+	/* Without a trusted key, the first manifest's key is taken and every
+	 * other must agree (kura backup verify --pubkey is better). */
+	if (!*have_pub) {
+		memcpy(pub, m->ledger_pub, KURA_PUBKEY_LEN);
+		*have_pub = 1;
+	}
+	if (kura_manifest_verify(m, mb->data, mb->len, pub)) {
+		problem(c, "generation %llu: the manifest's signature does not verify "
+			   "(forged, altered, or another vault's)", (unsigned long long)m->generation);
+		return KURA_EVERIFY;
+	}
+	int x = prev ? kura_manifest_extends(prev, m) : 0;
+	if (x == KURA_EVERIFY || x == KURA_EINVAL)
+		problem(c, "generation %llu rewrites the history of generation %llu",
+			(unsigned long long)m->generation, (unsigned long long)prev->generation);
+	else if (x == KURA_ENOTFOUND)
+		problem(c, "generation %llu carries no proof of consistency with generation %llu",
+			(unsigned long long)m->generation, (unsigned long long)prev->generation);
+	return 0;
+}
+
+static void check_release(struct chk *c)
+{
+	kura_obj_ctx_free(c->z);
+	kura_buf_release(&c->obj);
+	kura_buf_release_secret(&c->plain);
+	free(c->seen);
+	free(c->sths);
 }
 
 int kura_backup_check(struct kura_repo *repo, const uint8_t *trusted_pub,
@@ -259,58 +306,20 @@ int kura_backup_check(struct kura_repo *repo, const uint8_t *trusted_pub,
 		struct kura_manifest m = {0};
 		c.generation = gens[i].generation;
 		ret->generations++;
-		int e = repo->ops->manifest_get(repo, gens[i].generation, &mb);
-		if (!e)
-			e = kura_manifest_parse(mb.data, mb.len, &m);
-		if (e) {
-			problem(&c, "generation %llu: the manifest is unreadable or malformed",
-				(unsigned long long)gens[i].generation);
+		if (check_manifest(&c, gens[i].generation, &mb, &m, have_prev ? &prev : NULL, pub,
+				   &have_pub)) {
 			kura_manifest_release(&m);
 			continue;
 		}
-		if (m.generation != gens[i].generation)
-			problem(&c, "generation %llu: the manifest says it is generation %llu",
-				(unsigned long long)gens[i].generation,
-				(unsigned long long)m.generation);
-		/* Without a trusted key, the first manifest's key is taken and
-		 * every other must agree (kura backup verify --pubkey is better). */
-		if (!have_pub) {
-			memcpy(pub, m.ledger_pub, KURA_PUBKEY_LEN);
-			have_pub = 1;
-		}
-		if (kura_manifest_verify(&m, mb.data, mb.len, pub)) {
-			problem(&c, "generation %llu: the manifest's signature does not verify "
-				    "(forged, altered, or another vault's)",
-				(unsigned long long)m.generation);
-			kura_manifest_release(&m);
-			continue;
-		}
-		if (have_prev) {
-			int x = kura_manifest_extends(&prev, &m);
-			if (x == KURA_EVERIFY || x == KURA_EINVAL)
-				problem(&c, "generation %llu rewrites the history of generation %llu",
-					(unsigned long long)m.generation,
-					(unsigned long long)prev.generation);
-			else if (x == KURA_ENOTFOUND)
-				problem(&c, "generation %llu carries no proof of consistency with "
-					    "generation %llu",
-					(unsigned long long)m.generation,
-					(unsigned long long)prev.generation);
-		}
-		e = check_generation(&c, &m);
-		if (e && e != KURA_EVERIFY)
-			r = e;
+		int e = check_generation(&c, &m);
+		r = e == KURA_EVERIFY ? 0 : e;
 		kura_manifest_release(&prev);
 		prev = m;
 		have_prev = 1;
 	}
 	kura_manifest_release(&prev);
-	kura_obj_ctx_free(c.z);
 	kura_buf_release(&mb);
-	kura_buf_release(&c.obj);
-	kura_buf_release_secret(&c.plain);
-	free(c.seen);
-	free(c.sths);
+	check_release(&c);
 	free(gens);
 	return r ? r : ret->problems ? KURA_EVERIFY : 0;
 }
@@ -348,80 +357,98 @@ static int sums_line(struct kura_buf *sums, const char *rel, const uint8_t *p, s
 	return r ? r : kura_buf_printf(sums, "  %s\n", rel);
 }
 
+/* dir/name, written once and durably. */
+static int write_file(const char *dir, const char *name, const void *p, size_t n)
+{
+	struct kura_buf path;
+	kura_buf_init(&path, 8192);
+	int r = kura_buf_printf(&path, "%s/%s", dir, name);
+	if (!r)
+		r = kura_buf_append_byte(&path, 0);
+	if (!r)
+		r = kura_fs_write_atomic((char *)path.data, p, n, 0444);
+	kura_buf_release(&path);
+	return r;
+}
+
+/* Copy every object of m from src to dst, noting each in sums. */
+static int copy_objects(struct kura_repo *src, struct kura_repo *dst, const struct kura_manifest *m,
+			struct kura_buf *sums, kura_progress_fn progress, void *pctx,
+			uint64_t *bytes)
+{
+	uint8_t (*ids)[KURA_OBJ_ID_LEN] = NULL;
+	struct kura_buf ob;
+	size_t n = 0;
+	kura_buf_init(&ob, KURA_OBJ_MAX);
+	int r = kura_manifest_objects(m, &ids, &n);
+	for (size_t i = 0; !r && i < n; i++) {
+		char hex[KURA_OBJ_ID_HEX + 1], rel[KURA_OBJ_ID_HEX + 16];
+		kura_obj_id_hex(ids[i], hex);
+		snprintf(rel, sizeof(rel), "objects/%.2s/%s", hex, hex);
+		r = src->ops->get(src, ids[i], &ob);
+		if (!r)
+			r = dst->ops->put(dst, ids[i], ob.data, ob.len);
+		if (!r)
+			r = sums_line(sums, rel, ob.data, ob.len);
+		*bytes += ob.len;
+		if (progress)
+			progress(pctx, i + 1, n);
+	}
+	free(ids);
+	kura_buf_release(&ob);
+	return r;
+}
+
+/* The newest generation's number when gen is 0; the manifest of it. */
+static int export_manifest(struct kura_repo *src, uint64_t *gen, struct kura_buf *mb,
+			   struct kura_manifest *m)
+{
+	struct kura_repo_gen *gens = NULL;
+	size_t n = 0;
+	int r = src->ops->manifest_list(src, &gens, &n);
+	if (!r && n == 0)
+		r = KURA_ENOTFOUND;
+	if (!r && !*gen)
+		*gen = gens[n - 1].generation;
+	free(gens);
+	if (!r)
+		r = src->ops->manifest_get(src, *gen, mb);
+	return r ? r : kura_manifest_parse(mb->data, mb->len, m);
+}
+
 int kura_backup_export(struct kura_repo *src, uint64_t gen, const char *dir,
 		       kura_progress_fn progress, void *pctx, uint64_t *ret_gen,
 		       uint64_t *ret_bytes)
 {
-	struct kura_repo_gen *gens = NULL;
 	struct kura_manifest m = {0};
 	struct kura_repo *dst = NULL;
-	struct kura_buf mb, ob, sums, path;
-	uint8_t (*ids)[KURA_OBJ_ID_LEN] = NULL;
-	size_t n = 0, nids = 0;
+	struct kura_buf mb, sums;
+	char rel[64];
 	*ret_bytes = 0;
 	kura_buf_init(&mb, KURA_MANIFEST_MAX);
-	kura_buf_init(&ob, KURA_OBJ_MAX);
 	kura_buf_init(&sums, 64u << 20);
-	kura_buf_init(&path, 8192);
-	int r = src->ops->manifest_list(src, &gens, &n);
-	if (!r && n == 0)
-		r = KURA_ENOTFOUND;
-	if (!r && !gen)
-		gen = gens[n - 1].generation;
-	if (!r)
-		r = src->ops->manifest_get(src, gen, &mb);
-	if (!r)
-		r = kura_manifest_parse(mb.data, mb.len, &m);
-	if (!r)
-		r = kura_manifest_objects(&m, &ids, &nids);
+	int r = export_manifest(src, &gen, &mb, &m);
 	if (!r)
 		r = kura_repo_dir_open(dir, 1, m.vault_id, &dst);
-	for (size_t i = 0; !r && i < nids; i++) {
-		char hex[KURA_OBJ_ID_HEX + 1], rel[KURA_OBJ_ID_HEX + 16];
-		r = src->ops->get(src, ids[i], &ob);
-		if (!r)
-			r = dst->ops->put(dst, ids[i], ob.data, ob.len);
-		kura_obj_id_hex(ids[i], hex);
-		snprintf(rel, sizeof(rel), "objects/%.2s/%s", hex, hex);
-		if (!r)
-			r = sums_line(&sums, rel, ob.data, ob.len);
-		*ret_bytes += ob.len;
-		if (progress)
-			progress(pctx, i + 1, nids);
-	}
+	if (!r)
+		r = copy_objects(src, dst, &m, &sums, progress, pctx, ret_bytes);
+	/* The manifest last, as for any target. */
 	if (!r)
 		r = dst->ops->manifest_put(dst, gen, mb.data, mb.len);
-	if (!r) {
-		char rel[64];
-		snprintf(rel, sizeof(rel), "manifests/%0*llu", KURA_REPO_GEN_DIGITS,
-			 (unsigned long long)gen);
+	snprintf(rel, sizeof(rel), "manifests/%0*llu", KURA_REPO_GEN_DIGITS, (unsigned long long)gen);
+	if (!r)
 		r = sums_line(&sums, rel, mb.data, mb.len);
-		*ret_bytes += mb.len;
-	}
+	*ret_bytes += r ? 0 : mb.len;
 	if (!r)
-		r = kura_buf_printf(&path, "%s/SHA256SUMS", dir);
+		r = write_file(dir, "SHA256SUMS", sums.data, sums.len);
 	if (!r)
-		r = kura_buf_append_byte(&path, 0);
-	if (!r)
-		r = kura_fs_write_atomic((char *)path.data, sums.data, sums.len, 0444);
-	kura_buf_reset(&path);
-	if (!r)
-		r = kura_buf_printf(&path, "%s/README.txt", dir);
-	if (!r)
-		r = kura_buf_append_byte(&path, 0);
-	if (!r)
-		r = kura_fs_write_atomic((char *)path.data, readme_text, sizeof(readme_text) - 1,
-					 0444);
+		r = write_file(dir, "README.txt", readme_text, sizeof(readme_text) - 1);
 	if (!r)
 		r = kura_fs_sync_dir(dir);
 	*ret_gen = gen;
 	kura_repo_close(dst);
 	kura_manifest_release(&m);
-	free(ids);
-	free(gens);
 	kura_buf_release(&mb);
-	kura_buf_release(&ob);
 	kura_buf_release(&sums);
-	kura_buf_release(&path);
 	return r;
 }

@@ -209,51 +209,63 @@ static int ensure_txn(struct kura_restore_writer *w)
 	return r;
 }
 
+static int restore_event(struct kura_restore_writer *w, const uint8_t *leaf, size_t len,
+			 const uint8_t *content)
+{
+	struct kura_event_row row = {.leaf_index = w->range.size};
+	int r = kura_event_decode(leaf, len, &row.ev);
+	if (!r && content)
+		r = KURA_ECORRUPT; /* an event has no content */
+	return r ? r : w->v->store->ops->event_put(w->v->store, &row);
+}
+
+/* Seal content anew under the patient's key; it must give the commitment
+ * the leaf carries (KURA_EVERIFY otherwise). */
+static int reseal(struct kura_restore_writer *w, struct kura_version_row *row,
+		  const uint8_t *content, size_t clen)
+{
+	const struct patient_keys *k;
+	struct kura_leaf check = row->leaf;
+	if (clen != row->leaf.content_length)
+		return KURA_ECORRUPT;
+	int r = vault_patient_keys(w->v, row->leaf.patient_id, 0, &k);
+	if (r)
+		return r == KURA_ENOTFOUND ? KURA_ECORRUPT : r; /* the snapshot lacks this key */
+	kura_buf_reset(&w->sealed);
+	r = vault_seal(w->z, k, &check, content, clen, &w->aad, &w->sealed);
+	if (!r && !kura_ct_equal(check.commitment, row->leaf.commitment, KURA_HASH_LEN))
+		r = KURA_EVERIFY;
+	row->sealed = kura_buf_slice(&w->sealed);
+	return r;
+}
+
+static int restore_version(struct kura_restore_writer *w, const uint8_t *leaf, size_t len,
+			   const uint8_t *content, size_t clen)
+{
+	struct kura_version_row row = {.leaf_index = w->range.size};
+	int r = kura_leaf_decode(leaf, len, &row.leaf);
+	if (r)
+		return r;
+	int tomb = row.leaf.status == KURA_STATUS_ENTERED_IN_ERROR;
+	if (tomb != !content)
+		return KURA_ECORRUPT; /* content where none belongs, or none where it does */
+	if (content && (r = reseal(w, &row, content, clen)))
+		return r;
+	return w->v->store->ops->version_put(w->v->store, &row);
+}
+
 int kura_restore_leaf(struct kura_restore_writer *w, const uint8_t *leaf, size_t len,
 		      const uint8_t *content, size_t clen)
 {
-	struct kura_store *s = w->v->store;
 	uint8_t hash[KURA_HASH_LEN];
-	int kind = kura_leaf_kind(leaf, len);
 	int r = ensure_txn(w);
-	if (r)
-		return r;
-	if (kind == KURA_LEAF_AUDIT_EVENT) {
-		struct kura_event_row row = {.leaf_index = w->range.size};
-		r = kura_event_decode(leaf, len, &row.ev);
-		if (!r && content)
-			r = KURA_ECORRUPT;
-		if (!r)
-			r = s->ops->event_put(s, &row);
-	} else {
-		struct kura_version_row row = {.leaf_index = w->range.size};
-		const struct patient_keys *k;
-		r = kura_leaf_decode(leaf, len, &row.leaf);
-		int tomb = !r && row.leaf.status == KURA_STATUS_ENTERED_IN_ERROR;
-		if (!r && tomb != !content)
-			r = KURA_ECORRUPT; /* content where none belongs, or none where it does */
-		if (!r && content && clen != row.leaf.content_length)
-			r = KURA_ECORRUPT;
-		if (!r && content) {
-			struct kura_leaf check = row.leaf;
-			r = vault_patient_keys(w->v, row.leaf.patient_id, 0, &k);
-			if (r == KURA_ENOTFOUND)
-				r = KURA_ECORRUPT; /* the snapshot lacks this patient's key */
-			kura_buf_reset(&w->sealed);
-			if (!r)
-				r = vault_seal(w->z, k, &check, content, clen, &w->aad, &w->sealed);
-			/* The content restored must be what the ledger committed to. */
-			if (!r && !kura_ct_equal(check.commitment, row.leaf.commitment,
-						 KURA_HASH_LEN))
-				r = KURA_EVERIFY;
-			row.sealed = kura_buf_slice(&w->sealed);
-		}
-		if (!r)
-			r = s->ops->version_put(s, &row);
-	}
+	if (!r)
+		r = kura_leaf_kind(leaf, len) == KURA_LEAF_AUDIT_EVENT
+			    ? restore_event(w, leaf, len, content)
+			    : restore_version(w, leaf, len, content, clen);
 	if (!r) {
 		merkle_leaf_hash(leaf, len, hash);
-		r = merkle_range_append(&w->range, hash, put_node, s);
+		r = merkle_range_append(&w->range, hash, put_node, w->v->store);
 	}
 	return r;
 }
