@@ -6,7 +6,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 MESON ?= meson
 
-.PHONY: all build bootstrap test test-unit test-asan test-tsan test-e2e checksrc demo bench fuzz clean
+.PHONY: all build bootstrap test test-unit test-asan test-tsan test-e2e checksrc demo bench bench-ingest bench-backup fuzz clean
 
 all: build
 
@@ -56,8 +56,15 @@ test: bootstrap checksrc test-unit test-asan test-tsan test-e2e
 demo: build
 	scripts/demo
 
-bench: build
+# bench/run (ingest, verify, audit), then bench/backup (issue 4: backup and
+# restore beside restic and borg; ~1.2 GB of data, about 10 minutes).
+bench: bench-ingest bench-backup
+
+bench-ingest: build
 	bench/run
+
+bench-backup: build
+	bench/backup
 
 # libFuzzer targets (clang): make fuzz, then run e.g. build-fuzz/tests/fuzz_leaf
 fuzz:
