@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <clamav.h>
 
@@ -25,7 +26,32 @@
 struct kura_scanner {
 	struct cl_engine *engine;
 	struct cl_scan_options opts;
+	char tmpdir[64]; /* our private scratch directory on tmpfs, "" if none */
 };
+
+/*
+ * libclamav makes (and removes) a scratch directory under its temporary
+ * directory for every scan, and may write unpacked parts of a document
+ * there.  On a disk file system that costs about 0.6 ms a document
+ * (measured: most of a 200,000-record restore's scanning time), and it
+ * would put pieces of patient documents on disk.  So scans use a private
+ * directory (mode 0700) on /dev/shm, a tmpfs, when there is one; it is
+ * removed at close.
+ */
+static void private_tmpdir(struct kura_scanner *s)
+{
+	struct stat st;
+	s->tmpdir[0] = 0;
+	if (stat("/dev/shm", &st) != 0 || !S_ISDIR(st.st_mode))
+		return;
+	snprintf(s->tmpdir, sizeof(s->tmpdir), "/dev/shm/kura-scan-XXXXXX");
+	if (!mkdtemp(s->tmpdir) ||
+	    cl_engine_set_str(s->engine, CL_ENGINE_TMPDIR, s->tmpdir) != CL_SUCCESS) {
+		if (s->tmpdir[0] && strcmp(s->tmpdir, "/dev/shm/kura-scan-XXXXXX") != 0)
+			rmdir(s->tmpdir);
+		s->tmpdir[0] = 0;
+	}
+}
 
 /* libclamav's process-wide initialisation, once; the only static state. */
 static pthread_once_t clam_once = PTHREAD_ONCE_INIT;
@@ -117,6 +143,7 @@ int kura_scan_open(const char *dir, struct kura_scanner **ret, unsigned *ret_sig
 		goto out;
 	}
 	scan_options(&s->opts);
+	private_tmpdir(s);
 	r = load(s, dir, ret_sigs, err);
 out:
 	if (r) {
@@ -133,6 +160,8 @@ void kura_scan_close(struct kura_scanner *s)
 		return;
 	if (s->engine)
 		cl_engine_free(s->engine);
+	if (s->tmpdir[0])
+		rmdir(s->tmpdir); /* libclamav removed what it made in it */
 	free(s);
 }
 
