@@ -35,6 +35,9 @@ struct leaf_ref {
 };
 
 #define VCHUNK 256 /* rows per content-check chunk */
+/* ...and bytes: two chunks are in flight, each buffer doubles past its
+ * need, so this bounds verify's memory (large documents) to ~4x it. */
+#define VCHUNK_BYTES (8u * 1024 * 1024)
 
 /* What the content check needs of a row (a whole leaf is 4.7 KB to copy). */
 struct crow {
@@ -356,7 +359,7 @@ static int queue_content(struct vctx *c, const struct kura_version_row *row)
 	}
 	ch->n++;
 	/* Chunks are bounded by rows and by bytes (large documents). */
-	return ch->n == VCHUNK || ch->sealed.len > KURA_IMPORT_BATCH_BYTES ? flush_chunk(c) : 0;
+	return ch->n == VCHUNK || ch->sealed.len > VCHUNK_BYTES ? flush_chunk(c) : 0;
 }
 
 /* A leaf index claimed by a row: beyond the tree, or claimed twice. */
