@@ -83,10 +83,16 @@ struct sth_list {
 #define IO_THREADS 4
 #define MAX_TARGETS_RUN 16
 
+/* A job is an object ready to write (plain == 0), or a segment's
+ * plaintext that the I/O thread encodes first, filling in its id in the
+ * manifest's list at slot (segments are the bulk of the compression work,
+ * and nothing needs their ids before the manifest). */
 struct io_job {
 	uint8_t id[KURA_OBJ_ID_LEN];
 	uint8_t *data;
-	size_t len;
+	size_t len, cap;
+	int plain;
+	size_t slot;
 	struct io_job *next;
 };
 
@@ -133,6 +139,7 @@ struct run {
 	int have_prev;
 	uint64_t newest;   /* the newest generation the vault or a target knows */
 	uint64_t patients; /* in the state snapshot */
+	int zlevel;
 	struct sth_list sl;
 };
 
@@ -175,10 +182,36 @@ static int put_all(struct run *u, const uint8_t id[KURA_OBJ_ID_LEN], const uint8
 	return live ? 0 : KURA_EIO;
 }
 
+/* Encode a segment's plaintext on an I/O thread; its id goes to its slot. */
+static int encode_job(struct run *u, struct io_job *j, struct kura_obj_ctx *z,
+		      struct kura_buf *out)
+{
+	int r = kura_obj_encode(z, &u->keys, KURA_OBJ_SEGMENT, j->data, j->len, out, j->id);
+	pthread_mutex_lock(&u->q.mu);
+	if (!r) {
+		memcpy(u->segs[j->slot].id, j->id, KURA_OBJ_ID_LEN);
+		u->res->new_objects++;
+		u->res->new_bytes += out->len;
+	}
+	pthread_mutex_unlock(&u->q.mu);
+	return r;
+}
+
+static void job_free(struct io_job *j)
+{
+	if (j->plain)
+		kura_wipe(j->data, j->cap); /* patient data */
+	free(j->data);
+	free(j);
+}
+
 static void *io_main(void *arg)
 {
 	struct run *u = arg;
 	struct ioq *q = &u->q;
+	struct kura_obj_ctx *z = kura_obj_ctx_new(u->zlevel);
+	struct kura_buf out;
+	kura_buf_init(&out, KURA_OBJ_MAX);
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
 		while (!q->head && !q->closing)
@@ -191,16 +224,22 @@ static void *io_main(void *arg)
 			q->tail = NULL;
 		int skip = q->err != 0;
 		pthread_mutex_unlock(&q->mu);
-		int r = skip ? 0 : put_all(u, j->id, j->data, j->len);
+		int r = 0;
+		if (!skip && j->plain)
+			r = z ? encode_job(u, j, z, &out) : KURA_ENOMEM;
+		if (!skip && !r)
+			r = j->plain ? put_all(u, j->id, out.data, out.len)
+				     : put_all(u, j->id, j->data, j->len);
 		pthread_mutex_lock(&q->mu);
-		if (r)
+		if (r && !q->err)
 			q->err = r;
 		q->bytes -= j->len;
 		pthread_cond_broadcast(&q->cv);
-		free(j->data);
-		free(j);
+		job_free(j);
 	}
 	pthread_mutex_unlock(&q->mu);
+	kura_obj_ctx_free(z);
+	kura_buf_release(&out);
 	return NULL;
 }
 
@@ -248,23 +287,11 @@ static int ioq_finish(struct run *u)
 	return q->err;
 }
 
-/* Hand the object in u->obj to the I/O thread (waiting while the queue is
- * full); KURA_EIO as soon as every target has failed. */
-static int enqueue(struct run *u, const uint8_t id[KURA_OBJ_ID_LEN])
+/* Queue a job (waiting while the queue is full); KURA_EIO as soon as
+ * every target has failed.  The job is freed on error. */
+static int enqueue_job(struct run *u, struct io_job *j)
 {
 	struct ioq *q = &u->q;
-	struct io_job *j = malloc(sizeof(*j));
-	uint8_t *data = malloc(u->obj.len ? u->obj.len : 1);
-	if (!j || !data) {
-		free(j);
-		free(data);
-		return KURA_ENOMEM;
-	}
-	memcpy(j->id, id, KURA_OBJ_ID_LEN);
-	memcpy(data, u->obj.data, u->obj.len);
-	j->data = data;
-	j->len = u->obj.len;
-	j->next = NULL;
 	pthread_mutex_lock(&q->mu);
 	while (!q->err && q->bytes > 0 && q->bytes + j->len > IOQ_MAX_BYTES)
 		pthread_cond_wait(&q->cv, &q->mu);
@@ -279,11 +306,43 @@ static int enqueue(struct run *u, const uint8_t id[KURA_OBJ_ID_LEN])
 		pthread_cond_broadcast(&q->cv);
 	}
 	pthread_mutex_unlock(&q->mu);
-	if (r) {
-		free(j->data);
-		free(j);
-	}
+	if (r)
+		job_free(j);
 	return r;
+}
+
+/* Hand the object in u->obj to the I/O threads. */
+static int enqueue(struct run *u, const uint8_t id[KURA_OBJ_ID_LEN])
+{
+	struct io_job *j = calloc(1, sizeof(*j));
+	uint8_t *data = malloc(u->obj.len ? u->obj.len : 1);
+	if (!j || !data) {
+		free(j);
+		free(data);
+		return KURA_ENOMEM;
+	}
+	memcpy(j->id, id, KURA_OBJ_ID_LEN);
+	memcpy(data, u->obj.data, u->obj.len);
+	j->data = data;
+	j->len = j->cap = u->obj.len;
+	return enqueue_job(u, j);
+}
+
+/* Hand a finished segment (its buffer, taken from the writer) to the I/O
+ * threads to encode and write; its id will be filled in at slot. */
+static int enqueue_segment(struct run *u, size_t slot)
+{
+	struct io_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return KURA_ENOMEM;
+	j->plain = 1;
+	j->slot = slot;
+	j->data = u->seg.buf.data;
+	j->len = u->seg.buf.len;
+	j->cap = u->seg.buf.cap;
+	u->seg.buf.data = NULL; /* the job owns it now */
+	u->seg.buf.len = u->seg.buf.cap = 0;
+	return enqueue_job(u, j);
 }
 
 static int encode_put(struct run *u, int type, const uint8_t *p, size_t n,
@@ -298,9 +357,36 @@ static int encode_put(struct run *u, int type, const uint8_t *p, size_t n,
 	return r;
 }
 
+/* A slot at the end of the manifest's segment list (the I/O threads
+ * write ids into the list, so it grows under their lock). */
+static int seg_slot(struct run *u, size_t *ret)
+{
+	int r = 0;
+	pthread_mutex_lock(&u->q.mu);
+	if (u->nsegs == u->capsegs) {
+		size_t cap = u->capsegs ? 2 * u->capsegs : 64;
+		void *p = realloc(u->segs, cap * sizeof(*u->segs));
+		if (!p)
+			r = KURA_ENOMEM;
+		else {
+			u->segs = p;
+			u->capsegs = cap;
+		}
+	}
+	if (!r) {
+		struct kura_manifest_segment *s = &u->segs[u->nsegs];
+		memset(s, 0, sizeof(*s));
+		s->first = u->seg.first;
+		s->count = u->seg.count;
+		*ret = u->nsegs++;
+	}
+	pthread_mutex_unlock(&u->q.mu);
+	return r;
+}
+
 static int seg_close(struct run *u, uint64_t end)
 {
-	uint8_t id[KURA_OBJ_ID_LEN];
+	size_t slot = 0;
 	if (!u->seg_open)
 		return 0;
 	/* Tree heads of sizes (first, end], and size 0 in the first segment. */
@@ -313,23 +399,9 @@ static int seg_close(struct run *u, uint64_t end)
 	if (!r)
 		r = kura_seg_finish(&u->seg);
 	if (!r)
-		r = encode_put(u, KURA_OBJ_SEGMENT, u->seg.buf.data, u->seg.buf.len, id);
-	if (!r && u->nsegs == u->capsegs) {
-		size_t cap = u->capsegs ? 2 * u->capsegs : 64;
-		void *p = realloc(u->segs, cap * sizeof(*u->segs));
-		if (!p)
-			r = KURA_ENOMEM;
-		else {
-			u->segs = p;
-			u->capsegs = cap;
-		}
-	}
-	if (!r) {
-		struct kura_manifest_segment *s = &u->segs[u->nsegs++];
-		memcpy(s->id, id, KURA_OBJ_ID_LEN);
-		s->first = u->seg.first;
-		s->count = u->seg.count;
-	}
+		r = seg_slot(u, &slot);
+	if (!r)
+		r = enqueue_segment(u, slot);
 	kura_seg_release(&u->seg);
 	u->seg_open = 0;
 	return r;
@@ -654,7 +726,8 @@ static int load_prev(struct run *u)
 static int run_prepare(struct run *u, const struct kura_backup_opts *o)
 {
 	int r = kura_backup_keys_of(u->v, &u->keys);
-	u->z = r ? NULL : kura_obj_ctx_new(o && o->zstd_level ? o->zstd_level : DEFAULT_ZSTD_LEVEL);
+	u->zlevel = o && o->zstd_level ? o->zstd_level : DEFAULT_ZSTD_LEVEL;
+	u->z = r ? NULL : kura_obj_ctx_new(u->zlevel);
 	if (!r && !u->z)
 		r = KURA_ENOMEM;
 	if (!r)
