@@ -209,7 +209,35 @@ static int record_run(struct cli_op *op, const struct kura_backup_result *res,
 	return r;
 }
 
-static int bk_run(struct cli *c, int argc, char **argv)
+/* Seconds on the monotonic clock since a. */
+static double seconds_since(const struct timespec *a)
+{
+	struct timespec b;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* Take a --tls-ca, --tls-cert or --tls-key option, whose option characters
+ * are keys[0], keys[1] and keys[2]; 1 if o was one of them. */
+static int tls_opt(struct tls_opts *t, int o, const char keys[3])
+{
+	const char **slot = o == keys[0]   ? &t->ca
+			    : o == keys[1] ? &t->cert
+			    : o == keys[2] ? &t->key
+					   : NULL;
+	if (slot)
+		*slot = optarg;
+	return slot != NULL;
+}
+
+struct run_args {
+	const char *names[MAX_TARGETS];
+	size_t nt;
+	uint64_t level;
+	struct tls_opts tls;
+};
+
+static int run_opts(struct cli *c, int argc, char **argv, struct run_args *a)
 {
 	static const char usage[] =
 		"kura backup run [--to TARGET]... [--tls-ca F --tls-cert F --tls-key F] [--json]\n"
@@ -222,113 +250,161 @@ static int bk_run(struct cli *c, int argc, char **argv)
 					     {"tls-key", required_argument, NULL, 'k'},
 					     {"level", required_argument, NULL, 'l'},
 					     {NULL, 0, NULL, 0}};
-	const char *names[MAX_TARGETS];
-	struct kura_backup_target t[MAX_TARGETS];
-	struct tls_opts tls = {0};
-	struct kura_backup_result res = {0};
-	struct kura_buf list, prev;
-	struct cli_op op;
-	size_t nt = 0;
-	uint64_t level = 0;
-	int o, e = 0;
-	memset(t, 0, sizeof(t));
-	kura_buf_init(&list, 8192);
-	kura_buf_init(&prev, KURA_MANIFEST_MAX);
+	int o;
 	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
-		if (o == 't' && nt < MAX_TARGETS)
-			names[nt++] = optarg;
-		else if (o == 'a' || o == 'c' || o == 'k')
-			*(o == 'a' ? &tls.ca : o == 'c' ? &tls.cert : &tls.key) = optarg;
-		else if (o == 'l' && !cli_parse_u64(optarg, &level) && level >= 1 && level <= 19)
+		if (o == 't' && a->nt < MAX_TARGETS)
+			a->names[a->nt++] = optarg;
+		else if (tls_opt(&a->tls, o, "ack"))
+			;
+		else if (o == 'l' && !cli_parse_u64(optarg, &a->level) && a->level >= 1 &&
+			 a->level <= 19)
 			;
 		else
 			return EXIT_USAGE;
 	}
 	if (optind != argc)
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
-	if ((e = open_admin(c, &op, "backup-run")))
-		return e;
-	tls_from_settings(op.v, &tls);
-	if (!nt && !kura_setting_get(op.v, "backup.targets", &list) && !kura_buf_append_byte(&list, 0))
-		split_targets((char *)list.data, names, &nt);
-	if (!nt) {
-		e = cli_fail(c, KURA_EUSAGE, "no backup target: give --to DIR or set backup.targets",
-			     "バックアップ先がありません。--to DIR を指定するか backup.targets を設定してください");
-		goto out;
-	}
+	return 0;
+}
+
+/* Open every target, those of backup.targets (in list) without --to. */
+static int run_targets(struct cli *c, struct cli_op *op, struct run_args *a, struct kura_buf *list,
+		       struct kura_backup_target *t)
+{
 	uint8_t vid[16];
-	kura_vault_id(op.v, vid);
-	for (size_t i = 0; !e && i < nt; i++) {
-		t[i].name = names[i];
-		e = open_repo(c, names[i], &tls, 1, vid, &t[i].repo);
+	int e = 0;
+	if (!a->nt && !kura_setting_get(op->v, "backup.targets", list) &&
+	    !kura_buf_append_byte(list, 0))
+		split_targets((char *)list->data, a->names, &a->nt);
+	if (!a->nt)
+		return cli_fail(c, KURA_EUSAGE, "no backup target: give --to DIR or set backup.targets",
+				"バックアップ先がありません。--to DIR を指定するか backup.targets を設定してください");
+	kura_vault_id(op->v, vid);
+	for (size_t i = 0; !e && i < a->nt; i++) {
+		t[i].name = a->names[i];
+		e = open_repo(c, a->names[i], &a->tls, 1, vid, &t[i].repo);
 	}
-	if (e)
-		goto out;
+	return e;
+}
+
+/* The latest manifest recorded in the vault, if any, into prev. */
+static void latest_manifest(struct kura_vault *v, struct kura_buf *prev)
+{
 	json_t *lj = NULL;
-	if (!kura_state_get(op.v, KURA_BACKUP_STATE_KIND, KURA_BACKUP_LATEST, &lj)) {
+	if (!kura_state_get(v, KURA_BACKUP_STATE_KIND, KURA_BACKUP_LATEST, &lj)) {
 		const char *m = json_string_value(json_object_get(lj, "manifest"));
 		if (m)
-			kura_buf_append(&prev, m, strlen(m));
+			kura_buf_append(prev, m, strlen(m));
 	}
 	json_decref(lj);
-	struct kura_backup_opts bo = {.zstd_level = (int)level, .progress = cli_progress, .pctx = c};
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	int r = kura_backup_run(op.v, prev.data, prev.len, t, nt, &bo, &res);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	cli_progress_end(c);
-	double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-	if (r) {
-		char detail[600];
-		snprintf(detail, sizeof(detail), "failed: %s%s%s", kura_strerror(r),
-			 nt && *t[0].err ? ": " : "", nt ? t[0].err : "");
-		audit_backup(&op, "backup-run", KURA_OUTCOME_SERIOUS, KURA_SEV_WARNING, detail);
-		e = cli_fail(c, r, "the backup failed: %s", "バックアップに失敗しました: %s",
-			     nt && *t[0].err ? t[0].err : kura_strerror(r));
-		goto out;
-	}
-	if ((r = record_run(&op, &res, t, nt, secs))) {
-		e = cli_fail(c, r, "generation %llu was written but cannot be recorded in the vault: %s",
-			     "世代 %llu は書き込みましたが保管庫に記録できません: %s",
-			     (unsigned long long)res.generation, kura_strerror(r));
-		goto out;
-	}
+}
+
+static int run_failed(struct cli *c, struct cli_op *op, int r, const struct kura_backup_target *t,
+		      size_t nt)
+{
+	char detail[600];
+	snprintf(detail, sizeof(detail), "failed: %s%s%s", kura_strerror(r),
+		 nt && *t[0].err ? ": " : "", nt ? t[0].err : "");
+	audit_backup(op, "backup-run", KURA_OUTCOME_SERIOUS, KURA_SEV_WARNING, detail);
+	return cli_fail(c, r, "the backup failed: %s", "バックアップに失敗しました: %s",
+			nt && *t[0].err ? t[0].err : kura_strerror(r));
+}
+
+static void print_run_json(const struct kura_backup_result *res,
+			   const struct kura_backup_target *t, size_t nt, double secs)
+{
+	json_t *tj = json_array();
+	for (size_t i = 0; i < nt; i++)
+		json_array_append_new(tj, target_json(&t[i]));
+	cli_print_json(json_pack(
+		"{sI sI so sI sI sI sI sI sI sI sI sf so}", "generation",
+		(json_int_t)res->generation, "base_generation", (json_int_t)res->base_generation,
+		"sth", sth_brief(&res->sth), "new_leaves", (json_int_t)res->new_leaves, "versions",
+		(json_int_t)res->versions, "events", (json_int_t)res->events, "content_bytes",
+		(json_int_t)res->content_bytes, "objects", (json_int_t)res->objects, "new_objects",
+		(json_int_t)res->new_objects, "new_bytes", (json_int_t)res->new_bytes,
+		"dedup_chunks", (json_int_t)res->dedup_chunks, "seconds", secs, "targets", tj));
+}
+
+static void print_run_text(const struct cli *c, const struct kura_backup_result *res,
+			   const struct kura_backup_target *t, size_t nt, double secs)
+{
+	printf(L(c, "generation %llu: tree size %llu, %llu new leaves (%llu versions, %llu events), %llu bytes of content, %.2f s\n",
+		 "世代 %llu: ツリーサイズ %llu、新しい葉 %llu（版 %llu、イベント %llu）、内容 %llu バイト、%.2f 秒\n"),
+	       (unsigned long long)res->generation, (unsigned long long)res->sth.tree_size,
+	       (unsigned long long)res->new_leaves, (unsigned long long)res->versions,
+	       (unsigned long long)res->events, (unsigned long long)res->content_bytes, secs);
+	for (size_t i = 0; i < nt; i++)
+		printf("  %s %s: %s%s%llu %s\n", t[i].ok ? "ok  " : "FAIL", t[i].name,
+		       t[i].ok ? "" : t[i].err, t[i].ok ? "" : " — ",
+		       (unsigned long long)t[i].put_objects,
+		       L(c, "new objects", "個の新しいオブジェクト"));
+}
+
+/* Report a generation made and recorded: EXIT_OK when every target has it. */
+static int run_report(const struct cli *c, const struct kura_backup_result *res,
+		      const struct kura_backup_target *t, size_t nt, double secs)
+{
 	size_t ok = 0;
 	for (size_t i = 0; i < nt; i++)
 		ok += t[i].ok;
-	if (c->json) {
-		json_t *tj = json_array();
-		for (size_t i = 0; i < nt; i++)
-			json_array_append_new(tj, target_json(&t[i]));
-		cli_print_json(json_pack(
-			"{sI sI so sI sI sI sI sI sI sI sI sf so}", "generation",
-			(json_int_t)res.generation, "base_generation", (json_int_t)res.base_generation,
-			"sth", sth_brief(&res.sth), "new_leaves", (json_int_t)res.new_leaves,
-			"versions", (json_int_t)res.versions, "events", (json_int_t)res.events,
-			"content_bytes", (json_int_t)res.content_bytes, "objects",
-			(json_int_t)res.objects, "new_objects", (json_int_t)res.new_objects,
-			"new_bytes", (json_int_t)res.new_bytes, "dedup_chunks",
-			(json_int_t)res.dedup_chunks, "seconds", secs, "targets", tj));
-	} else {
-		printf(L(c, "generation %llu: tree size %llu, %llu new leaves (%llu versions, %llu events), %llu bytes of content, %.2f s\n",
-			 "世代 %llu: ツリーサイズ %llu、新しい葉 %llu（版 %llu、イベント %llu）、内容 %llu バイト、%.2f 秒\n"),
-		       (unsigned long long)res.generation, (unsigned long long)res.sth.tree_size,
-		       (unsigned long long)res.new_leaves, (unsigned long long)res.versions,
-		       (unsigned long long)res.events, (unsigned long long)res.content_bytes, secs);
-		for (size_t i = 0; i < nt; i++)
-			printf("  %s %s: %s%s%llu %s\n", t[i].ok ? "ok  " : "FAIL", t[i].name,
-			       t[i].ok ? "" : t[i].err, t[i].ok ? "" : " — ",
-			       (unsigned long long)t[i].put_objects,
-			       L(c, "new objects", "個の新しいオブジェクト"));
-	}
-	e = ok == nt ? EXIT_OK : cli_exit_code(KURA_EIO);
-out:
-	for (size_t i = 0; i < nt; i++)
-		kura_repo_close(t[i].repo);
+	if (c->json)
+		print_run_json(res, t, nt, secs);
+	else
+		print_run_text(c, res, t, nt, secs);
+	return ok == nt ? EXIT_OK : cli_exit_code(KURA_EIO);
+}
+
+/* Make the generation from the latest manifest, record it and report it. */
+static int run_backup(struct cli *c, struct cli_op *op, const struct run_args *a,
+		      struct kura_backup_target *t)
+{
+	struct kura_backup_opts bo = {.zstd_level = (int)a->level, .progress = cli_progress, .pctx = c};
+	struct kura_backup_result res = {0};
+	struct kura_buf prev;
+	struct timespec t0;
+	int e;
+	kura_buf_init(&prev, KURA_MANIFEST_MAX);
+	latest_manifest(op->v, &prev);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int r = kura_backup_run(op->v, prev.data, prev.len, t, a->nt, &bo, &res);
+	double secs = seconds_since(&t0);
+	cli_progress_end(c);
+	if (r)
+		e = run_failed(c, op, r, t, a->nt);
+	else if ((r = record_run(op, &res, t, a->nt, secs)))
+		e = cli_fail(c, r, "generation %llu was written but cannot be recorded in the vault: %s",
+			     "世代 %llu は書き込みましたが保管庫に記録できません: %s",
+			     (unsigned long long)res.generation, kura_strerror(r));
+	else
+		e = run_report(c, &res, t, a->nt, secs);
 	kura_buf_release(&res.manifest);
-	kura_buf_release(&list);
 	kura_buf_release(&prev);
-	tls_release(&tls);
+	return e;
+}
+
+static int bk_run(struct cli *c, int argc, char **argv)
+{
+	struct kura_backup_target t[MAX_TARGETS];
+	struct run_args a;
+	struct kura_buf list;
+	struct cli_op op;
+	int e;
+	memset(t, 0, sizeof(t));
+	memset(&a, 0, sizeof(a));
+	kura_buf_init(&list, 8192);
+	if ((e = run_opts(c, argc, argv, &a)))
+		return e;
+	if ((e = open_admin(c, &op, "backup-run")))
+		return e;
+	tls_from_settings(op.v, &a.tls);
+	e = run_targets(c, &op, &a, &list, t);
+	if (!e)
+		e = run_backup(c, &op, &a, t);
+	for (size_t i = 0; i < a.nt; i++)
+		kura_repo_close(t[i].repo);
+	kura_buf_release(&list);
+	tls_release(&a.tls);
 	cli_op_close(&op);
 	return e;
 }
