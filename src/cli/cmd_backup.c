@@ -440,6 +440,57 @@ static int protected_copy(json_t *gen, int *offline)
 	return any;
 }
 
+static int no_args(struct cli *c, int argc, char **argv, const char *usage)
+{
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "", NULL, usage)) != -1)
+		return EXIT_USAGE;
+	return optind == argc ? 0 : cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+}
+
+static void print_list_json(json_t *gens, const struct kura_policy_gen *pg)
+{
+	json_t *g;
+	size_t i;
+	json_array_foreach(gens, i, g) {
+		int off = 0;
+		json_object_set_new(g, "protected", json_boolean(protected_copy(g, &off)));
+		json_object_set_new(g, "offline", json_boolean(off));
+		json_object_set_new(g, "policy_keeps", json_boolean(pg[i].keep));
+		json_object_set_new(g, "policy_reason", pg[i].why ? json_string(pg[i].why)
+								   : json_null());
+	}
+	cli_print_json(json_pack("{sO}", "generations", gens));
+}
+
+static void print_list_row(const struct cli *c, json_t *g, const struct kura_policy_gen *pg)
+{
+	char tm[KURA_TIME_STR];
+	int off = 0, prot = protected_copy(g, &off);
+	json_t *t;
+	size_t k;
+	kura_time_format(json_integer_value(json_object_get(g, "created_us")), tm);
+	printf("%-5lld %-27s %10lld %12lld  %-9s", (long long)pg->generation, tm,
+	       (long long)json_integer_value(json_object_get(json_object_get(g, "sth"), "tree_size")),
+	       (long long)json_integer_value(json_object_get(g, "new_bytes")),
+	       off ? "offline" : prot ? "immutable" : "-");
+	json_array_foreach(json_object_get(g, "targets"), k, t)
+		printf(" %s%s", json_string_value(json_object_get(t, "target")),
+		       json_is_true(json_object_get(t, "ok")) ? "" : "(FAILED)");
+	printf("%s\n", pg->keep ? "" : L(c, "  [policy: may be pruned]", "  [保持方針: 削除対象]"));
+}
+
+static void print_list_text(const struct cli *c, json_t *gens, const struct kura_policy_gen *pg)
+{
+	json_t *g;
+	size_t i;
+	printf("%-5s %-27s %10s %12s  %-9s %s\n", L(c, "gen", "世代"), L(c, "time", "時刻"),
+	       L(c, "tree", "ツリー"), L(c, "bytes", "バイト"), L(c, "copy", "保護"),
+	       L(c, "targets", "保存先"));
+	json_array_foreach(gens, i, g)
+		print_list_row(c, g, &pg[i]);
+}
+
 static int bk_list(struct cli *c, int argc, char **argv)
 {
 	static const char usage[] = "kura backup list [--json]\n"
@@ -448,11 +499,9 @@ static int bk_list(struct cli *c, int argc, char **argv)
 	struct history h = {0};
 	struct cli_op op;
 	struct kura_policy pol;
-	int o, e;
-	while ((o = cli_getopt(c, argc, argv, "", NULL, usage)) != -1)
-		return EXIT_USAGE;
-	if (optind != argc)
-		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	int e;
+	if ((e = no_args(c, argc, argv, usage)))
+		return e;
 	if ((e = open_admin(c, &op, "backup-list")))
 		return e;
 	int r = load_history(op.v, &h);
@@ -470,41 +519,13 @@ static int bk_list(struct cli *c, int argc, char **argv)
 		kura_policy_apply(&pol, kura_time_now_us(), pg, n);
 	if (!r)
 		r = audit_backup(&op, "backup-list", 0, KURA_SEV_INFO, "");
-	if (r) {
+	if (r)
 		e = cli_fail(c, r, "cannot list the backups: %s", "バックアップを一覧できません: %s",
 			     kura_strerror(r));
-	} else if (c->json) {
-		json_array_foreach(h.gens, i, g) {
-			int off = 0;
-			json_object_set_new(g, "protected", json_boolean(protected_copy(g, &off)));
-			json_object_set_new(g, "offline", json_boolean(off));
-			json_object_set_new(g, "policy_keeps", json_boolean(pg[i].keep));
-			json_object_set_new(g, "policy_reason", pg[i].why ? json_string(pg[i].why)
-									   : json_null());
-		}
-		cli_print_json(json_pack("{sO}", "generations", h.gens));
-	} else {
-		printf("%-5s %-27s %10s %12s  %-9s %s\n", L(c, "gen", "世代"), L(c, "time", "時刻"),
-		       L(c, "tree", "ツリー"), L(c, "bytes", "バイト"), L(c, "copy", "保護"),
-		       L(c, "targets", "保存先"));
-		json_array_foreach(h.gens, i, g) {
-			char tm[KURA_TIME_STR];
-			int off = 0, prot = protected_copy(g, &off);
-			kura_time_format(json_integer_value(json_object_get(g, "created_us")), tm);
-			printf("%-5lld %-27s %10lld %12lld  %-9s", (long long)pg[i].generation, tm,
-			       (long long)json_integer_value(
-				       json_object_get(json_object_get(g, "sth"), "tree_size")),
-			       (long long)json_integer_value(json_object_get(g, "new_bytes")),
-			       off ? "offline" : prot ? "immutable" : "-");
-			json_t *t;
-			size_t k;
-			json_array_foreach(json_object_get(g, "targets"), k, t)
-				printf(" %s%s", json_string_value(json_object_get(t, "target")),
-				       json_is_true(json_object_get(t, "ok")) ? "" : "(FAILED)");
-			printf("%s\n", pg[i].keep ? "" : L(c, "  [policy: may be pruned]",
-							    "  [保持方針: 削除対象]"));
-		}
-	}
+	else if (c->json)
+		print_list_json(h.gens, pg);
+	else
+		print_list_text(c, h.gens, pg);
 	free(pg);
 	json_decref(h.gens);
 	cli_op_close(&op);
@@ -555,6 +576,51 @@ static void status_eval(struct kura_vault *v, struct history *h, struct status *
 	}
 }
 
+static void print_status_json(const struct status *s, int all, const char *last,
+			      const char *drill)
+{
+	cli_print_json(json_pack("{sb sI sb sI sb ss sb ss sb sO}", "ok", all, "generations",
+				 (json_int_t)s->generations, "generations_ok", s->ok_count,
+				 "protected_old", (json_int_t)s->protected_old, "protected_ok",
+				 s->ok_protect, "last_backup", last, "last_backup_ok", s->ok_age,
+				 "last_drill", drill, "drill_ok", s->ok_drill, "drill",
+				 s->drill ? s->drill : json_null()));
+}
+
+static void print_status_text(const struct cli *c, const struct status *s, const char *last,
+			      const char *drill)
+{
+	printf("%s %s: %zu\n", s->ok_count ? "ok  " : "FAIL",
+	       L(c, "generations (at least 3, BK-02)", "世代数（3 以上, BK-02）"), s->generations);
+	printf("%s %s: %zu\n", s->ok_protect ? "ok  " : "FAIL",
+	       L(c, "third and older out of reach: receiver, offline or immutable (BK-03)",
+		 "3 世代目以降が到達不能（受信サーバ・オフライン・不変, BK-03）"),
+	       s->protected_old);
+	printf("%s %s: %s\n", s->ok_age ? "ok  " : "FAIL",
+	       L(c, "last backup (backup.max_age_hours)", "最終バックアップ（backup.max_age_hours）"),
+	       last);
+	printf("%s %s: %s\n", s->ok_drill ? "ok  " : "FAIL",
+	       L(c, "last successful drill (backup.drill_days, BC-02)",
+		 "最終の成功した復旧訓練（backup.drill_days, BC-02）"),
+	       drill);
+}
+
+/* Report the evaluation: EXIT_OK when every expectation holds. */
+static int status_report(const struct cli *c, const struct status *s)
+{
+	int all = s->ok_count && s->ok_protect && s->ok_age && s->ok_drill;
+	char last[KURA_TIME_STR] = "-", drill[KURA_TIME_STR] = "-";
+	if (s->last_us)
+		kura_time_format(s->last_us, last);
+	if (s->drill_us)
+		kura_time_format(s->drill_us, drill);
+	if (c->json)
+		print_status_json(s, all, last, drill);
+	else
+		print_status_text(c, s, last, drill);
+	return all ? EXIT_OK : EXIT_VERIFY;
+}
+
 static int bk_status(struct cli *c, int argc, char **argv)
 {
 	static const char usage[] =
@@ -564,13 +630,11 @@ static int bk_status(struct cli *c, int argc, char **argv)
 		"  immutable), the last backup recent, a recent successful drill;\n"
 		"  exit status 1 when one does not";
 	struct history h = {0};
-	struct status s;
+	struct status s = {0}; /* s.drill is released even when the history cannot be read */
 	struct cli_op op;
-	int o, e;
-	while ((o = cli_getopt(c, argc, argv, "", NULL, usage)) != -1)
-		return EXIT_USAGE;
-	if (optind != argc)
-		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	int e;
+	if ((e = no_args(c, argc, argv, usage)))
+		return e;
 	if ((e = open_admin(c, &op, "backup-status")))
 		return e;
 	int r = load_history(op.v, &h);
@@ -578,41 +642,11 @@ static int bk_status(struct cli *c, int argc, char **argv)
 		status_eval(op.v, &h, &s);
 	if (!r)
 		r = audit_backup(&op, "backup-status", 0, KURA_SEV_INFO, "");
-	if (r) {
+	if (r)
 		e = cli_fail(c, r, "cannot read the backup history: %s",
 			     "バックアップ履歴を読めません: %s", kura_strerror(r));
-		goto out;
-	}
-	int all = s.ok_count && s.ok_protect && s.ok_age && s.ok_drill;
-	char last[KURA_TIME_STR] = "-", drill[KURA_TIME_STR] = "-";
-	if (s.last_us)
-		kura_time_format(s.last_us, last);
-	if (s.drill_us)
-		kura_time_format(s.drill_us, drill);
-	if (c->json) {
-		cli_print_json(json_pack(
-			"{sb sI sb sI sb ss sb ss sb sO}", "ok", all, "generations",
-			(json_int_t)s.generations, "generations_ok", s.ok_count, "protected_old",
-			(json_int_t)s.protected_old, "protected_ok", s.ok_protect, "last_backup", last,
-			"last_backup_ok", s.ok_age, "last_drill", drill, "drill_ok", s.ok_drill,
-			"drill", s.drill ? s.drill : json_null()));
-	} else {
-		printf("%s %s: %zu\n", s.ok_count ? "ok  " : "FAIL",
-		       L(c, "generations (at least 3, BK-02)", "世代数（3 以上, BK-02）"), s.generations);
-		printf("%s %s: %zu\n", s.ok_protect ? "ok  " : "FAIL",
-		       L(c, "third and older out of reach: receiver, offline or immutable (BK-03)",
-			 "3 世代目以降が到達不能（受信サーバ・オフライン・不変, BK-03）"),
-		       s.protected_old);
-		printf("%s %s: %s\n", s.ok_age ? "ok  " : "FAIL",
-		       L(c, "last backup (backup.max_age_hours)", "最終バックアップ（backup.max_age_hours）"),
-		       last);
-		printf("%s %s: %s\n", s.ok_drill ? "ok  " : "FAIL",
-		       L(c, "last successful drill (backup.drill_days, BC-02)",
-			 "最終の成功した復旧訓練（backup.drill_days, BC-02）"),
-		       drill);
-	}
-	e = all ? EXIT_OK : EXIT_VERIFY;
-out:
+	else
+		e = status_report(c, &s);
 	json_decref(s.drill);
 	json_decref(h.gens);
 	cli_op_close(&op);
