@@ -655,7 +655,19 @@ static int bk_status(struct cli *c, int argc, char **argv)
 
 /* ---- kura backup export / verify / prune ---- */
 
-static int bk_export(struct cli *c, int argc, char **argv)
+/* The first target of the setting backup.targets, held in list; NULL if none. */
+static const char *default_target(struct kura_vault *v, struct kura_buf *list)
+{
+	const char *names[MAX_TARGETS];
+	size_t nt = 0;
+	if (!kura_setting_get(v, "backup.targets", list) && !kura_buf_append_byte(list, 0) &&
+	    !split_targets((char *)list->data, names, &nt) && nt)
+		return names[0];
+	return NULL;
+}
+
+static int export_opts(struct cli *c, int argc, char **argv, const char **from, const char **to,
+		       uint64_t *gen)
 {
 	static const char usage[] =
 		"kura backup export [--generation G] [--from TARGET] --to DIR\n"
@@ -665,72 +677,92 @@ static int bk_export(struct cli *c, int argc, char **argv)
 					     {"from", required_argument, NULL, 'f'},
 					     {"to", required_argument, NULL, 't'},
 					     {NULL, 0, NULL, 0}};
-	const char *from = NULL, *to = NULL, *names[MAX_TARGETS];
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
+		if (o == 'g' && !cli_parse_u64(optarg, gen) && *gen)
+			;
+		else if (o == 'f' || o == 't')
+			*(o == 'f' ? from : to) = optarg;
+		else
+			return EXIT_USAGE;
+	}
+	if (optind != argc || !*to)
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	return 0;
+}
+
+/* The generation's summary gains an offline copy. */
+static void export_mark_offline(struct cli_op *op, uint64_t got, const char *to)
+{
+	char key[48];
+	json_t *g = NULL;
+	if (!gen_key(got, key) && !kura_state_get(op->v, KURA_BACKUP_STATE_KIND, key, &g)) {
+		struct kura_txn *txn = NULL;
+		json_array_append_new(json_object_get(g, "targets"),
+				      json_pack("{ss ss sb sb}", "target", to, "kind", "offline",
+						"immutable", 0, "ok", 1));
+		int x = kura_txn_begin(op->v, &txn);
+		if (!x)
+			x = kura_state_put(txn, KURA_BACKUP_STATE_KIND, key, g);
+		if (txn)
+			kura_txn_finish(txn, x, NULL);
+	}
+	json_decref(g);
+}
+
+/* Export generation gen (0: the newest) of src to the directory to. */
+static int export_run(struct cli *c, struct cli_op *op, struct kura_repo *src, uint64_t gen,
+		      const char *to)
+{
+	uint64_t bytes = 0, got = 0;
+	char detail[256];
+	int r = kura_backup_export(src, gen, to, cli_progress, c, &got, &bytes);
+	cli_progress_end(c);
+	snprintf(detail, sizeof(detail), "generation %llu to %s: %s", (unsigned long long)got, to,
+		 r ? kura_strerror(r) : "ok");
+	if (!r)
+		export_mark_offline(op, got, to);
+	audit_backup(op, "backup-export", r ? KURA_OUTCOME_SERIOUS : 0,
+		     r ? KURA_SEV_WARNING : KURA_SEV_NOTICE, detail);
+	if (r)
+		return cli_fail(c, r, "the export failed: %s", "書き出しに失敗しました: %s",
+				kura_strerror(r));
+	if (c->json)
+		cli_print_json(json_pack("{sI ss sI}", "generation", (json_int_t)got, "to", to,
+					 "bytes", (json_int_t)bytes));
+	else
+		printf(L(c, "generation %llu written to %s (%llu bytes); keep it offline\n",
+			 "世代 %llu を %s に書き出しました（%llu バイト）。オフラインで保管してください\n"),
+		       (unsigned long long)got, to, (unsigned long long)bytes);
+	return 0;
+}
+
+static int bk_export(struct cli *c, int argc, char **argv)
+{
+	const char *from = NULL, *to = NULL;
 	struct tls_opts tls = {0};
 	struct kura_buf list;
 	struct kura_repo *src = NULL;
 	struct cli_op op;
-	uint64_t gen = 0, bytes = 0, got = 0;
-	size_t nt = 0;
-	int o, e;
+	uint64_t gen = 0;
+	uint8_t vid[16];
+	int e;
 	kura_buf_init(&list, 8192);
-	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
-		if (o == 'g' && !cli_parse_u64(optarg, &gen) && gen)
-			;
-		else if (o == 'f' || o == 't')
-			*(o == 'f' ? &from : &to) = optarg;
-		else
-			return EXIT_USAGE;
-	}
-	if (optind != argc || !to)
-		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	if ((e = export_opts(c, argc, argv, &from, &to, &gen)))
+		return e;
 	if ((e = open_admin(c, &op, "backup-export")))
 		return e;
 	tls_from_settings(op.v, &tls);
-	if (!from && !kura_setting_get(op.v, "backup.targets", &list) &&
-	    !kura_buf_append_byte(&list, 0) && !split_targets((char *)list.data, names, &nt) && nt)
-		from = names[0];
-	uint8_t vid[16];
+	if (!from)
+		from = default_target(op.v, &list);
 	kura_vault_id(op.v, vid);
 	if (!from)
 		e = cli_fail(c, KURA_EUSAGE, "give --from TARGET (or set backup.targets)",
 			     "--from TARGET を指定してください（または backup.targets を設定）");
 	if (!e)
 		e = open_repo(c, from, &tls, 0, vid, &src);
-	if (!e) {
-		int r = kura_backup_export(src, gen, to, cli_progress, c, &got, &bytes);
-		cli_progress_end(c);
-		char detail[256], key[48];
-		snprintf(detail, sizeof(detail), "generation %llu to %s: %s", (unsigned long long)got,
-			 to, r ? kura_strerror(r) : "ok");
-		/* The generation's summary gains an offline copy. */
-		json_t *g = NULL;
-		if (!r && !gen_key(got, key) &&
-		    !kura_state_get(op.v, KURA_BACKUP_STATE_KIND, key, &g)) {
-			struct kura_txn *txn = NULL;
-			json_array_append_new(json_object_get(g, "targets"),
-					      json_pack("{ss ss sb sb}", "target", to, "kind", "offline",
-							"immutable", 0, "ok", 1));
-			int x = kura_txn_begin(op.v, &txn);
-			if (!x)
-				x = kura_state_put(txn, KURA_BACKUP_STATE_KIND, key, g);
-			if (txn)
-				kura_txn_finish(txn, x, NULL);
-		}
-		json_decref(g);
-		audit_backup(&op, "backup-export", r ? KURA_OUTCOME_SERIOUS : 0,
-			     r ? KURA_SEV_WARNING : KURA_SEV_NOTICE, detail);
-		if (r)
-			e = cli_fail(c, r, "the export failed: %s", "書き出しに失敗しました: %s",
-				     kura_strerror(r));
-		else if (c->json)
-			cli_print_json(json_pack("{sI ss sI}", "generation", (json_int_t)got, "to", to,
-						 "bytes", (json_int_t)bytes));
-		else
-			printf(L(c, "generation %llu written to %s (%llu bytes); keep it offline\n",
-				 "世代 %llu を %s に書き出しました（%llu バイト）。オフラインで保管してください\n"),
-			       (unsigned long long)got, to, (unsigned long long)bytes);
-	}
+	if (!e)
+		e = export_run(c, &op, src, gen, to);
 	kura_repo_close(src);
 	kura_buf_release(&list);
 	tls_release(&tls);
