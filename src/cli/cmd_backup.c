@@ -788,7 +788,13 @@ static int read_pubkey(const struct cli *c, const char *path, uint8_t pub[KURA_P
 	return r ? cli_fail(c, r, "cannot read the public key %s", "公開鍵 %s を読めません", path) : 0;
 }
 
-static int bk_verify(struct cli *c, int argc, char **argv)
+struct verify_args {
+	const char *from, *pubfile;
+	int read_data;
+	struct tls_opts tls;
+};
+
+static int verify_opts(struct cli *c, int argc, char **argv, struct verify_args *a)
 {
 	static const char usage[] =
 		"kura backup verify --from TARGET [--pubkey FILE] [--read-data]\n"
@@ -803,90 +809,127 @@ static int bk_verify(struct cli *c, int argc, char **argv)
 					     {"tls-cert", required_argument, NULL, 'c'},
 					     {"tls-key", required_argument, NULL, 'k'},
 					     {NULL, 0, NULL, 0}};
-	const char *from = NULL, *pubfile = NULL;
-	struct tls_opts tls = {0};
-	struct kura_repo *repo = NULL;
-	struct kura_backup_keys keys;
-	struct kura_check_result res;
-	struct cli_op op = {0};
-	uint8_t pub[KURA_PUBKEY_LEN];
-	int o, e = 0, read_data = 0, have_pub = 0, opened = 0;
+	int o;
 	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
 		if (o == 'f' || o == 'p')
-			*(o == 'f' ? &from : &pubfile) = optarg;
+			*(o == 'f' ? &a->from : &a->pubfile) = optarg;
 		else if (o == 'r')
-			read_data = 1;
-		else if (o == 'a' || o == 'c' || o == 'k')
-			*(o == 'a' ? &tls.ca : o == 'c' ? &tls.cert : &tls.key) = optarg;
-		else
+			a->read_data = 1;
+		else if (!tls_opt(&a->tls, o, "ack"))
 			return EXIT_USAGE;
 	}
-	if (optind < argc && !from)
-		from = argv[optind++];
-	if (optind != argc || !from)
+	if (optind < argc && !a->from)
+		a->from = argv[optind++];
+	if (optind != argc || !a->from)
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
-	if (pubfile) {
-		if ((e = read_pubkey(c, pubfile, pub)))
-			return e;
-		have_pub = 1;
-	}
-	if (read_data) {
-		if ((e = open_admin(c, &op, "backup-verify")))
-			return e;
-		opened = 1;
-		tls_from_settings(op.v, &tls);
-		if (!have_pub)
-			kura_vault_pubkey(op.v, pub);
-		have_pub = 1;
-		if (kura_backup_keys_of(op.v, &keys)) {
-			e = cli_fail(c, KURA_EINTERNAL, "cannot derive the backup keys",
-				     "バックアップ鍵を導出できません");
-			goto out;
-		}
-	} else if (!have_pub) {
-		struct kura_buf p;
-		kura_buf_init(&p, 8192);
-		if (!kura_buf_printf(&p, "%s/%s", c->vault_dir, KURA_VAULT_PUBKEY) &&
-		    !kura_buf_append_byte(&p, 0) && access((char *)p.data, R_OK) == 0)
-			have_pub = !read_pubkey(c, (char *)p.data, pub);
-		kura_buf_release(&p);
-	}
-	if ((e = open_repo(c, from, &tls, 0, NULL, &repo)))
-		goto out;
-	int r = kura_backup_check(repo, have_pub ? pub : NULL, read_data ? &keys : NULL,
-				  print_problem, c, &res);
-	kura_wipe(&keys, sizeof(keys));
-	if (opened) {
-		char detail[256];
-		snprintf(detail, sizeof(detail), "%s: %llu generations, %llu objects, %llu problems",
-			 from, (unsigned long long)res.generations, (unsigned long long)res.objects,
-			 (unsigned long long)res.problems);
-		audit_backup(&op, "backup-verify", r ? KURA_OUTCOME_MAJOR : 0,
-			     r ? KURA_SEV_ALERT : KURA_SEV_INFO, detail);
-	}
-	if (r && r != KURA_EVERIFY) {
-		e = cli_fail(c, r, "cannot check %s: %s", "%s を検査できません: %s", from, kura_strerror(r));
-		goto out;
-	}
+	return 0;
+}
+
+/* The vault's ledger public key from its directory, if readable: 1 if read. */
+static int vault_pubkey_file(const struct cli *c, uint8_t pub[KURA_PUBKEY_LEN])
+{
+	struct kura_buf p;
+	int have = 0;
+	kura_buf_init(&p, 8192);
+	if (!kura_buf_printf(&p, "%s/%s", c->vault_dir, KURA_VAULT_PUBKEY) &&
+	    !kura_buf_append_byte(&p, 0) && access((char *)p.data, R_OK) == 0)
+		have = !read_pubkey(c, (char *)p.data, pub);
+	kura_buf_release(&p);
+	return have;
+}
+
+/* For --read-data: the vault's settings, its public key unless one was
+ * given, and the backup keys. */
+static int verify_vault_keys(struct cli *c, struct cli_op *op, struct verify_args *a,
+			     int have_pub, uint8_t pub[KURA_PUBKEY_LEN],
+			     struct kura_backup_keys *keys)
+{
+	tls_from_settings(op->v, &a->tls);
+	if (!have_pub)
+		kura_vault_pubkey(op->v, pub);
+	if (kura_backup_keys_of(op->v, keys))
+		return cli_fail(c, KURA_EINTERNAL, "cannot derive the backup keys",
+				"バックアップ鍵を導出できません");
+	return 0;
+}
+
+static void verify_audit(struct cli_op *op, const char *from, const struct kura_check_result *res,
+			 int r)
+{
+	char detail[256];
+	snprintf(detail, sizeof(detail), "%s: %llu generations, %llu objects, %llu problems", from,
+		 (unsigned long long)res->generations, (unsigned long long)res->objects,
+		 (unsigned long long)res->problems);
+	audit_backup(op, "backup-verify", r ? KURA_OUTCOME_MAJOR : 0,
+		     r ? KURA_SEV_ALERT : KURA_SEV_INFO, detail);
+}
+
+static void print_verify(const struct cli *c, const struct verify_args *a,
+			 const struct kura_check_result *res, int r, int have_pub)
+{
 	if (c->json)
 		cli_print_json(json_pack("{sb sI sI sI sI sb sb}", "ok", r == 0, "generations",
-					 (json_int_t)res.generations, "objects", (json_int_t)res.objects,
-					 "bytes", (json_int_t)res.bytes, "problems",
-					 (json_int_t)res.problems, "read_data", read_data, "trusted_key",
-					 have_pub));
+					 (json_int_t)res->generations, "objects",
+					 (json_int_t)res->objects, "bytes", (json_int_t)res->bytes,
+					 "problems", (json_int_t)res->problems, "read_data",
+					 a->read_data, "trusted_key", have_pub));
 	else
 		printf(L(c, "%s: %llu generations, %llu objects, %llu bytes: %s%s\n",
 			 "%s: %llu 世代、%llu オブジェクト、%llu バイト: %s%s\n"),
-		       from, (unsigned long long)res.generations, (unsigned long long)res.objects,
-		       (unsigned long long)res.bytes,
+		       a->from, (unsigned long long)res->generations,
+		       (unsigned long long)res->objects, (unsigned long long)res->bytes,
 		       r ? L(c, "PROBLEMS FOUND", "問題あり") : "ok",
 		       have_pub ? "" : L(c, " (no trusted key: give --pubkey)",
 					 "（信頼する鍵なし: --pubkey を指定してください）"));
-	e = r ? EXIT_VERIFY : EXIT_OK;
-out:
+}
+
+/* Check the repository; op is open (and audited) only with --read-data. */
+static int verify_check(struct cli *c, struct cli_op *op, const struct verify_args *a,
+			struct kura_repo *repo, const uint8_t *pub, struct kura_backup_keys *keys)
+{
+	struct kura_check_result res;
+	int r = kura_backup_check(repo, pub, a->read_data ? keys : NULL, print_problem, c, &res);
+	kura_wipe(keys, sizeof(*keys));
+	if (a->read_data)
+		verify_audit(op, a->from, &res, r);
+	if (r && r != KURA_EVERIFY)
+		return cli_fail(c, r, "cannot check %s: %s", "%s を検査できません: %s", a->from,
+				kura_strerror(r));
+	print_verify(c, a, &res, r, pub != NULL);
+	return r ? EXIT_VERIFY : EXIT_OK;
+}
+
+static int bk_verify(struct cli *c, int argc, char **argv)
+{
+	struct verify_args a;
+	struct kura_repo *repo = NULL;
+	struct kura_backup_keys keys;
+	struct cli_op op = {0};
+	uint8_t pub[KURA_PUBKEY_LEN];
+	int e, have_pub = 0;
+	memset(&a, 0, sizeof(a));
+	if ((e = verify_opts(c, argc, argv, &a)))
+		return e;
+	if (a.pubfile) {
+		if ((e = read_pubkey(c, a.pubfile, pub)))
+			return e;
+		have_pub = 1;
+	}
+	if (a.read_data) {
+		if ((e = open_admin(c, &op, "backup-verify")))
+			return e;
+		e = verify_vault_keys(c, &op, &a, have_pub, pub, &keys);
+		have_pub = 1;
+	} else if (!have_pub) {
+		have_pub = vault_pubkey_file(c, pub);
+	}
+	if (!e)
+		e = open_repo(c, a.from, &a.tls, 0, NULL, &repo);
+	if (!e)
+		e = verify_check(c, &op, &a, repo, have_pub ? pub : NULL, &keys);
 	kura_repo_close(repo);
-	tls_release(&tls);
-	if (opened)
+	tls_release(&a.tls);
+	if (a.read_data)
 		cli_op_close(&op);
 	return e;
 }
