@@ -934,7 +934,7 @@ static int bk_verify(struct cli *c, int argc, char **argv)
 	return e;
 }
 
-static int bk_prune(struct cli *c, int argc, char **argv)
+static int prune_opts(struct cli *c, int argc, char **argv, const char **to, int *dry)
 {
 	static const char usage[] =
 		"kura backup prune --to DIR [--dry-run]\n"
@@ -945,74 +945,121 @@ static int bk_prune(struct cli *c, int argc, char **argv)
 	static const struct option opts[] = {{"to", required_argument, NULL, 't'},
 					     {"dry-run", no_argument, NULL, 'n'},
 					     {NULL, 0, NULL, 0}};
-	const char *to = NULL;
-	struct kura_repo *repo = NULL;
-	struct kura_repo_gen *gens = NULL;
-	struct kura_policy pol;
-	struct cli_op op;
-	size_t n = 0, removed = 0;
-	uint64_t objs = 0, freed = 0;
-	int o, e, dry = 0;
+	int o;
 	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
 		if (o == 't')
-			to = optarg;
+			*to = optarg;
 		else if (o == 'n')
-			dry = 1;
+			*dry = 1;
 		else
 			return EXIT_USAGE;
 	}
-	if (optind != argc || !to || strncmp(to, "https://", 8) == 0)
+	if (optind != argc || !*to || strncmp(*to, "https://", 8) == 0)
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
-	if ((e = open_admin(c, &op, "backup-prune")))
-		return e;
-	uint8_t vid[16];
-	kura_vault_id(op.v, vid);
-	if ((e = open_repo(c, to, NULL, 0, vid, &repo)))
-		goto out;
-	policy_of(op.v, &pol);
-	int r = repo->ops->manifest_list(repo, &gens, &n);
-	struct kura_policy_gen *pg = r ? NULL : calloc(n ? n : 1, sizeof(*pg));
+	return 0;
+}
+
+/* The repository's generations, each with the retention policy's verdict. */
+static int prune_plan(struct cli_op *op, struct kura_repo *repo, struct kura_repo_gen **gens,
+		      size_t *n, struct kura_policy_gen **ret_pg)
+{
+	struct kura_policy pol;
+	policy_of(op->v, &pol);
+	int r = repo->ops->manifest_list(repo, gens, n);
+	struct kura_policy_gen *pg = r ? NULL : calloc(*n ? *n : 1, sizeof(*pg));
 	if (!r && !pg)
 		r = KURA_ENOMEM;
-	for (size_t i = 0; !r && i < n; i++) {
-		pg[i].generation = gens[i].generation;
-		pg[i].created_us = gens[i].created_us;
+	for (size_t i = 0; !r && i < *n; i++) {
+		pg[i].generation = (*gens)[i].generation;
+		pg[i].created_us = (*gens)[i].created_us;
 	}
 	if (!r)
-		kura_policy_apply(&pol, kura_time_now_us(), pg, n);
-	for (size_t i = 0; !r && i < n; i++) {
+		kura_policy_apply(&pol, kura_time_now_us(), pg, *n);
+	*ret_pg = pg;
+	return r;
+}
+
+struct prune_counts {
+	size_t removed;
+	uint64_t objs, freed;
+};
+
+/* Remove the generations the policy does not keep, or with dry only say so. */
+static int prune_remove(const struct cli *c, struct kura_repo *repo,
+			const struct kura_policy_gen *pg, size_t n, int dry, size_t *removed)
+{
+	int r = 0;
+	for (size_t i = 0; i < n; i++) {
 		if (pg[i].keep)
 			continue;
 		if (!dry)
 			r = kura_repo_dir_remove_generation(repo, pg[i].generation);
-		if (!r) {
-			removed++;
-			if (c->json)
-				;
-			else if (dry)
-				printf(L(c, "would remove generation %llu\n", "世代 %llu を削除予定\n"),
-				       (unsigned long long)pg[i].generation);
-			else
-				printf(L(c, "removed generation %llu\n", "世代 %llu を削除\n"),
-				       (unsigned long long)pg[i].generation);
-		}
+		if (r)
+			break;
+		(*removed)++;
+		if (c->json)
+			;
+		else if (dry)
+			printf(L(c, "would remove generation %llu\n", "世代 %llu を削除予定\n"),
+			       (unsigned long long)pg[i].generation);
+		else
+			printf(L(c, "removed generation %llu\n", "世代 %llu を削除\n"),
+			       (unsigned long long)pg[i].generation);
 	}
-	if (!r && !dry)
-		r = kura_repo_dir_gc(repo, 0, &objs, &freed);
+	return r;
+}
+
+static int prune_report(struct cli *c, struct cli_op *op, struct kura_repo *repo, const char *to,
+			int r, int dry, const struct prune_counts *p)
+{
 	char detail[256];
 	snprintf(detail, sizeof(detail), "%s: %zu generations, %llu objects, %llu bytes removed%s", to,
-		 removed, (unsigned long long)objs, (unsigned long long)freed, dry ? " (dry run)" : "");
-	audit_backup(&op, "backup-prune", r ? KURA_OUTCOME_SERIOUS : 0, KURA_SEV_NOTICE, detail);
+		 p->removed, (unsigned long long)p->objs, (unsigned long long)p->freed,
+		 dry ? " (dry run)" : "");
+	audit_backup(op, "backup-prune", r ? KURA_OUTCOME_SERIOUS : 0, KURA_SEV_NOTICE, detail);
 	if (r)
-		e = cli_fail(c, r, "pruning %s failed: %s (%s)", "%s の整理に失敗しました: %s（%s）", to,
-			     kura_strerror(r), repo->err);
-	else if (c->json)
-		cli_print_json(json_pack("{sI sI sI sb}", "generations_removed", (json_int_t)removed,
-					 "objects_removed", (json_int_t)objs, "bytes_freed",
-					 (json_int_t)freed, "dry_run", dry));
+		return cli_fail(c, r, "pruning %s failed: %s (%s)", "%s の整理に失敗しました: %s（%s）",
+				to, kura_strerror(r), repo->err);
+	if (c->json)
+		cli_print_json(json_pack("{sI sI sI sb}", "generations_removed",
+					 (json_int_t)p->removed, "objects_removed",
+					 (json_int_t)p->objs, "bytes_freed", (json_int_t)p->freed,
+					 "dry_run", dry));
+	return 0;
+}
+
+static int prune_run(struct cli *c, struct cli_op *op, struct kura_repo *repo, const char *to,
+		     int dry)
+{
+	struct kura_repo_gen *gens = NULL;
+	struct kura_policy_gen *pg = NULL;
+	struct prune_counts p = {0};
+	size_t n = 0;
+	int r = prune_plan(op, repo, &gens, &n, &pg);
+	if (!r)
+		r = prune_remove(c, repo, pg, n, dry, &p.removed);
+	if (!r && !dry)
+		r = kura_repo_dir_gc(repo, 0, &p.objs, &p.freed);
+	int e = prune_report(c, op, repo, to, r, dry, &p);
 	free(pg);
-out:
 	free(gens);
+	return e;
+}
+
+static int bk_prune(struct cli *c, int argc, char **argv)
+{
+	const char *to = NULL;
+	struct kura_repo *repo = NULL;
+	struct cli_op op;
+	uint8_t vid[16];
+	int e, dry = 0;
+	if ((e = prune_opts(c, argc, argv, &to, &dry)))
+		return e;
+	if ((e = open_admin(c, &op, "backup-prune")))
+		return e;
+	kura_vault_id(op.v, vid);
+	if (!(e = open_repo(c, to, NULL, 0, vid, &repo)))
+		e = prune_run(c, &op, repo, to, dry);
 	kura_repo_close(repo);
 	cli_op_close(&op);
 	return e;
