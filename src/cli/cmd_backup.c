@@ -1206,7 +1206,38 @@ static int read_recovery(const struct cli *c, const char *path, char **ret, size
 		 : 0;
 }
 
-int cmd_restore(struct cli *c, int argc, char **argv)
+struct restore_args {
+	const char *from, *to, *rkey, *pubfile, *db, *against[16];
+	struct tls_opts tls;
+	struct kura_restore_opts ro;
+};
+
+/* Where the string option o goes; NULL if it is not one. */
+static const char **restore_slot(struct restore_args *a, int o)
+{
+	switch (o) {
+	case 'f':
+		return &a->from;
+	case 't':
+		return &a->to;
+	case 'r':
+		return &a->rkey;
+	case 'p':
+		return &a->pubfile;
+	case 'd':
+		return &a->db;
+	case 'A':
+		return &a->tls.ca;
+	case 'C':
+		return &a->tls.cert;
+	case 'K':
+		return &a->tls.key;
+	default:
+		return NULL;
+	}
+}
+
+static int restore_opts(struct cli *c, int argc, char **argv, struct restore_args *a)
 {
 	static const char usage[] =
 		"kura restore --from TARGET [--generation G | --latest-clean] --to NEWDIR\n"
@@ -1228,89 +1259,103 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 					     {"tls-cert", required_argument, NULL, 'C'},
 					     {"tls-key", required_argument, NULL, 'K'},
 					     {NULL, 0, NULL, 0}};
-	const char *from = NULL, *to = NULL, *rkey = NULL, *pubfile = NULL;
-	const char *db = KURA_SCAN_DEFAULT_DB, *against[16];
-	struct kura_restore_opts ro = {0};
+	struct kura_restore_opts *ro = &a->ro;
+	const char **slot;
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
+		if ((slot = restore_slot(a, o)))
+			*slot = optarg;
+		else if (o == 'g' && !cli_parse_u64(optarg, &ro->generation) && ro->generation)
+			;
+		else if (o == 'l')
+			ro->latest_clean = 1;
+		else if (o == 'a' && ro->nagainst < 16)
+			a->against[ro->nagainst++] = optarg;
+		else
+			return EXIT_USAGE;
+	}
+	if (optind != argc || !a->from || !a->to || (ro->generation && ro->latest_clean))
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	return 0;
+}
+
+/* The secret that opens the backup, and with a recovery key the new
+ * passphrase; both are the caller's to free. */
+static int restore_secrets(struct cli *c, struct restore_args *a, char **secret, char **newpass)
+{
+	struct kura_restore_opts *ro = &a->ro;
+	int r;
+	if (!a->rkey) {
+		r = cli_passphrase(c, 0, secret, &ro->secret_len);
+		if (r)
+			return cli_fail(c, r, "the vault passphrase is needed",
+					"保管庫のパスフレーズが必要です");
+	} else {
+		if ((r = read_recovery(c, a->rkey, secret, &ro->secret_len)))
+			return r;
+		ro->recovery = 1;
+		r = cli_passphrase(c, 1, newpass, &ro->new_pass_len);
+		if (r)
+			return cli_fail(c, r, "a new passphrase is needed for the restored vault",
+					"復元した保管庫の新しいパスフレーズが必要です");
+		ro->new_pass = *newpass;
+	}
+	ro->secret = *secret;
+	return 0;
+}
+
+/* Restore, record the restore in the new vault and report it. */
+static int restore_run(struct cli *c, struct kura_repo *repo, const struct restore_args *a)
+{
+	const struct kura_restore_opts *ro = &a->ro;
 	struct kura_restore_result res;
-	struct tls_opts tls = {0};
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int r = kura_restore(repo, a->to, ro, &res);
+	double secs = seconds_since(&t0);
+	cli_progress_end(c);
+	if (!r)
+		r = record_restore(a->to, ro->recovery ? ro->new_pass : ro->secret,
+				   ro->recovery ? ro->new_pass_len : ro->secret_len, a->from, &res,
+				   ro->recovery);
+	if (r)
+		return restore_fail(c, r, &res);
+	if (c->json)
+		cli_print_json(restore_json(&res, a->to, secs));
+	else
+		print_restore(c, &res, a->to, secs);
+	return 0;
+}
+
+int cmd_restore(struct cli *c, int argc, char **argv)
+{
+	struct restore_args a;
 	struct kura_repo *repo = NULL;
 	struct kura_scanner *scan = NULL;
 	uint8_t pub[KURA_PUBKEY_LEN];
 	char *secret = NULL, *newpass = NULL;
-	size_t nag = 0;
-	int o, e;
-	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
-		if (o == 'f' || o == 't' || o == 'r' || o == 'p' || o == 'd')
-			*(o == 'f'   ? &from
-			  : o == 't' ? &to
-			  : o == 'r' ? &rkey
-			  : o == 'p' ? &pubfile
-				     : &db) = optarg;
-		else if (o == 'g' && !cli_parse_u64(optarg, &ro.generation) && ro.generation)
-			;
-		else if (o == 'l')
-			ro.latest_clean = 1;
-		else if (o == 'a' && nag < 16)
-			against[nag++] = optarg;
-		else if (o == 'A' || o == 'C' || o == 'K')
-			*(o == 'A' ? &tls.ca : o == 'C' ? &tls.cert : &tls.key) = optarg;
-		else
-			return EXIT_USAGE;
-	}
-	if (optind != argc || !from || !to || (ro.generation && ro.latest_clean))
-		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
-	if (pubfile && (e = read_pubkey(c, pubfile, pub)))
+	int e;
+	memset(&a, 0, sizeof(a));
+	a.db = KURA_SCAN_DEFAULT_DB;
+	if ((e = restore_opts(c, argc, argv, &a)))
 		return e;
-	if ((e = open_scanner(c, db, &scan)))
+	if (a.pubfile && (e = read_pubkey(c, a.pubfile, pub)))
 		return e;
-	if ((e = open_repo(c, from, &tls, 0, NULL, &repo)))
-		goto out;
-	if (rkey) {
-		if ((e = read_recovery(c, rkey, &secret, &ro.secret_len)))
-			goto out;
-		ro.recovery = 1;
-		int r = cli_passphrase(c, 1, &newpass, &ro.new_pass_len);
-		if (r) {
-			e = cli_fail(c, r, "a new passphrase is needed for the restored vault",
-				     "復元した保管庫の新しいパスフレーズが必要です");
-			goto out;
-		}
-		ro.new_pass = newpass;
-	} else {
-		int r = cli_passphrase(c, 0, &secret, &ro.secret_len);
-		if (r) {
-			e = cli_fail(c, r, "the vault passphrase is needed", "保管庫のパスフレーズが必要です");
-			goto out;
-		}
+	if ((e = open_scanner(c, a.db, &scan)))
+		return e;
+	e = open_repo(c, a.from, &a.tls, 0, NULL, &repo);
+	if (!e)
+		e = restore_secrets(c, &a, &secret, &newpass);
+	if (!e) {
+		a.ro.scanner = scan;
+		a.ro.trusted_pub = a.pubfile ? pub : NULL;
+		a.ro.against = a.against;
+		a.ro.progress = cli_progress;
+		a.ro.pctx = c;
+		a.ro.refused = refused_cb;
+		a.ro.rctx = c;
+		e = restore_run(c, repo, &a);
 	}
-	ro.secret = secret;
-	ro.scanner = scan;
-	ro.trusted_pub = pubfile ? pub : NULL;
-	ro.against = against;
-	ro.nagainst = nag;
-	ro.progress = cli_progress;
-	ro.pctx = c;
-	ro.refused = refused_cb;
-	ro.rctx = c;
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	int r = kura_restore(repo, to, &ro, &res);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	cli_progress_end(c);
-	double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-	if (!r)
-		r = record_restore(to, ro.recovery ? ro.new_pass : ro.secret,
-				   ro.recovery ? ro.new_pass_len : ro.secret_len, from, &res,
-				   ro.recovery);
-	if (r) {
-		e = restore_fail(c, r, &res);
-		goto out;
-	}
-	if (c->json)
-		cli_print_json(restore_json(&res, to, secs));
-	else
-		print_restore(c, &res, to, secs);
-out:
 	kura_secret_free(secret);
 	kura_secret_free(newpass);
 	kura_repo_close(repo);
