@@ -1382,7 +1382,8 @@ static int rm_scratch(const char *dir)
 	return rmdir(dir) ? KURA_EIO : 0;
 }
 
-int cmd_drill(struct cli *c, int argc, char **argv)
+static int drill_opts(struct cli *c, int argc, char **argv, const char **from, const char **db,
+		      const char **scratch_base)
 {
 	static const char usage[] =
 		"kura drill [--from TARGET] [--clamav-db DIR] [--scratch DIR] [--json]\n"
@@ -1393,133 +1394,192 @@ int cmd_drill(struct cli *c, int argc, char **argv)
 					     {"clamav-db", required_argument, NULL, 'd'},
 					     {"scratch", required_argument, NULL, 's'},
 					     {NULL, 0, NULL, 0}};
-	const char *from = NULL, *db = NULL, *scratch_base = NULL, *names[MAX_TARGETS];
-	struct tls_opts tls = {0};
-	struct kura_buf list, dbs, tmpl;
-	struct kura_repo *repo = NULL;
-	struct kura_scanner *scan = NULL;
-	struct kura_restore_opts ro = {0};
-	struct kura_restore_result res;
-	struct kura_sth live;
-	struct cli_op op;
-	char *secret = NULL;
-	size_t nt = 0;
-	int o, e;
-	memset(&res, 0, sizeof(res));
-	kura_buf_init(&list, 8192);
-	kura_buf_init(&tmpl, 8192);
-	kura_buf_init(&dbs, 1);
+	int o;
 	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
 		if (o == 'f' || o == 'd' || o == 's')
-			*(o == 'f' ? &from : o == 'd' ? &db : &scratch_base) = optarg;
+			*(o == 'f' ? from : o == 'd' ? db : scratch_base) = optarg;
 		else
 			return EXIT_USAGE;
 	}
 	if (optind != argc)
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
-	if ((e = open_admin(c, &op, "backup-drill")))
-		return e;
-	tls_from_settings(op.v, &tls);
-	if (!db)
-		db = setting_str(op.v, "backup.clamav_db", &dbs);
-	if (!from && !kura_setting_get(op.v, "backup.targets", &list) &&
-	    !kura_buf_append_byte(&list, 0) && !split_targets((char *)list.data, names, &nt) && nt)
-		from = names[0];
-	if (!from) {
-		e = cli_fail(c, KURA_EUSAGE, "give --from TARGET (or set backup.targets)",
-			     "--from TARGET を指定してください（または backup.targets を設定）");
-		goto out;
-	}
-	if ((e = open_scanner(c, db, &scan)))
-		goto out;
-	uint8_t vid[16], pub[KURA_PUBKEY_LEN];
-	kura_vault_id(op.v, vid);
-	kura_vault_pubkey(op.v, pub);
-	if ((e = open_repo(c, from, &tls, 0, vid, &repo)))
-		goto out;
+	return 0;
+}
+
+/* mkdtemp a scratch directory in base, else $TMPDIR, else /tmp; its name
+ * is held in tmpl. */
+static int make_scratch(const char *base, struct kura_buf *tmpl, char **ret)
+{
+	if (!base)
+		base = getenv("TMPDIR");
+	int r = kura_buf_printf(tmpl, "%s/kura-drill-XXXXXX", base && *base ? base : "/tmp");
+	if (!r)
+		r = kura_buf_append_byte(tmpl, 0);
+	*ret = r ? NULL : mkdtemp((char *)tmpl->data);
+	return !r && !*ret ? KURA_EIO : r;
+}
+
+struct drill {
+	const char *from;
+	struct kura_restore_result res;
+	double rto, rpo_s;
+	uint64_t rpo_entries;
+};
+
+/* Restore the newest generation into a scratch directory and remove it:
+ * the RTO, and the RPO against the live vault (what a loss now would take
+ * back). */
+static int drill_restore(struct cli *c, struct cli_op *op, struct kura_repo *repo,
+			 struct kura_scanner *scan, const char *scratch_base, struct drill *d)
+{
+	struct kura_restore_opts ro = {0};
+	struct kura_sth live;
+	struct kura_buf tmpl;
+	struct timespec t0;
+	uint8_t pub[KURA_PUBKEY_LEN];
+	char *secret = NULL, *scratch = NULL;
+	kura_buf_init(&tmpl, 8192);
+	kura_vault_pubkey(op->v, pub);
 	int r = cli_passphrase(c, 0, &secret, &ro.secret_len);
 	if (!r)
-		r = kura_vault_sth(op.v, &live);
-	const char *base = scratch_base ? scratch_base : getenv("TMPDIR");
+		r = kura_vault_sth(op->v, &live);
 	if (!r)
-		r = kura_buf_printf(&tmpl, "%s/kura-drill-XXXXXX", base && *base ? base : "/tmp");
-	if (!r)
-		r = kura_buf_append_byte(&tmpl, 0);
-	char *scratch = r ? NULL : mkdtemp((char *)tmpl.data);
-	if (!r && !scratch)
-		r = KURA_EIO;
+		r = make_scratch(scratch_base, &tmpl, &scratch);
 	ro.secret = secret;
 	ro.scanner = scan;
 	ro.trusted_pub = pub;
 	ro.progress = cli_progress;
 	ro.pctx = c;
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!r)
-		r = kura_restore(repo, scratch, &ro, &res);
-	clock_gettime(CLOCK_MONOTONIC, &b);
+		r = kura_restore(repo, scratch, &ro, &d->res);
+	d->rto = seconds_since(&t0);
 	cli_progress_end(c);
-	double rto = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 	if (scratch)
 		rm_scratch(scratch);
-	/* RPO against the live vault: what a loss now would take back. */
-	uint64_t rpo_entries = !r && live.tree_size >= res.sth.tree_size
-				       ? live.tree_size - res.sth.tree_size : 0;
-	double rpo_s = !r ? (double)(live.time_us - res.sth.time_us) / 1e6 : 0;
-	char detail[512], tm[KURA_TIME_STR];
-	int64_t now = kura_time_now_us();
+	if (!r) {
+		d->rpo_entries = live.tree_size >= d->res.sth.tree_size
+					 ? live.tree_size - d->res.sth.tree_size
+					 : 0;
+		d->rpo_s = (double)(live.time_us - d->res.sth.time_us) / 1e6;
+	}
+	kura_secret_free(secret);
+	kura_buf_release(&tmpl);
+	return r;
+}
+
+static json_t *drill_json(const struct drill *d, int r, int64_t now)
+{
+	char tm[KURA_TIME_STR];
 	kura_time_format(now, tm);
+	return json_pack("{sI ss sb ss sI sf sI sf sI ss}", "time_us", (json_int_t)now, "time", tm,
+			 "ok", r == 0, "from", d->from, "generation",
+			 (json_int_t)d->res.generation, "rto_seconds", d->rto, "rpo_entries",
+			 (json_int_t)d->rpo_entries, "rpo_seconds", d->rpo_s, "scanned_documents",
+			 (json_int_t)d->res.scanned_docs, "why", r ? d->res.why : "");
+}
+
+/* Record the drill (dj, the state row "drill") and its event in one
+ * transaction. */
+static int drill_record(struct cli_op *op, const struct drill *d, int r, json_t *dj)
+{
+	struct kura_txn *txn = NULL;
+	struct kura_event ev;
+	char detail[512];
 	if (r)
-		snprintf(detail, sizeof(detail), "drill from %s failed: %s", from,
-			 *res.why ? res.why : kura_strerror(r));
+		snprintf(detail, sizeof(detail), "drill from %s failed: %s", d->from,
+			 *d->res.why ? d->res.why : kura_strerror(r));
 	else
 		snprintf(detail, sizeof(detail),
 			 "drill from %s: generation %llu restored and verified, RTO %.2f s, RPO %llu entries / %.0f s",
-			 from, (unsigned long long)res.generation, rto, (unsigned long long)rpo_entries,
-			 rpo_s);
-	json_t *dj = json_pack("{sI ss sb ss sI sf sI sf sI ss}", "time_us", (json_int_t)now, "time",
-			       tm, "ok", r == 0, "from", from, "generation",
-			       (json_int_t)res.generation, "rto_seconds", rto, "rpo_entries",
-			       (json_int_t)rpo_entries, "rpo_seconds", rpo_s, "scanned_documents",
-			       (json_int_t)res.scanned_docs, "why", r ? res.why : "");
-	{
-		struct kura_txn *txn = NULL;
-		struct kura_event ev;
-		kura_audit_event(&ev, &op.id.actor, "backup-drill");
-		KURA_AUDIT_SET(ev.detail, detail);
-		ev.outcome = r ? KURA_OUTCOME_SERIOUS : KURA_OUTCOME_SUCCESS;
-		ev.severity = r ? KURA_SEV_ALERT : KURA_SEV_NOTICE;
-		int x = dj ? kura_txn_begin(op.v, &txn) : KURA_ENOMEM;
-		if (!x)
-			x = kura_state_put(txn, KURA_BACKUP_STATE_KIND, "drill", dj);
-		if (!x)
-			x = kura_txn_event(txn, &ev, NULL);
-		if (txn)
-			x = kura_txn_finish(txn, x, NULL);
-		if (x && !r)
-			r = x;
+			 d->from, (unsigned long long)d->res.generation, d->rto,
+			 (unsigned long long)d->rpo_entries, d->rpo_s);
+	kura_audit_event(&ev, &op->id.actor, "backup-drill");
+	KURA_AUDIT_SET(ev.detail, detail);
+	ev.outcome = r ? KURA_OUTCOME_SERIOUS : KURA_OUTCOME_SUCCESS;
+	ev.severity = r ? KURA_SEV_ALERT : KURA_SEV_NOTICE;
+	int x = dj ? kura_txn_begin(op->v, &txn) : KURA_ENOMEM;
+	if (!x)
+		x = kura_state_put(txn, KURA_BACKUP_STATE_KIND, "drill", dj);
+	if (!x)
+		x = kura_txn_event(txn, &ev, NULL);
+	if (txn)
+		x = kura_txn_finish(txn, x, NULL);
+	return x;
+}
+
+static void print_drill(const struct cli *c, const struct drill *d, json_t *dj)
+{
+	if (c->json) {
+		cli_print_json(json_pack("{sO sf sI sf so}", "drill", dj, "rto_seconds", d->rto,
+					 "rpo_entries", (json_int_t)d->rpo_entries, "rpo_seconds",
+					 d->rpo_s, "restore",
+					 restore_json(&d->res, "(scratch, removed)", d->rto)));
+		return;
 	}
-	if (r) {
-		e = restore_fail(c, r, &res);
-	} else if (c->json) {
-		cli_print_json(json_pack("{sO sf sI sf so}", "drill", dj, "rto_seconds", rto,
-					 "rpo_entries", (json_int_t)rpo_entries, "rpo_seconds", rpo_s,
-					 "restore", restore_json(&res, "(scratch, removed)", rto)));
-	} else {
-		print_restore(c, &res, L(c, "a scratch directory (removed)", "作業用ディレクトリ（削除済み）"),
-			      rto);
-		printf(L(c, "drill passed: RTO %.2f s, RPO %llu entries (%.0f s) behind the live vault\n",
-			 "復旧訓練に合格: RTO %.2f 秒、RPO 現在の保管庫より %llu 件（%.0f 秒）\n"),
-		       rto, (unsigned long long)rpo_entries, rpo_s);
-	}
+	print_restore(c, &d->res, L(c, "a scratch directory (removed)", "作業用ディレクトリ（削除済み）"),
+		      d->rto);
+	printf(L(c, "drill passed: RTO %.2f s, RPO %llu entries (%.0f s) behind the live vault\n",
+		 "復旧訓練に合格: RTO %.2f 秒、RPO 現在の保管庫より %llu 件（%.0f 秒）\n"),
+	       d->rto, (unsigned long long)d->rpo_entries, d->rpo_s);
+}
+
+/* The drill from the open repository: restore, record, report. */
+static int drill_run(struct cli *c, struct cli_op *op, struct kura_repo *repo,
+		     struct kura_scanner *scan, const char *from, const char *scratch_base)
+{
+	struct drill d;
+	memset(&d, 0, sizeof(d));
+	d.from = from;
+	int r = drill_restore(c, op, repo, scan, scratch_base, &d);
+	json_t *dj = drill_json(&d, r, kura_time_now_us());
+	int x = drill_record(op, &d, r, dj), e = 0;
+	if (x && !r)
+		r = x;
+	if (r)
+		e = restore_fail(c, r, &d.res);
+	else
+		print_drill(c, &d, dj);
 	json_decref(dj);
-out:
+	return e;
+}
+
+int cmd_drill(struct cli *c, int argc, char **argv)
+{
+	const char *from = NULL, *db = NULL, *scratch_base = NULL;
+	struct tls_opts tls = {0};
+	struct kura_buf list, dbs;
+	struct kura_repo *repo = NULL;
+	struct kura_scanner *scan = NULL;
+	struct cli_op op;
+	uint8_t vid[16];
+	int e;
+	kura_buf_init(&list, 8192);
+	kura_buf_init(&dbs, 1);
+	if ((e = drill_opts(c, argc, argv, &from, &db, &scratch_base)))
+		return e;
+	if ((e = open_admin(c, &op, "backup-drill")))
+		return e;
+	tls_from_settings(op.v, &tls);
+	if (!db)
+		db = setting_str(op.v, "backup.clamav_db", &dbs);
+	if (!from)
+		from = default_target(op.v, &list);
+	if (!from)
+		e = cli_fail(c, KURA_EUSAGE, "give --from TARGET (or set backup.targets)",
+			     "--from TARGET を指定してください（または backup.targets を設定）");
+	if (!e)
+		e = open_scanner(c, db, &scan);
+	if (!e) {
+		kura_vault_id(op.v, vid);
+		e = open_repo(c, from, &tls, 0, vid, &repo);
+	}
+	if (!e)
+		e = drill_run(c, &op, repo, scan, from, scratch_base);
 	kura_buf_release(&dbs);
-	kura_secret_free(secret);
 	kura_repo_close(repo);
 	kura_scan_close(scan);
 	kura_buf_release(&list);
-	kura_buf_release(&tmpl);
 	tls_release(&tls);
 	cli_op_close(&op);
 	return e;
