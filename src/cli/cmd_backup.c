@@ -209,7 +209,35 @@ static int record_run(struct cli_op *op, const struct kura_backup_result *res,
 	return r;
 }
 
-static int bk_run(struct cli *c, int argc, char **argv)
+/* Seconds on the monotonic clock since a. */
+static double seconds_since(const struct timespec *a)
+{
+	struct timespec b;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* Take a --tls-ca, --tls-cert or --tls-key option, whose option characters
+ * are keys[0], keys[1] and keys[2]; 1 if o was one of them. */
+static int tls_opt(struct tls_opts *t, int o, const char keys[3])
+{
+	const char **slot = o == keys[0]   ? &t->ca
+			    : o == keys[1] ? &t->cert
+			    : o == keys[2] ? &t->key
+					   : NULL;
+	if (slot)
+		*slot = optarg;
+	return slot != NULL;
+}
+
+struct run_args {
+	const char *names[MAX_TARGETS];
+	size_t nt;
+	uint64_t level;
+	struct tls_opts tls;
+};
+
+static int run_opts(struct cli *c, int argc, char **argv, struct run_args *a)
 {
 	static const char usage[] =
 		"kura backup run [--to TARGET]... [--tls-ca F --tls-cert F --tls-key F] [--json]\n"
@@ -222,113 +250,161 @@ static int bk_run(struct cli *c, int argc, char **argv)
 					     {"tls-key", required_argument, NULL, 'k'},
 					     {"level", required_argument, NULL, 'l'},
 					     {NULL, 0, NULL, 0}};
-	const char *names[MAX_TARGETS];
-	struct kura_backup_target t[MAX_TARGETS];
-	struct tls_opts tls = {0};
-	struct kura_backup_result res = {0};
-	struct kura_buf list, prev;
-	struct cli_op op;
-	size_t nt = 0;
-	uint64_t level = 0;
-	int o, e = 0;
-	memset(t, 0, sizeof(t));
-	kura_buf_init(&list, 8192);
-	kura_buf_init(&prev, KURA_MANIFEST_MAX);
+	int o;
 	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
-		if (o == 't' && nt < MAX_TARGETS)
-			names[nt++] = optarg;
-		else if (o == 'a' || o == 'c' || o == 'k')
-			*(o == 'a' ? &tls.ca : o == 'c' ? &tls.cert : &tls.key) = optarg;
-		else if (o == 'l' && !cli_parse_u64(optarg, &level) && level >= 1 && level <= 19)
+		if (o == 't' && a->nt < MAX_TARGETS)
+			a->names[a->nt++] = optarg;
+		else if (tls_opt(&a->tls, o, "ack"))
+			;
+		else if (o == 'l' && !cli_parse_u64(optarg, &a->level) && a->level >= 1 &&
+			 a->level <= 19)
 			;
 		else
 			return EXIT_USAGE;
 	}
 	if (optind != argc)
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
-	if ((e = open_admin(c, &op, "backup-run")))
-		return e;
-	tls_from_settings(op.v, &tls);
-	if (!nt && !kura_setting_get(op.v, "backup.targets", &list) && !kura_buf_append_byte(&list, 0))
-		split_targets((char *)list.data, names, &nt);
-	if (!nt) {
-		e = cli_fail(c, KURA_EUSAGE, "no backup target: give --to DIR or set backup.targets",
-			     "バックアップ先がありません。--to DIR を指定するか backup.targets を設定してください");
-		goto out;
-	}
+	return 0;
+}
+
+/* Open every target, those of backup.targets (in list) without --to. */
+static int run_targets(struct cli *c, struct cli_op *op, struct run_args *a, struct kura_buf *list,
+		       struct kura_backup_target *t)
+{
 	uint8_t vid[16];
-	kura_vault_id(op.v, vid);
-	for (size_t i = 0; !e && i < nt; i++) {
-		t[i].name = names[i];
-		e = open_repo(c, names[i], &tls, 1, vid, &t[i].repo);
+	int e = 0;
+	if (!a->nt && !kura_setting_get(op->v, "backup.targets", list) &&
+	    !kura_buf_append_byte(list, 0))
+		split_targets((char *)list->data, a->names, &a->nt);
+	if (!a->nt)
+		return cli_fail(c, KURA_EUSAGE, "no backup target: give --to DIR or set backup.targets",
+				"バックアップ先がありません。--to DIR を指定するか backup.targets を設定してください");
+	kura_vault_id(op->v, vid);
+	for (size_t i = 0; !e && i < a->nt; i++) {
+		t[i].name = a->names[i];
+		e = open_repo(c, a->names[i], &a->tls, 1, vid, &t[i].repo);
 	}
-	if (e)
-		goto out;
+	return e;
+}
+
+/* The latest manifest recorded in the vault, if any, into prev. */
+static void latest_manifest(struct kura_vault *v, struct kura_buf *prev)
+{
 	json_t *lj = NULL;
-	if (!kura_state_get(op.v, KURA_BACKUP_STATE_KIND, KURA_BACKUP_LATEST, &lj)) {
+	if (!kura_state_get(v, KURA_BACKUP_STATE_KIND, KURA_BACKUP_LATEST, &lj)) {
 		const char *m = json_string_value(json_object_get(lj, "manifest"));
 		if (m)
-			kura_buf_append(&prev, m, strlen(m));
+			kura_buf_append(prev, m, strlen(m));
 	}
 	json_decref(lj);
-	struct kura_backup_opts bo = {.zstd_level = (int)level, .progress = cli_progress, .pctx = c};
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	int r = kura_backup_run(op.v, prev.data, prev.len, t, nt, &bo, &res);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	cli_progress_end(c);
-	double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-	if (r) {
-		char detail[600];
-		snprintf(detail, sizeof(detail), "failed: %s%s%s", kura_strerror(r),
-			 nt && *t[0].err ? ": " : "", nt ? t[0].err : "");
-		audit_backup(&op, "backup-run", KURA_OUTCOME_SERIOUS, KURA_SEV_WARNING, detail);
-		e = cli_fail(c, r, "the backup failed: %s", "バックアップに失敗しました: %s",
-			     nt && *t[0].err ? t[0].err : kura_strerror(r));
-		goto out;
-	}
-	if ((r = record_run(&op, &res, t, nt, secs))) {
-		e = cli_fail(c, r, "generation %llu was written but cannot be recorded in the vault: %s",
-			     "世代 %llu は書き込みましたが保管庫に記録できません: %s",
-			     (unsigned long long)res.generation, kura_strerror(r));
-		goto out;
-	}
+}
+
+static int run_failed(struct cli *c, struct cli_op *op, int r, const struct kura_backup_target *t,
+		      size_t nt)
+{
+	char detail[600];
+	snprintf(detail, sizeof(detail), "failed: %s%s%s", kura_strerror(r),
+		 nt && *t[0].err ? ": " : "", nt ? t[0].err : "");
+	audit_backup(op, "backup-run", KURA_OUTCOME_SERIOUS, KURA_SEV_WARNING, detail);
+	return cli_fail(c, r, "the backup failed: %s", "バックアップに失敗しました: %s",
+			nt && *t[0].err ? t[0].err : kura_strerror(r));
+}
+
+static void print_run_json(const struct kura_backup_result *res,
+			   const struct kura_backup_target *t, size_t nt, double secs)
+{
+	json_t *tj = json_array();
+	for (size_t i = 0; i < nt; i++)
+		json_array_append_new(tj, target_json(&t[i]));
+	cli_print_json(json_pack(
+		"{sI sI so sI sI sI sI sI sI sI sI sf so}", "generation",
+		(json_int_t)res->generation, "base_generation", (json_int_t)res->base_generation,
+		"sth", sth_brief(&res->sth), "new_leaves", (json_int_t)res->new_leaves, "versions",
+		(json_int_t)res->versions, "events", (json_int_t)res->events, "content_bytes",
+		(json_int_t)res->content_bytes, "objects", (json_int_t)res->objects, "new_objects",
+		(json_int_t)res->new_objects, "new_bytes", (json_int_t)res->new_bytes,
+		"dedup_chunks", (json_int_t)res->dedup_chunks, "seconds", secs, "targets", tj));
+}
+
+static void print_run_text(const struct cli *c, const struct kura_backup_result *res,
+			   const struct kura_backup_target *t, size_t nt, double secs)
+{
+	printf(L(c, "generation %llu: tree size %llu, %llu new leaves (%llu versions, %llu events), %llu bytes of content, %.2f s\n",
+		 "世代 %llu: ツリーサイズ %llu、新しい葉 %llu（版 %llu、イベント %llu）、内容 %llu バイト、%.2f 秒\n"),
+	       (unsigned long long)res->generation, (unsigned long long)res->sth.tree_size,
+	       (unsigned long long)res->new_leaves, (unsigned long long)res->versions,
+	       (unsigned long long)res->events, (unsigned long long)res->content_bytes, secs);
+	for (size_t i = 0; i < nt; i++)
+		printf("  %s %s: %s%s%llu %s\n", t[i].ok ? "ok  " : "FAIL", t[i].name,
+		       t[i].ok ? "" : t[i].err, t[i].ok ? "" : " — ",
+		       (unsigned long long)t[i].put_objects,
+		       L(c, "new objects", "個の新しいオブジェクト"));
+}
+
+/* Report a generation made and recorded: EXIT_OK when every target has it. */
+static int run_report(const struct cli *c, const struct kura_backup_result *res,
+		      const struct kura_backup_target *t, size_t nt, double secs)
+{
 	size_t ok = 0;
 	for (size_t i = 0; i < nt; i++)
 		ok += t[i].ok;
-	if (c->json) {
-		json_t *tj = json_array();
-		for (size_t i = 0; i < nt; i++)
-			json_array_append_new(tj, target_json(&t[i]));
-		cli_print_json(json_pack(
-			"{sI sI so sI sI sI sI sI sI sI sI sf so}", "generation",
-			(json_int_t)res.generation, "base_generation", (json_int_t)res.base_generation,
-			"sth", sth_brief(&res.sth), "new_leaves", (json_int_t)res.new_leaves,
-			"versions", (json_int_t)res.versions, "events", (json_int_t)res.events,
-			"content_bytes", (json_int_t)res.content_bytes, "objects",
-			(json_int_t)res.objects, "new_objects", (json_int_t)res.new_objects,
-			"new_bytes", (json_int_t)res.new_bytes, "dedup_chunks",
-			(json_int_t)res.dedup_chunks, "seconds", secs, "targets", tj));
-	} else {
-		printf(L(c, "generation %llu: tree size %llu, %llu new leaves (%llu versions, %llu events), %llu bytes of content, %.2f s\n",
-			 "世代 %llu: ツリーサイズ %llu、新しい葉 %llu（版 %llu、イベント %llu）、内容 %llu バイト、%.2f 秒\n"),
-		       (unsigned long long)res.generation, (unsigned long long)res.sth.tree_size,
-		       (unsigned long long)res.new_leaves, (unsigned long long)res.versions,
-		       (unsigned long long)res.events, (unsigned long long)res.content_bytes, secs);
-		for (size_t i = 0; i < nt; i++)
-			printf("  %s %s: %s%s%llu %s\n", t[i].ok ? "ok  " : "FAIL", t[i].name,
-			       t[i].ok ? "" : t[i].err, t[i].ok ? "" : " — ",
-			       (unsigned long long)t[i].put_objects,
-			       L(c, "new objects", "個の新しいオブジェクト"));
-	}
-	e = ok == nt ? EXIT_OK : cli_exit_code(KURA_EIO);
-out:
-	for (size_t i = 0; i < nt; i++)
-		kura_repo_close(t[i].repo);
+	if (c->json)
+		print_run_json(res, t, nt, secs);
+	else
+		print_run_text(c, res, t, nt, secs);
+	return ok == nt ? EXIT_OK : cli_exit_code(KURA_EIO);
+}
+
+/* Make the generation from the latest manifest, record it and report it. */
+static int run_backup(struct cli *c, struct cli_op *op, const struct run_args *a,
+		      struct kura_backup_target *t)
+{
+	struct kura_backup_opts bo = {.zstd_level = (int)a->level, .progress = cli_progress, .pctx = c};
+	struct kura_backup_result res = {0};
+	struct kura_buf prev;
+	struct timespec t0;
+	int e;
+	kura_buf_init(&prev, KURA_MANIFEST_MAX);
+	latest_manifest(op->v, &prev);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int r = kura_backup_run(op->v, prev.data, prev.len, t, a->nt, &bo, &res);
+	double secs = seconds_since(&t0);
+	cli_progress_end(c);
+	if (r)
+		e = run_failed(c, op, r, t, a->nt);
+	else if ((r = record_run(op, &res, t, a->nt, secs)))
+		e = cli_fail(c, r, "generation %llu was written but cannot be recorded in the vault: %s",
+			     "世代 %llu は書き込みましたが保管庫に記録できません: %s",
+			     (unsigned long long)res.generation, kura_strerror(r));
+	else
+		e = run_report(c, &res, t, a->nt, secs);
 	kura_buf_release(&res.manifest);
-	kura_buf_release(&list);
 	kura_buf_release(&prev);
-	tls_release(&tls);
+	return e;
+}
+
+static int bk_run(struct cli *c, int argc, char **argv)
+{
+	struct kura_backup_target t[MAX_TARGETS];
+	struct run_args a;
+	struct kura_buf list;
+	struct cli_op op;
+	int e;
+	memset(t, 0, sizeof(t));
+	memset(&a, 0, sizeof(a));
+	kura_buf_init(&list, 8192);
+	if ((e = run_opts(c, argc, argv, &a)))
+		return e;
+	if ((e = open_admin(c, &op, "backup-run")))
+		return e;
+	tls_from_settings(op.v, &a.tls);
+	e = run_targets(c, &op, &a, &list, t);
+	if (!e)
+		e = run_backup(c, &op, &a, t);
+	for (size_t i = 0; i < a.nt; i++)
+		kura_repo_close(t[i].repo);
+	kura_buf_release(&list);
+	tls_release(&a.tls);
 	cli_op_close(&op);
 	return e;
 }
@@ -364,6 +440,57 @@ static int protected_copy(json_t *gen, int *offline)
 	return any;
 }
 
+static int no_args(struct cli *c, int argc, char **argv, const char *usage)
+{
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "", NULL, usage)) != -1)
+		return EXIT_USAGE;
+	return optind == argc ? 0 : cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+}
+
+static void print_list_json(json_t *gens, const struct kura_policy_gen *pg)
+{
+	json_t *g;
+	size_t i;
+	json_array_foreach(gens, i, g) {
+		int off = 0;
+		json_object_set_new(g, "protected", json_boolean(protected_copy(g, &off)));
+		json_object_set_new(g, "offline", json_boolean(off));
+		json_object_set_new(g, "policy_keeps", json_boolean(pg[i].keep));
+		json_object_set_new(g, "policy_reason", pg[i].why ? json_string(pg[i].why)
+								   : json_null());
+	}
+	cli_print_json(json_pack("{sO}", "generations", gens));
+}
+
+static void print_list_row(const struct cli *c, json_t *g, const struct kura_policy_gen *pg)
+{
+	char tm[KURA_TIME_STR];
+	int off = 0, prot = protected_copy(g, &off);
+	json_t *t;
+	size_t k;
+	kura_time_format(json_integer_value(json_object_get(g, "created_us")), tm);
+	printf("%-5lld %-27s %10lld %12lld  %-9s", (long long)pg->generation, tm,
+	       (long long)json_integer_value(json_object_get(json_object_get(g, "sth"), "tree_size")),
+	       (long long)json_integer_value(json_object_get(g, "new_bytes")),
+	       off ? "offline" : prot ? "immutable" : "-");
+	json_array_foreach(json_object_get(g, "targets"), k, t)
+		printf(" %s%s", json_string_value(json_object_get(t, "target")),
+		       json_is_true(json_object_get(t, "ok")) ? "" : "(FAILED)");
+	printf("%s\n", pg->keep ? "" : L(c, "  [policy: may be pruned]", "  [保持方針: 削除対象]"));
+}
+
+static void print_list_text(const struct cli *c, json_t *gens, const struct kura_policy_gen *pg)
+{
+	json_t *g;
+	size_t i;
+	printf("%-5s %-27s %10s %12s  %-9s %s\n", L(c, "gen", "世代"), L(c, "time", "時刻"),
+	       L(c, "tree", "ツリー"), L(c, "bytes", "バイト"), L(c, "copy", "保護"),
+	       L(c, "targets", "保存先"));
+	json_array_foreach(gens, i, g)
+		print_list_row(c, g, &pg[i]);
+}
+
 static int bk_list(struct cli *c, int argc, char **argv)
 {
 	static const char usage[] = "kura backup list [--json]\n"
@@ -372,11 +499,9 @@ static int bk_list(struct cli *c, int argc, char **argv)
 	struct history h = {0};
 	struct cli_op op;
 	struct kura_policy pol;
-	int o, e;
-	while ((o = cli_getopt(c, argc, argv, "", NULL, usage)) != -1)
-		return EXIT_USAGE;
-	if (optind != argc)
-		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	int e;
+	if ((e = no_args(c, argc, argv, usage)))
+		return e;
 	if ((e = open_admin(c, &op, "backup-list")))
 		return e;
 	int r = load_history(op.v, &h);
@@ -394,41 +519,13 @@ static int bk_list(struct cli *c, int argc, char **argv)
 		kura_policy_apply(&pol, kura_time_now_us(), pg, n);
 	if (!r)
 		r = audit_backup(&op, "backup-list", 0, KURA_SEV_INFO, "");
-	if (r) {
+	if (r)
 		e = cli_fail(c, r, "cannot list the backups: %s", "バックアップを一覧できません: %s",
 			     kura_strerror(r));
-	} else if (c->json) {
-		json_array_foreach(h.gens, i, g) {
-			int off = 0;
-			json_object_set_new(g, "protected", json_boolean(protected_copy(g, &off)));
-			json_object_set_new(g, "offline", json_boolean(off));
-			json_object_set_new(g, "policy_keeps", json_boolean(pg[i].keep));
-			json_object_set_new(g, "policy_reason", pg[i].why ? json_string(pg[i].why)
-									   : json_null());
-		}
-		cli_print_json(json_pack("{sO}", "generations", h.gens));
-	} else {
-		printf("%-5s %-27s %10s %12s  %-9s %s\n", L(c, "gen", "世代"), L(c, "time", "時刻"),
-		       L(c, "tree", "ツリー"), L(c, "bytes", "バイト"), L(c, "copy", "保護"),
-		       L(c, "targets", "保存先"));
-		json_array_foreach(h.gens, i, g) {
-			char tm[KURA_TIME_STR];
-			int off = 0, prot = protected_copy(g, &off);
-			kura_time_format(json_integer_value(json_object_get(g, "created_us")), tm);
-			printf("%-5lld %-27s %10lld %12lld  %-9s", (long long)pg[i].generation, tm,
-			       (long long)json_integer_value(
-				       json_object_get(json_object_get(g, "sth"), "tree_size")),
-			       (long long)json_integer_value(json_object_get(g, "new_bytes")),
-			       off ? "offline" : prot ? "immutable" : "-");
-			json_t *t;
-			size_t k;
-			json_array_foreach(json_object_get(g, "targets"), k, t)
-				printf(" %s%s", json_string_value(json_object_get(t, "target")),
-				       json_is_true(json_object_get(t, "ok")) ? "" : "(FAILED)");
-			printf("%s\n", pg[i].keep ? "" : L(c, "  [policy: may be pruned]",
-							    "  [保持方針: 削除対象]"));
-		}
-	}
+	else if (c->json)
+		print_list_json(h.gens, pg);
+	else
+		print_list_text(c, h.gens, pg);
 	free(pg);
 	json_decref(h.gens);
 	cli_op_close(&op);
@@ -479,6 +576,51 @@ static void status_eval(struct kura_vault *v, struct history *h, struct status *
 	}
 }
 
+static void print_status_json(const struct status *s, int all, const char *last,
+			      const char *drill)
+{
+	cli_print_json(json_pack("{sb sI sb sI sb ss sb ss sb sO}", "ok", all, "generations",
+				 (json_int_t)s->generations, "generations_ok", s->ok_count,
+				 "protected_old", (json_int_t)s->protected_old, "protected_ok",
+				 s->ok_protect, "last_backup", last, "last_backup_ok", s->ok_age,
+				 "last_drill", drill, "drill_ok", s->ok_drill, "drill",
+				 s->drill ? s->drill : json_null()));
+}
+
+static void print_status_text(const struct cli *c, const struct status *s, const char *last,
+			      const char *drill)
+{
+	printf("%s %s: %zu\n", s->ok_count ? "ok  " : "FAIL",
+	       L(c, "generations (at least 3, BK-02)", "世代数（3 以上, BK-02）"), s->generations);
+	printf("%s %s: %zu\n", s->ok_protect ? "ok  " : "FAIL",
+	       L(c, "third and older out of reach: receiver, offline or immutable (BK-03)",
+		 "3 世代目以降が到達不能（受信サーバ・オフライン・不変, BK-03）"),
+	       s->protected_old);
+	printf("%s %s: %s\n", s->ok_age ? "ok  " : "FAIL",
+	       L(c, "last backup (backup.max_age_hours)", "最終バックアップ（backup.max_age_hours）"),
+	       last);
+	printf("%s %s: %s\n", s->ok_drill ? "ok  " : "FAIL",
+	       L(c, "last successful drill (backup.drill_days, BC-02)",
+		 "最終の成功した復旧訓練（backup.drill_days, BC-02）"),
+	       drill);
+}
+
+/* Report the evaluation: EXIT_OK when every expectation holds. */
+static int status_report(const struct cli *c, const struct status *s)
+{
+	int all = s->ok_count && s->ok_protect && s->ok_age && s->ok_drill;
+	char last[KURA_TIME_STR] = "-", drill[KURA_TIME_STR] = "-";
+	if (s->last_us)
+		kura_time_format(s->last_us, last);
+	if (s->drill_us)
+		kura_time_format(s->drill_us, drill);
+	if (c->json)
+		print_status_json(s, all, last, drill);
+	else
+		print_status_text(c, s, last, drill);
+	return all ? EXIT_OK : EXIT_VERIFY;
+}
+
 static int bk_status(struct cli *c, int argc, char **argv)
 {
 	static const char usage[] =
@@ -488,13 +630,11 @@ static int bk_status(struct cli *c, int argc, char **argv)
 		"  immutable), the last backup recent, a recent successful drill;\n"
 		"  exit status 1 when one does not";
 	struct history h = {0};
-	struct status s;
+	struct status s = {0}; /* s.drill is released even when the history cannot be read */
 	struct cli_op op;
-	int o, e;
-	while ((o = cli_getopt(c, argc, argv, "", NULL, usage)) != -1)
-		return EXIT_USAGE;
-	if (optind != argc)
-		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	int e;
+	if ((e = no_args(c, argc, argv, usage)))
+		return e;
 	if ((e = open_admin(c, &op, "backup-status")))
 		return e;
 	int r = load_history(op.v, &h);
@@ -502,41 +642,11 @@ static int bk_status(struct cli *c, int argc, char **argv)
 		status_eval(op.v, &h, &s);
 	if (!r)
 		r = audit_backup(&op, "backup-status", 0, KURA_SEV_INFO, "");
-	if (r) {
+	if (r)
 		e = cli_fail(c, r, "cannot read the backup history: %s",
 			     "バックアップ履歴を読めません: %s", kura_strerror(r));
-		goto out;
-	}
-	int all = s.ok_count && s.ok_protect && s.ok_age && s.ok_drill;
-	char last[KURA_TIME_STR] = "-", drill[KURA_TIME_STR] = "-";
-	if (s.last_us)
-		kura_time_format(s.last_us, last);
-	if (s.drill_us)
-		kura_time_format(s.drill_us, drill);
-	if (c->json) {
-		cli_print_json(json_pack(
-			"{sb sI sb sI sb ss sb ss sb sO}", "ok", all, "generations",
-			(json_int_t)s.generations, "generations_ok", s.ok_count, "protected_old",
-			(json_int_t)s.protected_old, "protected_ok", s.ok_protect, "last_backup", last,
-			"last_backup_ok", s.ok_age, "last_drill", drill, "drill_ok", s.ok_drill,
-			"drill", s.drill ? s.drill : json_null()));
-	} else {
-		printf("%s %s: %zu\n", s.ok_count ? "ok  " : "FAIL",
-		       L(c, "generations (at least 3, BK-02)", "世代数（3 以上, BK-02）"), s.generations);
-		printf("%s %s: %zu\n", s.ok_protect ? "ok  " : "FAIL",
-		       L(c, "third and older out of reach: receiver, offline or immutable (BK-03)",
-			 "3 世代目以降が到達不能（受信サーバ・オフライン・不変, BK-03）"),
-		       s.protected_old);
-		printf("%s %s: %s\n", s.ok_age ? "ok  " : "FAIL",
-		       L(c, "last backup (backup.max_age_hours)", "最終バックアップ（backup.max_age_hours）"),
-		       last);
-		printf("%s %s: %s\n", s.ok_drill ? "ok  " : "FAIL",
-		       L(c, "last successful drill (backup.drill_days, BC-02)",
-			 "最終の成功した復旧訓練（backup.drill_days, BC-02）"),
-		       drill);
-	}
-	e = all ? EXIT_OK : EXIT_VERIFY;
-out:
+	else
+		e = status_report(c, &s);
 	json_decref(s.drill);
 	json_decref(h.gens);
 	cli_op_close(&op);
@@ -545,7 +655,19 @@ out:
 
 /* ---- kura backup export / verify / prune ---- */
 
-static int bk_export(struct cli *c, int argc, char **argv)
+/* The first target of the setting backup.targets, held in list; NULL if none. */
+static const char *default_target(struct kura_vault *v, struct kura_buf *list)
+{
+	const char *names[MAX_TARGETS];
+	size_t nt = 0;
+	if (!kura_setting_get(v, "backup.targets", list) && !kura_buf_append_byte(list, 0) &&
+	    !split_targets((char *)list->data, names, &nt) && nt)
+		return names[0];
+	return NULL;
+}
+
+static int export_opts(struct cli *c, int argc, char **argv, const char **from, const char **to,
+		       uint64_t *gen)
 {
 	static const char usage[] =
 		"kura backup export [--generation G] [--from TARGET] --to DIR\n"
@@ -555,72 +677,92 @@ static int bk_export(struct cli *c, int argc, char **argv)
 					     {"from", required_argument, NULL, 'f'},
 					     {"to", required_argument, NULL, 't'},
 					     {NULL, 0, NULL, 0}};
-	const char *from = NULL, *to = NULL, *names[MAX_TARGETS];
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
+		if (o == 'g' && !cli_parse_u64(optarg, gen) && *gen)
+			;
+		else if (o == 'f' || o == 't')
+			*(o == 'f' ? from : to) = optarg;
+		else
+			return EXIT_USAGE;
+	}
+	if (optind != argc || !*to)
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	return 0;
+}
+
+/* The generation's summary gains an offline copy. */
+static void export_mark_offline(struct cli_op *op, uint64_t got, const char *to)
+{
+	char key[48];
+	json_t *g = NULL;
+	if (!gen_key(got, key) && !kura_state_get(op->v, KURA_BACKUP_STATE_KIND, key, &g)) {
+		struct kura_txn *txn = NULL;
+		json_array_append_new(json_object_get(g, "targets"),
+				      json_pack("{ss ss sb sb}", "target", to, "kind", "offline",
+						"immutable", 0, "ok", 1));
+		int x = kura_txn_begin(op->v, &txn);
+		if (!x)
+			x = kura_state_put(txn, KURA_BACKUP_STATE_KIND, key, g);
+		if (txn)
+			kura_txn_finish(txn, x, NULL);
+	}
+	json_decref(g);
+}
+
+/* Export generation gen (0: the newest) of src to the directory to. */
+static int export_run(struct cli *c, struct cli_op *op, struct kura_repo *src, uint64_t gen,
+		      const char *to)
+{
+	uint64_t bytes = 0, got = 0;
+	char detail[256];
+	int r = kura_backup_export(src, gen, to, cli_progress, c, &got, &bytes);
+	cli_progress_end(c);
+	snprintf(detail, sizeof(detail), "generation %llu to %s: %s", (unsigned long long)got, to,
+		 r ? kura_strerror(r) : "ok");
+	if (!r)
+		export_mark_offline(op, got, to);
+	audit_backup(op, "backup-export", r ? KURA_OUTCOME_SERIOUS : 0,
+		     r ? KURA_SEV_WARNING : KURA_SEV_NOTICE, detail);
+	if (r)
+		return cli_fail(c, r, "the export failed: %s", "書き出しに失敗しました: %s",
+				kura_strerror(r));
+	if (c->json)
+		cli_print_json(json_pack("{sI ss sI}", "generation", (json_int_t)got, "to", to,
+					 "bytes", (json_int_t)bytes));
+	else
+		printf(L(c, "generation %llu written to %s (%llu bytes); keep it offline\n",
+			 "世代 %llu を %s に書き出しました（%llu バイト）。オフラインで保管してください\n"),
+		       (unsigned long long)got, to, (unsigned long long)bytes);
+	return 0;
+}
+
+static int bk_export(struct cli *c, int argc, char **argv)
+{
+	const char *from = NULL, *to = NULL;
 	struct tls_opts tls = {0};
 	struct kura_buf list;
 	struct kura_repo *src = NULL;
 	struct cli_op op;
-	uint64_t gen = 0, bytes = 0, got = 0;
-	size_t nt = 0;
-	int o, e;
+	uint64_t gen = 0;
+	uint8_t vid[16];
+	int e;
 	kura_buf_init(&list, 8192);
-	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
-		if (o == 'g' && !cli_parse_u64(optarg, &gen) && gen)
-			;
-		else if (o == 'f' || o == 't')
-			*(o == 'f' ? &from : &to) = optarg;
-		else
-			return EXIT_USAGE;
-	}
-	if (optind != argc || !to)
-		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	if ((e = export_opts(c, argc, argv, &from, &to, &gen)))
+		return e;
 	if ((e = open_admin(c, &op, "backup-export")))
 		return e;
 	tls_from_settings(op.v, &tls);
-	if (!from && !kura_setting_get(op.v, "backup.targets", &list) &&
-	    !kura_buf_append_byte(&list, 0) && !split_targets((char *)list.data, names, &nt) && nt)
-		from = names[0];
-	uint8_t vid[16];
+	if (!from)
+		from = default_target(op.v, &list);
 	kura_vault_id(op.v, vid);
 	if (!from)
 		e = cli_fail(c, KURA_EUSAGE, "give --from TARGET (or set backup.targets)",
 			     "--from TARGET を指定してください（または backup.targets を設定）");
 	if (!e)
 		e = open_repo(c, from, &tls, 0, vid, &src);
-	if (!e) {
-		int r = kura_backup_export(src, gen, to, cli_progress, c, &got, &bytes);
-		cli_progress_end(c);
-		char detail[256], key[48];
-		snprintf(detail, sizeof(detail), "generation %llu to %s: %s", (unsigned long long)got,
-			 to, r ? kura_strerror(r) : "ok");
-		/* The generation's summary gains an offline copy. */
-		json_t *g = NULL;
-		if (!r && !gen_key(got, key) &&
-		    !kura_state_get(op.v, KURA_BACKUP_STATE_KIND, key, &g)) {
-			struct kura_txn *txn = NULL;
-			json_array_append_new(json_object_get(g, "targets"),
-					      json_pack("{ss ss sb sb}", "target", to, "kind", "offline",
-							"immutable", 0, "ok", 1));
-			int x = kura_txn_begin(op.v, &txn);
-			if (!x)
-				x = kura_state_put(txn, KURA_BACKUP_STATE_KIND, key, g);
-			if (txn)
-				kura_txn_finish(txn, x, NULL);
-		}
-		json_decref(g);
-		audit_backup(&op, "backup-export", r ? KURA_OUTCOME_SERIOUS : 0,
-			     r ? KURA_SEV_WARNING : KURA_SEV_NOTICE, detail);
-		if (r)
-			e = cli_fail(c, r, "the export failed: %s", "書き出しに失敗しました: %s",
-				     kura_strerror(r));
-		else if (c->json)
-			cli_print_json(json_pack("{sI ss sI}", "generation", (json_int_t)got, "to", to,
-						 "bytes", (json_int_t)bytes));
-		else
-			printf(L(c, "generation %llu written to %s (%llu bytes); keep it offline\n",
-				 "世代 %llu を %s に書き出しました（%llu バイト）。オフラインで保管してください\n"),
-			       (unsigned long long)got, to, (unsigned long long)bytes);
-	}
+	if (!e)
+		e = export_run(c, &op, src, gen, to);
 	kura_repo_close(src);
 	kura_buf_release(&list);
 	tls_release(&tls);
@@ -646,7 +788,13 @@ static int read_pubkey(const struct cli *c, const char *path, uint8_t pub[KURA_P
 	return r ? cli_fail(c, r, "cannot read the public key %s", "公開鍵 %s を読めません", path) : 0;
 }
 
-static int bk_verify(struct cli *c, int argc, char **argv)
+struct verify_args {
+	const char *from, *pubfile;
+	int read_data;
+	struct tls_opts tls;
+};
+
+static int verify_opts(struct cli *c, int argc, char **argv, struct verify_args *a)
 {
 	static const char usage[] =
 		"kura backup verify --from TARGET [--pubkey FILE] [--read-data]\n"
@@ -661,95 +809,132 @@ static int bk_verify(struct cli *c, int argc, char **argv)
 					     {"tls-cert", required_argument, NULL, 'c'},
 					     {"tls-key", required_argument, NULL, 'k'},
 					     {NULL, 0, NULL, 0}};
-	const char *from = NULL, *pubfile = NULL;
-	struct tls_opts tls = {0};
-	struct kura_repo *repo = NULL;
-	struct kura_backup_keys keys;
-	struct kura_check_result res;
-	struct cli_op op = {0};
-	uint8_t pub[KURA_PUBKEY_LEN];
-	int o, e = 0, read_data = 0, have_pub = 0, opened = 0;
+	int o;
 	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
 		if (o == 'f' || o == 'p')
-			*(o == 'f' ? &from : &pubfile) = optarg;
+			*(o == 'f' ? &a->from : &a->pubfile) = optarg;
 		else if (o == 'r')
-			read_data = 1;
-		else if (o == 'a' || o == 'c' || o == 'k')
-			*(o == 'a' ? &tls.ca : o == 'c' ? &tls.cert : &tls.key) = optarg;
-		else
+			a->read_data = 1;
+		else if (!tls_opt(&a->tls, o, "ack"))
 			return EXIT_USAGE;
 	}
-	if (optind < argc && !from)
-		from = argv[optind++];
-	if (optind != argc || !from)
+	if (optind < argc && !a->from)
+		a->from = argv[optind++];
+	if (optind != argc || !a->from)
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
-	if (pubfile) {
-		if ((e = read_pubkey(c, pubfile, pub)))
-			return e;
-		have_pub = 1;
-	}
-	if (read_data) {
-		if ((e = open_admin(c, &op, "backup-verify")))
-			return e;
-		opened = 1;
-		tls_from_settings(op.v, &tls);
-		if (!have_pub)
-			kura_vault_pubkey(op.v, pub);
-		have_pub = 1;
-		if (kura_backup_keys_of(op.v, &keys)) {
-			e = cli_fail(c, KURA_EINTERNAL, "cannot derive the backup keys",
-				     "バックアップ鍵を導出できません");
-			goto out;
-		}
-	} else if (!have_pub) {
-		struct kura_buf p;
-		kura_buf_init(&p, 8192);
-		if (!kura_buf_printf(&p, "%s/%s", c->vault_dir, KURA_VAULT_PUBKEY) &&
-		    !kura_buf_append_byte(&p, 0) && access((char *)p.data, R_OK) == 0)
-			have_pub = !read_pubkey(c, (char *)p.data, pub);
-		kura_buf_release(&p);
-	}
-	if ((e = open_repo(c, from, &tls, 0, NULL, &repo)))
-		goto out;
-	int r = kura_backup_check(repo, have_pub ? pub : NULL, read_data ? &keys : NULL,
-				  print_problem, c, &res);
-	kura_wipe(&keys, sizeof(keys));
-	if (opened) {
-		char detail[256];
-		snprintf(detail, sizeof(detail), "%s: %llu generations, %llu objects, %llu problems",
-			 from, (unsigned long long)res.generations, (unsigned long long)res.objects,
-			 (unsigned long long)res.problems);
-		audit_backup(&op, "backup-verify", r ? KURA_OUTCOME_MAJOR : 0,
-			     r ? KURA_SEV_ALERT : KURA_SEV_INFO, detail);
-	}
-	if (r && r != KURA_EVERIFY) {
-		e = cli_fail(c, r, "cannot check %s: %s", "%s を検査できません: %s", from, kura_strerror(r));
-		goto out;
-	}
+	return 0;
+}
+
+/* The vault's ledger public key from its directory, if readable: 1 if read. */
+static int vault_pubkey_file(const struct cli *c, uint8_t pub[KURA_PUBKEY_LEN])
+{
+	struct kura_buf p;
+	int have = 0;
+	kura_buf_init(&p, 8192);
+	if (!kura_buf_printf(&p, "%s/%s", c->vault_dir, KURA_VAULT_PUBKEY) &&
+	    !kura_buf_append_byte(&p, 0) && access((char *)p.data, R_OK) == 0)
+		have = !read_pubkey(c, (char *)p.data, pub);
+	kura_buf_release(&p);
+	return have;
+}
+
+/* For --read-data: the vault's settings, its public key unless one was
+ * given, and the backup keys. */
+static int verify_vault_keys(struct cli *c, struct cli_op *op, struct verify_args *a,
+			     int have_pub, uint8_t pub[KURA_PUBKEY_LEN],
+			     struct kura_backup_keys *keys)
+{
+	tls_from_settings(op->v, &a->tls);
+	if (!have_pub)
+		kura_vault_pubkey(op->v, pub);
+	if (kura_backup_keys_of(op->v, keys))
+		return cli_fail(c, KURA_EINTERNAL, "cannot derive the backup keys",
+				"バックアップ鍵を導出できません");
+	return 0;
+}
+
+static void verify_audit(struct cli_op *op, const char *from, const struct kura_check_result *res,
+			 int r)
+{
+	char detail[256];
+	snprintf(detail, sizeof(detail), "%s: %llu generations, %llu objects, %llu problems", from,
+		 (unsigned long long)res->generations, (unsigned long long)res->objects,
+		 (unsigned long long)res->problems);
+	audit_backup(op, "backup-verify", r ? KURA_OUTCOME_MAJOR : 0,
+		     r ? KURA_SEV_ALERT : KURA_SEV_INFO, detail);
+}
+
+static void print_verify(const struct cli *c, const struct verify_args *a,
+			 const struct kura_check_result *res, int r, int have_pub)
+{
 	if (c->json)
 		cli_print_json(json_pack("{sb sI sI sI sI sb sb}", "ok", r == 0, "generations",
-					 (json_int_t)res.generations, "objects", (json_int_t)res.objects,
-					 "bytes", (json_int_t)res.bytes, "problems",
-					 (json_int_t)res.problems, "read_data", read_data, "trusted_key",
-					 have_pub));
+					 (json_int_t)res->generations, "objects",
+					 (json_int_t)res->objects, "bytes", (json_int_t)res->bytes,
+					 "problems", (json_int_t)res->problems, "read_data",
+					 a->read_data, "trusted_key", have_pub));
 	else
 		printf(L(c, "%s: %llu generations, %llu objects, %llu bytes: %s%s\n",
 			 "%s: %llu 世代、%llu オブジェクト、%llu バイト: %s%s\n"),
-		       from, (unsigned long long)res.generations, (unsigned long long)res.objects,
-		       (unsigned long long)res.bytes,
+		       a->from, (unsigned long long)res->generations,
+		       (unsigned long long)res->objects, (unsigned long long)res->bytes,
 		       r ? L(c, "PROBLEMS FOUND", "問題あり") : "ok",
 		       have_pub ? "" : L(c, " (no trusted key: give --pubkey)",
 					 "（信頼する鍵なし: --pubkey を指定してください）"));
-	e = r ? EXIT_VERIFY : EXIT_OK;
-out:
+}
+
+/* Check the repository; op is open (and audited) only with --read-data. */
+static int verify_check(struct cli *c, struct cli_op *op, const struct verify_args *a,
+			struct kura_repo *repo, const uint8_t *pub, struct kura_backup_keys *keys)
+{
+	struct kura_check_result res;
+	int r = kura_backup_check(repo, pub, a->read_data ? keys : NULL, print_problem, c, &res);
+	kura_wipe(keys, sizeof(*keys));
+	if (a->read_data)
+		verify_audit(op, a->from, &res, r);
+	if (r && r != KURA_EVERIFY)
+		return cli_fail(c, r, "cannot check %s: %s", "%s を検査できません: %s", a->from,
+				kura_strerror(r));
+	print_verify(c, a, &res, r, pub != NULL);
+	return r ? EXIT_VERIFY : EXIT_OK;
+}
+
+static int bk_verify(struct cli *c, int argc, char **argv)
+{
+	struct verify_args a;
+	struct kura_repo *repo = NULL;
+	struct kura_backup_keys keys;
+	struct cli_op op = {0};
+	uint8_t pub[KURA_PUBKEY_LEN];
+	int e, have_pub = 0;
+	memset(&a, 0, sizeof(a));
+	if ((e = verify_opts(c, argc, argv, &a)))
+		return e;
+	if (a.pubfile) {
+		if ((e = read_pubkey(c, a.pubfile, pub)))
+			return e;
+		have_pub = 1;
+	}
+	if (a.read_data) {
+		if ((e = open_admin(c, &op, "backup-verify")))
+			return e;
+		e = verify_vault_keys(c, &op, &a, have_pub, pub, &keys);
+		have_pub = 1;
+	} else if (!have_pub) {
+		have_pub = vault_pubkey_file(c, pub);
+	}
+	if (!e)
+		e = open_repo(c, a.from, &a.tls, 0, NULL, &repo);
+	if (!e)
+		e = verify_check(c, &op, &a, repo, have_pub ? pub : NULL, &keys);
 	kura_repo_close(repo);
-	tls_release(&tls);
-	if (opened)
+	tls_release(&a.tls);
+	if (a.read_data)
 		cli_op_close(&op);
 	return e;
 }
 
-static int bk_prune(struct cli *c, int argc, char **argv)
+static int prune_opts(struct cli *c, int argc, char **argv, const char **to, int *dry)
 {
 	static const char usage[] =
 		"kura backup prune --to DIR [--dry-run]\n"
@@ -760,74 +945,121 @@ static int bk_prune(struct cli *c, int argc, char **argv)
 	static const struct option opts[] = {{"to", required_argument, NULL, 't'},
 					     {"dry-run", no_argument, NULL, 'n'},
 					     {NULL, 0, NULL, 0}};
-	const char *to = NULL;
-	struct kura_repo *repo = NULL;
-	struct kura_repo_gen *gens = NULL;
-	struct kura_policy pol;
-	struct cli_op op;
-	size_t n = 0, removed = 0;
-	uint64_t objs = 0, freed = 0;
-	int o, e, dry = 0;
+	int o;
 	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
 		if (o == 't')
-			to = optarg;
+			*to = optarg;
 		else if (o == 'n')
-			dry = 1;
+			*dry = 1;
 		else
 			return EXIT_USAGE;
 	}
-	if (optind != argc || !to || strncmp(to, "https://", 8) == 0)
+	if (optind != argc || !*to || strncmp(*to, "https://", 8) == 0)
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
-	if ((e = open_admin(c, &op, "backup-prune")))
-		return e;
-	uint8_t vid[16];
-	kura_vault_id(op.v, vid);
-	if ((e = open_repo(c, to, NULL, 0, vid, &repo)))
-		goto out;
-	policy_of(op.v, &pol);
-	int r = repo->ops->manifest_list(repo, &gens, &n);
-	struct kura_policy_gen *pg = r ? NULL : calloc(n ? n : 1, sizeof(*pg));
+	return 0;
+}
+
+/* The repository's generations, each with the retention policy's verdict. */
+static int prune_plan(struct cli_op *op, struct kura_repo *repo, struct kura_repo_gen **gens,
+		      size_t *n, struct kura_policy_gen **ret_pg)
+{
+	struct kura_policy pol;
+	policy_of(op->v, &pol);
+	int r = repo->ops->manifest_list(repo, gens, n);
+	struct kura_policy_gen *pg = r ? NULL : calloc(*n ? *n : 1, sizeof(*pg));
 	if (!r && !pg)
 		r = KURA_ENOMEM;
-	for (size_t i = 0; !r && i < n; i++) {
-		pg[i].generation = gens[i].generation;
-		pg[i].created_us = gens[i].created_us;
+	for (size_t i = 0; !r && i < *n; i++) {
+		pg[i].generation = (*gens)[i].generation;
+		pg[i].created_us = (*gens)[i].created_us;
 	}
 	if (!r)
-		kura_policy_apply(&pol, kura_time_now_us(), pg, n);
-	for (size_t i = 0; !r && i < n; i++) {
+		kura_policy_apply(&pol, kura_time_now_us(), pg, *n);
+	*ret_pg = pg;
+	return r;
+}
+
+struct prune_counts {
+	size_t removed;
+	uint64_t objs, freed;
+};
+
+/* Remove the generations the policy does not keep, or with dry only say so. */
+static int prune_remove(const struct cli *c, struct kura_repo *repo,
+			const struct kura_policy_gen *pg, size_t n, int dry, size_t *removed)
+{
+	int r = 0;
+	for (size_t i = 0; i < n; i++) {
 		if (pg[i].keep)
 			continue;
 		if (!dry)
 			r = kura_repo_dir_remove_generation(repo, pg[i].generation);
-		if (!r) {
-			removed++;
-			if (c->json)
-				;
-			else if (dry)
-				printf(L(c, "would remove generation %llu\n", "世代 %llu を削除予定\n"),
-				       (unsigned long long)pg[i].generation);
-			else
-				printf(L(c, "removed generation %llu\n", "世代 %llu を削除\n"),
-				       (unsigned long long)pg[i].generation);
-		}
+		if (r)
+			break;
+		(*removed)++;
+		if (c->json)
+			;
+		else if (dry)
+			printf(L(c, "would remove generation %llu\n", "世代 %llu を削除予定\n"),
+			       (unsigned long long)pg[i].generation);
+		else
+			printf(L(c, "removed generation %llu\n", "世代 %llu を削除\n"),
+			       (unsigned long long)pg[i].generation);
 	}
-	if (!r && !dry)
-		r = kura_repo_dir_gc(repo, 0, &objs, &freed);
+	return r;
+}
+
+static int prune_report(struct cli *c, struct cli_op *op, struct kura_repo *repo, const char *to,
+			int r, int dry, const struct prune_counts *p)
+{
 	char detail[256];
 	snprintf(detail, sizeof(detail), "%s: %zu generations, %llu objects, %llu bytes removed%s", to,
-		 removed, (unsigned long long)objs, (unsigned long long)freed, dry ? " (dry run)" : "");
-	audit_backup(&op, "backup-prune", r ? KURA_OUTCOME_SERIOUS : 0, KURA_SEV_NOTICE, detail);
+		 p->removed, (unsigned long long)p->objs, (unsigned long long)p->freed,
+		 dry ? " (dry run)" : "");
+	audit_backup(op, "backup-prune", r ? KURA_OUTCOME_SERIOUS : 0, KURA_SEV_NOTICE, detail);
 	if (r)
-		e = cli_fail(c, r, "pruning %s failed: %s (%s)", "%s の整理に失敗しました: %s（%s）", to,
-			     kura_strerror(r), repo->err);
-	else if (c->json)
-		cli_print_json(json_pack("{sI sI sI sb}", "generations_removed", (json_int_t)removed,
-					 "objects_removed", (json_int_t)objs, "bytes_freed",
-					 (json_int_t)freed, "dry_run", dry));
+		return cli_fail(c, r, "pruning %s failed: %s (%s)", "%s の整理に失敗しました: %s（%s）",
+				to, kura_strerror(r), repo->err);
+	if (c->json)
+		cli_print_json(json_pack("{sI sI sI sb}", "generations_removed",
+					 (json_int_t)p->removed, "objects_removed",
+					 (json_int_t)p->objs, "bytes_freed", (json_int_t)p->freed,
+					 "dry_run", dry));
+	return 0;
+}
+
+static int prune_run(struct cli *c, struct cli_op *op, struct kura_repo *repo, const char *to,
+		     int dry)
+{
+	struct kura_repo_gen *gens = NULL;
+	struct kura_policy_gen *pg = NULL;
+	struct prune_counts p = {0};
+	size_t n = 0;
+	int r = prune_plan(op, repo, &gens, &n, &pg);
+	if (!r)
+		r = prune_remove(c, repo, pg, n, dry, &p.removed);
+	if (!r && !dry)
+		r = kura_repo_dir_gc(repo, 0, &p.objs, &p.freed);
+	int e = prune_report(c, op, repo, to, r, dry, &p);
 	free(pg);
-out:
 	free(gens);
+	return e;
+}
+
+static int bk_prune(struct cli *c, int argc, char **argv)
+{
+	const char *to = NULL;
+	struct kura_repo *repo = NULL;
+	struct cli_op op;
+	uint8_t vid[16];
+	int e, dry = 0;
+	if ((e = prune_opts(c, argc, argv, &to, &dry)))
+		return e;
+	if ((e = open_admin(c, &op, "backup-prune")))
+		return e;
+	kura_vault_id(op.v, vid);
+	if (!(e = open_repo(c, to, NULL, 0, vid, &repo)))
+		e = prune_run(c, &op, repo, to, dry);
 	kura_repo_close(repo);
 	cli_op_close(&op);
 	return e;
@@ -974,7 +1206,38 @@ static int read_recovery(const struct cli *c, const char *path, char **ret, size
 		 : 0;
 }
 
-int cmd_restore(struct cli *c, int argc, char **argv)
+struct restore_args {
+	const char *from, *to, *rkey, *pubfile, *db, *against[16];
+	struct tls_opts tls;
+	struct kura_restore_opts ro;
+};
+
+/* Where the string option o goes; NULL if it is not one. */
+static const char **restore_slot(struct restore_args *a, int o)
+{
+	switch (o) {
+	case 'f':
+		return &a->from;
+	case 't':
+		return &a->to;
+	case 'r':
+		return &a->rkey;
+	case 'p':
+		return &a->pubfile;
+	case 'd':
+		return &a->db;
+	case 'A':
+		return &a->tls.ca;
+	case 'C':
+		return &a->tls.cert;
+	case 'K':
+		return &a->tls.key;
+	default:
+		return NULL;
+	}
+}
+
+static int restore_opts(struct cli *c, int argc, char **argv, struct restore_args *a)
 {
 	static const char usage[] =
 		"kura restore --from TARGET [--generation G | --latest-clean] --to NEWDIR\n"
@@ -996,89 +1259,103 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 					     {"tls-cert", required_argument, NULL, 'C'},
 					     {"tls-key", required_argument, NULL, 'K'},
 					     {NULL, 0, NULL, 0}};
-	const char *from = NULL, *to = NULL, *rkey = NULL, *pubfile = NULL;
-	const char *db = KURA_SCAN_DEFAULT_DB, *against[16];
-	struct kura_restore_opts ro = {0};
+	struct kura_restore_opts *ro = &a->ro;
+	const char **slot;
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
+		if ((slot = restore_slot(a, o)))
+			*slot = optarg;
+		else if (o == 'g' && !cli_parse_u64(optarg, &ro->generation) && ro->generation)
+			;
+		else if (o == 'l')
+			ro->latest_clean = 1;
+		else if (o == 'a' && ro->nagainst < 16)
+			a->against[ro->nagainst++] = optarg;
+		else
+			return EXIT_USAGE;
+	}
+	if (optind != argc || !a->from || !a->to || (ro->generation && ro->latest_clean))
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
+	return 0;
+}
+
+/* The secret that opens the backup, and with a recovery key the new
+ * passphrase; both are the caller's to free. */
+static int restore_secrets(struct cli *c, struct restore_args *a, char **secret, char **newpass)
+{
+	struct kura_restore_opts *ro = &a->ro;
+	int r;
+	if (!a->rkey) {
+		r = cli_passphrase(c, 0, secret, &ro->secret_len);
+		if (r)
+			return cli_fail(c, r, "the vault passphrase is needed",
+					"保管庫のパスフレーズが必要です");
+	} else {
+		if ((r = read_recovery(c, a->rkey, secret, &ro->secret_len)))
+			return r;
+		ro->recovery = 1;
+		r = cli_passphrase(c, 1, newpass, &ro->new_pass_len);
+		if (r)
+			return cli_fail(c, r, "a new passphrase is needed for the restored vault",
+					"復元した保管庫の新しいパスフレーズが必要です");
+		ro->new_pass = *newpass;
+	}
+	ro->secret = *secret;
+	return 0;
+}
+
+/* Restore, record the restore in the new vault and report it. */
+static int restore_run(struct cli *c, struct kura_repo *repo, const struct restore_args *a)
+{
+	const struct kura_restore_opts *ro = &a->ro;
 	struct kura_restore_result res;
-	struct tls_opts tls = {0};
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int r = kura_restore(repo, a->to, ro, &res);
+	double secs = seconds_since(&t0);
+	cli_progress_end(c);
+	if (!r)
+		r = record_restore(a->to, ro->recovery ? ro->new_pass : ro->secret,
+				   ro->recovery ? ro->new_pass_len : ro->secret_len, a->from, &res,
+				   ro->recovery);
+	if (r)
+		return restore_fail(c, r, &res);
+	if (c->json)
+		cli_print_json(restore_json(&res, a->to, secs));
+	else
+		print_restore(c, &res, a->to, secs);
+	return 0;
+}
+
+int cmd_restore(struct cli *c, int argc, char **argv)
+{
+	struct restore_args a;
 	struct kura_repo *repo = NULL;
 	struct kura_scanner *scan = NULL;
 	uint8_t pub[KURA_PUBKEY_LEN];
 	char *secret = NULL, *newpass = NULL;
-	size_t nag = 0;
-	int o, e;
-	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
-		if (o == 'f' || o == 't' || o == 'r' || o == 'p' || o == 'd')
-			*(o == 'f'   ? &from
-			  : o == 't' ? &to
-			  : o == 'r' ? &rkey
-			  : o == 'p' ? &pubfile
-				     : &db) = optarg;
-		else if (o == 'g' && !cli_parse_u64(optarg, &ro.generation) && ro.generation)
-			;
-		else if (o == 'l')
-			ro.latest_clean = 1;
-		else if (o == 'a' && nag < 16)
-			against[nag++] = optarg;
-		else if (o == 'A' || o == 'C' || o == 'K')
-			*(o == 'A' ? &tls.ca : o == 'C' ? &tls.cert : &tls.key) = optarg;
-		else
-			return EXIT_USAGE;
-	}
-	if (optind != argc || !from || !to || (ro.generation && ro.latest_clean))
-		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
-	if (pubfile && (e = read_pubkey(c, pubfile, pub)))
+	int e;
+	memset(&a, 0, sizeof(a));
+	a.db = KURA_SCAN_DEFAULT_DB;
+	if ((e = restore_opts(c, argc, argv, &a)))
 		return e;
-	if ((e = open_scanner(c, db, &scan)))
+	if (a.pubfile && (e = read_pubkey(c, a.pubfile, pub)))
 		return e;
-	if ((e = open_repo(c, from, &tls, 0, NULL, &repo)))
-		goto out;
-	if (rkey) {
-		if ((e = read_recovery(c, rkey, &secret, &ro.secret_len)))
-			goto out;
-		ro.recovery = 1;
-		int r = cli_passphrase(c, 1, &newpass, &ro.new_pass_len);
-		if (r) {
-			e = cli_fail(c, r, "a new passphrase is needed for the restored vault",
-				     "復元した保管庫の新しいパスフレーズが必要です");
-			goto out;
-		}
-		ro.new_pass = newpass;
-	} else {
-		int r = cli_passphrase(c, 0, &secret, &ro.secret_len);
-		if (r) {
-			e = cli_fail(c, r, "the vault passphrase is needed", "保管庫のパスフレーズが必要です");
-			goto out;
-		}
+	if ((e = open_scanner(c, a.db, &scan)))
+		return e;
+	e = open_repo(c, a.from, &a.tls, 0, NULL, &repo);
+	if (!e)
+		e = restore_secrets(c, &a, &secret, &newpass);
+	if (!e) {
+		a.ro.scanner = scan;
+		a.ro.trusted_pub = a.pubfile ? pub : NULL;
+		a.ro.against = a.against;
+		a.ro.progress = cli_progress;
+		a.ro.pctx = c;
+		a.ro.refused = refused_cb;
+		a.ro.rctx = c;
+		e = restore_run(c, repo, &a);
 	}
-	ro.secret = secret;
-	ro.scanner = scan;
-	ro.trusted_pub = pubfile ? pub : NULL;
-	ro.against = against;
-	ro.nagainst = nag;
-	ro.progress = cli_progress;
-	ro.pctx = c;
-	ro.refused = refused_cb;
-	ro.rctx = c;
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	int r = kura_restore(repo, to, &ro, &res);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	cli_progress_end(c);
-	double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-	if (!r)
-		r = record_restore(to, ro.recovery ? ro.new_pass : ro.secret,
-				   ro.recovery ? ro.new_pass_len : ro.secret_len, from, &res,
-				   ro.recovery);
-	if (r) {
-		e = restore_fail(c, r, &res);
-		goto out;
-	}
-	if (c->json)
-		cli_print_json(restore_json(&res, to, secs));
-	else
-		print_restore(c, &res, to, secs);
-out:
 	kura_secret_free(secret);
 	kura_secret_free(newpass);
 	kura_repo_close(repo);
@@ -1105,7 +1382,8 @@ static int rm_scratch(const char *dir)
 	return rmdir(dir) ? KURA_EIO : 0;
 }
 
-int cmd_drill(struct cli *c, int argc, char **argv)
+static int drill_opts(struct cli *c, int argc, char **argv, const char **from, const char **db,
+		      const char **scratch_base)
 {
 	static const char usage[] =
 		"kura drill [--from TARGET] [--clamav-db DIR] [--scratch DIR] [--json]\n"
@@ -1116,133 +1394,192 @@ int cmd_drill(struct cli *c, int argc, char **argv)
 					     {"clamav-db", required_argument, NULL, 'd'},
 					     {"scratch", required_argument, NULL, 's'},
 					     {NULL, 0, NULL, 0}};
-	const char *from = NULL, *db = NULL, *scratch_base = NULL, *names[MAX_TARGETS];
-	struct tls_opts tls = {0};
-	struct kura_buf list, dbs, tmpl;
-	struct kura_repo *repo = NULL;
-	struct kura_scanner *scan = NULL;
-	struct kura_restore_opts ro = {0};
-	struct kura_restore_result res;
-	struct kura_sth live;
-	struct cli_op op;
-	char *secret = NULL;
-	size_t nt = 0;
-	int o, e;
-	memset(&res, 0, sizeof(res));
-	kura_buf_init(&list, 8192);
-	kura_buf_init(&tmpl, 8192);
-	kura_buf_init(&dbs, 1);
+	int o;
 	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
 		if (o == 'f' || o == 'd' || o == 's')
-			*(o == 'f' ? &from : o == 'd' ? &db : &scratch_base) = optarg;
+			*(o == 'f' ? from : o == 'd' ? db : scratch_base) = optarg;
 		else
 			return EXIT_USAGE;
 	}
 	if (optind != argc)
 		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage);
-	if ((e = open_admin(c, &op, "backup-drill")))
-		return e;
-	tls_from_settings(op.v, &tls);
-	if (!db)
-		db = setting_str(op.v, "backup.clamav_db", &dbs);
-	if (!from && !kura_setting_get(op.v, "backup.targets", &list) &&
-	    !kura_buf_append_byte(&list, 0) && !split_targets((char *)list.data, names, &nt) && nt)
-		from = names[0];
-	if (!from) {
-		e = cli_fail(c, KURA_EUSAGE, "give --from TARGET (or set backup.targets)",
-			     "--from TARGET を指定してください（または backup.targets を設定）");
-		goto out;
-	}
-	if ((e = open_scanner(c, db, &scan)))
-		goto out;
-	uint8_t vid[16], pub[KURA_PUBKEY_LEN];
-	kura_vault_id(op.v, vid);
-	kura_vault_pubkey(op.v, pub);
-	if ((e = open_repo(c, from, &tls, 0, vid, &repo)))
-		goto out;
+	return 0;
+}
+
+/* mkdtemp a scratch directory in base, else $TMPDIR, else /tmp; its name
+ * is held in tmpl. */
+static int make_scratch(const char *base, struct kura_buf *tmpl, char **ret)
+{
+	if (!base)
+		base = getenv("TMPDIR");
+	int r = kura_buf_printf(tmpl, "%s/kura-drill-XXXXXX", base && *base ? base : "/tmp");
+	if (!r)
+		r = kura_buf_append_byte(tmpl, 0);
+	*ret = r ? NULL : mkdtemp((char *)tmpl->data);
+	return !r && !*ret ? KURA_EIO : r;
+}
+
+struct drill {
+	const char *from;
+	struct kura_restore_result res;
+	double rto, rpo_s;
+	uint64_t rpo_entries;
+};
+
+/* Restore the newest generation into a scratch directory and remove it:
+ * the RTO, and the RPO against the live vault (what a loss now would take
+ * back). */
+static int drill_restore(struct cli *c, struct cli_op *op, struct kura_repo *repo,
+			 struct kura_scanner *scan, const char *scratch_base, struct drill *d)
+{
+	struct kura_restore_opts ro = {0};
+	struct kura_sth live;
+	struct kura_buf tmpl;
+	struct timespec t0;
+	uint8_t pub[KURA_PUBKEY_LEN];
+	char *secret = NULL, *scratch = NULL;
+	kura_buf_init(&tmpl, 8192);
+	kura_vault_pubkey(op->v, pub);
 	int r = cli_passphrase(c, 0, &secret, &ro.secret_len);
 	if (!r)
-		r = kura_vault_sth(op.v, &live);
-	const char *base = scratch_base ? scratch_base : getenv("TMPDIR");
+		r = kura_vault_sth(op->v, &live);
 	if (!r)
-		r = kura_buf_printf(&tmpl, "%s/kura-drill-XXXXXX", base && *base ? base : "/tmp");
-	if (!r)
-		r = kura_buf_append_byte(&tmpl, 0);
-	char *scratch = r ? NULL : mkdtemp((char *)tmpl.data);
-	if (!r && !scratch)
-		r = KURA_EIO;
+		r = make_scratch(scratch_base, &tmpl, &scratch);
 	ro.secret = secret;
 	ro.scanner = scan;
 	ro.trusted_pub = pub;
 	ro.progress = cli_progress;
 	ro.pctx = c;
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!r)
-		r = kura_restore(repo, scratch, &ro, &res);
-	clock_gettime(CLOCK_MONOTONIC, &b);
+		r = kura_restore(repo, scratch, &ro, &d->res);
+	d->rto = seconds_since(&t0);
 	cli_progress_end(c);
-	double rto = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 	if (scratch)
 		rm_scratch(scratch);
-	/* RPO against the live vault: what a loss now would take back. */
-	uint64_t rpo_entries = !r && live.tree_size >= res.sth.tree_size
-				       ? live.tree_size - res.sth.tree_size : 0;
-	double rpo_s = !r ? (double)(live.time_us - res.sth.time_us) / 1e6 : 0;
-	char detail[512], tm[KURA_TIME_STR];
-	int64_t now = kura_time_now_us();
+	if (!r) {
+		d->rpo_entries = live.tree_size >= d->res.sth.tree_size
+					 ? live.tree_size - d->res.sth.tree_size
+					 : 0;
+		d->rpo_s = (double)(live.time_us - d->res.sth.time_us) / 1e6;
+	}
+	kura_secret_free(secret);
+	kura_buf_release(&tmpl);
+	return r;
+}
+
+static json_t *drill_json(const struct drill *d, int r, int64_t now)
+{
+	char tm[KURA_TIME_STR];
 	kura_time_format(now, tm);
+	return json_pack("{sI ss sb ss sI sf sI sf sI ss}", "time_us", (json_int_t)now, "time", tm,
+			 "ok", r == 0, "from", d->from, "generation",
+			 (json_int_t)d->res.generation, "rto_seconds", d->rto, "rpo_entries",
+			 (json_int_t)d->rpo_entries, "rpo_seconds", d->rpo_s, "scanned_documents",
+			 (json_int_t)d->res.scanned_docs, "why", r ? d->res.why : "");
+}
+
+/* Record the drill (dj, the state row "drill") and its event in one
+ * transaction. */
+static int drill_record(struct cli_op *op, const struct drill *d, int r, json_t *dj)
+{
+	struct kura_txn *txn = NULL;
+	struct kura_event ev;
+	char detail[512];
 	if (r)
-		snprintf(detail, sizeof(detail), "drill from %s failed: %s", from,
-			 *res.why ? res.why : kura_strerror(r));
+		snprintf(detail, sizeof(detail), "drill from %s failed: %s", d->from,
+			 *d->res.why ? d->res.why : kura_strerror(r));
 	else
 		snprintf(detail, sizeof(detail),
 			 "drill from %s: generation %llu restored and verified, RTO %.2f s, RPO %llu entries / %.0f s",
-			 from, (unsigned long long)res.generation, rto, (unsigned long long)rpo_entries,
-			 rpo_s);
-	json_t *dj = json_pack("{sI ss sb ss sI sf sI sf sI ss}", "time_us", (json_int_t)now, "time",
-			       tm, "ok", r == 0, "from", from, "generation",
-			       (json_int_t)res.generation, "rto_seconds", rto, "rpo_entries",
-			       (json_int_t)rpo_entries, "rpo_seconds", rpo_s, "scanned_documents",
-			       (json_int_t)res.scanned_docs, "why", r ? res.why : "");
-	{
-		struct kura_txn *txn = NULL;
-		struct kura_event ev;
-		kura_audit_event(&ev, &op.id.actor, "backup-drill");
-		KURA_AUDIT_SET(ev.detail, detail);
-		ev.outcome = r ? KURA_OUTCOME_SERIOUS : KURA_OUTCOME_SUCCESS;
-		ev.severity = r ? KURA_SEV_ALERT : KURA_SEV_NOTICE;
-		int x = dj ? kura_txn_begin(op.v, &txn) : KURA_ENOMEM;
-		if (!x)
-			x = kura_state_put(txn, KURA_BACKUP_STATE_KIND, "drill", dj);
-		if (!x)
-			x = kura_txn_event(txn, &ev, NULL);
-		if (txn)
-			x = kura_txn_finish(txn, x, NULL);
-		if (x && !r)
-			r = x;
+			 d->from, (unsigned long long)d->res.generation, d->rto,
+			 (unsigned long long)d->rpo_entries, d->rpo_s);
+	kura_audit_event(&ev, &op->id.actor, "backup-drill");
+	KURA_AUDIT_SET(ev.detail, detail);
+	ev.outcome = r ? KURA_OUTCOME_SERIOUS : KURA_OUTCOME_SUCCESS;
+	ev.severity = r ? KURA_SEV_ALERT : KURA_SEV_NOTICE;
+	int x = dj ? kura_txn_begin(op->v, &txn) : KURA_ENOMEM;
+	if (!x)
+		x = kura_state_put(txn, KURA_BACKUP_STATE_KIND, "drill", dj);
+	if (!x)
+		x = kura_txn_event(txn, &ev, NULL);
+	if (txn)
+		x = kura_txn_finish(txn, x, NULL);
+	return x;
+}
+
+static void print_drill(const struct cli *c, const struct drill *d, json_t *dj)
+{
+	if (c->json) {
+		cli_print_json(json_pack("{sO sf sI sf so}", "drill", dj, "rto_seconds", d->rto,
+					 "rpo_entries", (json_int_t)d->rpo_entries, "rpo_seconds",
+					 d->rpo_s, "restore",
+					 restore_json(&d->res, "(scratch, removed)", d->rto)));
+		return;
 	}
-	if (r) {
-		e = restore_fail(c, r, &res);
-	} else if (c->json) {
-		cli_print_json(json_pack("{sO sf sI sf so}", "drill", dj, "rto_seconds", rto,
-					 "rpo_entries", (json_int_t)rpo_entries, "rpo_seconds", rpo_s,
-					 "restore", restore_json(&res, "(scratch, removed)", rto)));
-	} else {
-		print_restore(c, &res, L(c, "a scratch directory (removed)", "作業用ディレクトリ（削除済み）"),
-			      rto);
-		printf(L(c, "drill passed: RTO %.2f s, RPO %llu entries (%.0f s) behind the live vault\n",
-			 "復旧訓練に合格: RTO %.2f 秒、RPO 現在の保管庫より %llu 件（%.0f 秒）\n"),
-		       rto, (unsigned long long)rpo_entries, rpo_s);
-	}
+	print_restore(c, &d->res, L(c, "a scratch directory (removed)", "作業用ディレクトリ（削除済み）"),
+		      d->rto);
+	printf(L(c, "drill passed: RTO %.2f s, RPO %llu entries (%.0f s) behind the live vault\n",
+		 "復旧訓練に合格: RTO %.2f 秒、RPO 現在の保管庫より %llu 件（%.0f 秒）\n"),
+	       d->rto, (unsigned long long)d->rpo_entries, d->rpo_s);
+}
+
+/* The drill from the open repository: restore, record, report. */
+static int drill_run(struct cli *c, struct cli_op *op, struct kura_repo *repo,
+		     struct kura_scanner *scan, const char *from, const char *scratch_base)
+{
+	struct drill d;
+	memset(&d, 0, sizeof(d));
+	d.from = from;
+	int r = drill_restore(c, op, repo, scan, scratch_base, &d);
+	json_t *dj = drill_json(&d, r, kura_time_now_us());
+	int x = drill_record(op, &d, r, dj), e = 0;
+	if (x && !r)
+		r = x;
+	if (r)
+		e = restore_fail(c, r, &d.res);
+	else
+		print_drill(c, &d, dj);
 	json_decref(dj);
-out:
+	return e;
+}
+
+int cmd_drill(struct cli *c, int argc, char **argv)
+{
+	const char *from = NULL, *db = NULL, *scratch_base = NULL;
+	struct tls_opts tls = {0};
+	struct kura_buf list, dbs;
+	struct kura_repo *repo = NULL;
+	struct kura_scanner *scan = NULL;
+	struct cli_op op;
+	uint8_t vid[16];
+	int e;
+	kura_buf_init(&list, 8192);
+	kura_buf_init(&dbs, 1);
+	if ((e = drill_opts(c, argc, argv, &from, &db, &scratch_base)))
+		return e;
+	if ((e = open_admin(c, &op, "backup-drill")))
+		return e;
+	tls_from_settings(op.v, &tls);
+	if (!db)
+		db = setting_str(op.v, "backup.clamav_db", &dbs);
+	if (!from)
+		from = default_target(op.v, &list);
+	if (!from)
+		e = cli_fail(c, KURA_EUSAGE, "give --from TARGET (or set backup.targets)",
+			     "--from TARGET を指定してください（または backup.targets を設定）");
+	if (!e)
+		e = open_scanner(c, db, &scan);
+	if (!e) {
+		kura_vault_id(op.v, vid);
+		e = open_repo(c, from, &tls, 0, vid, &repo);
+	}
+	if (!e)
+		e = drill_run(c, &op, repo, scan, from, scratch_base);
 	kura_buf_release(&dbs);
-	kura_secret_free(secret);
 	kura_repo_close(repo);
 	kura_scan_close(scan);
 	kura_buf_release(&list);
-	kura_buf_release(&tmpl);
 	tls_release(&tls);
 	cli_op_close(&op);
 	return e;
