@@ -884,7 +884,7 @@ static int dir_create(struct dir_repo *d, const char *dir,
 	int ret;
 	for (const char *const *s = (const char *const[]){"objects", "manifests", "tmp", NULL}; *s;
 	     s++) {
-		int fd;
+		int fd = -1;
 		ret = open_sub(d, *s, 1, &fd);
 		if (ret)
 			return ret;

@@ -298,7 +298,7 @@ static int cmd_search(struct cli *c, int argc, char **argv)
 					   "to",      "outcome", "flag",  "limit"};
 	const char *val[8] = {0}, *format = NULL;
 	struct kura_buf q;
-	enum kura_audit_fmt fmt;
+	enum kura_audit_fmt fmt = KURA_AUDIT_TEXT;
 	int o, e;
 	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
 		const char *k = strchr("puaftogl", o);
@@ -338,7 +338,7 @@ static int cmd_report(struct cli *c, int argc, char **argv)
 					     {"format", required_argument, NULL, 'F'},
 					     {NULL, 0, NULL, 0}};
 	const char *from = NULL, *to = NULL, *format = NULL;
-	enum kura_audit_fmt fmt;
+	enum kura_audit_fmt fmt = KURA_AUDIT_TEXT;
 	struct kura_buf q;
 	int o, e;
 	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
