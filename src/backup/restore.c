@@ -710,12 +710,12 @@ static int check_final_sth(struct rst *s, struct gen_ctx *g)
 }
 
 /* Steps 4-6: every segment's leaves, scanned on two threads beside the
- * writes (up to 64 MiB waiting); every document must be clean. */
+ * writes (up to 16 MiB waiting); every document must be clean. */
 static int restore_leaves(struct rst *s, struct gen_ctx *g)
 {
 	int r = kura_restore_begin(g->v, &s->w);
 	if (!r)
-		r = kura_scanq_start(s->o->scanner, 2, 64u << 20, &s->scanq);
+		r = kura_scanq_start(s->o->scanner, 2, 16u << 20, &s->scanq);
 	s->todo = g->m.sth.tree_size;
 	for (size_t i = 0; !r && i < g->m.nsegs; i++)
 		r = restore_segment(s, g, i);
