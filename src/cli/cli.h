@@ -156,6 +156,8 @@ int cmd_restore(struct cli *c, int argc, char **argv);
 int cmd_drill(struct cli *c, int argc, char **argv);
 int cmd_receiver(struct cli *c, int argc, char **argv);
 int cmd_key(struct cli *c, int argc, char **argv);
+int cmd_serve(struct cli *c, int argc, char **argv);
+int cmd_cert(struct cli *c, int argc, char **argv);
 
 /* Forward the trail to every receiver of 'kura audit forward' at once (once
  * mode, at most 2 s each; delivery failures are ignored: the cursor stays

@@ -51,6 +51,8 @@ static const struct command commands[] = {
 	{"restore", cmd_restore, "restore a generation into a new vault", "世代を新しい保管庫に復元する"},
 	{"drill", cmd_drill, "restore drill: restore, verify, measure RTO/RPO", "復旧訓練：復元・検証・RTO/RPO の測定"},
 	{"receiver", cmd_receiver, "run the append-only backup receiver", "追記専用のバックアップ受信サーバを動かす"},
+	{"serve", cmd_serve, "run the HTTPS server (FHIR R4 API)", "HTTPS サーバ（FHIR R4 API）を動かす"},
+	{"cert", cmd_cert, "make a local CA, server and client certificates", "ローカル CA・サーバ・クライアント証明書を作る"},
 	{"key", cmd_key, "make a new recovery key", "新しい復旧鍵を作成する"},
 	{"audit", cmd_audit, "search, report, review, export and forward the audit trail",
 	 "監査証跡を検索・報告・レビュー・出力・転送する"},

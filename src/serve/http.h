@@ -1,0 +1,90 @@
+/*
+ * http.h - what a request handler of `kura serve` sees and returns
+ * (issue 5).  The server (server.c: libevent + OpenSSL, one event loop per
+ * core) turns each HTTPS request into a struct kura_http_req and the
+ * handler's struct kura_http_resp back into an answer; handlers never
+ * touch libevent or OpenSSL, so they are unit-tested and fuzzed without a
+ * network.  Only the router (router.c) decides which handler runs.
+ *
+ * Threads: each event loop has its own struct kura_serve_thread (its own
+ * vault handle, so its own SQLite connection); a handler runs on the
+ * loop's thread and may block on the vault (SQLite is fast; fsyncs are the
+ * durability the caller asked for).
+ */
+#ifndef KURA_SERVE_HTTP_H
+#define KURA_SERVE_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/access.h"
+#include "util/buf.h"
+#include "vault/vault.h"
+
+enum kura_http_method {
+	KURA_HTTP_OTHER = 0, /* anything else: 405 */
+	KURA_HTTP_GET,
+	KURA_HTTP_HEAD,
+	KURA_HTTP_POST,
+	KURA_HTTP_PUT,
+	KURA_HTTP_DELETE,
+	KURA_HTTP_PATCH,
+	KURA_HTTP_OPTIONS,
+};
+
+#define KURA_HTTP_MAX_HEADERS 64     /* more request headers: 431 */
+#define KURA_HTTP_MAX_RESP_HEADERS 16
+
+struct kura_http_header {
+	const char *name;  /* as received; compare case-insensitively */
+	const char *value;
+};
+
+/* What the server knows of the TLS peer. */
+struct kura_http_peer {
+	char ip[64];              /* client address, text */
+	char cert_fp[65];         /* SHA-256 of the client certificate's DER, hex; "" if none */
+	char cert_subject[256];   /* its subject, one line; "" if none */
+};
+
+struct kura_serve_thread; /* per event loop: the vault handle and settings (serve.h) */
+
+struct kura_http_req {
+	int method;                /* enum kura_http_method */
+	const char *path;          /* the path as received, without the query: "/fhir/Patient/123" */
+	const char *query;         /* the raw query string after '?', or NULL */
+	const struct kura_http_header *headers;
+	size_t nheaders;
+	const uint8_t *body;       /* may be NULL when body_len is 0 */
+	size_t body_len;
+	const struct kura_http_peer *peer;
+	struct kura_serve_thread *thread;
+	uint64_t id;               /* request number, for logs */
+};
+
+struct kura_http_resp {
+	int status;                /* 200 ... */
+	char content_type[96];     /* "" for none */
+	struct kura_buf body;      /* initialised by the server (max KURA_HTTP_MAX_RESP_BODY) */
+	struct kura_http_header headers[KURA_HTTP_MAX_RESP_HEADERS]; /* extra headers */
+	char header_store[4096];   /* where kura_http_set_header copies names and values */
+	size_t nheaders, store_used;
+	unsigned retry_after;      /* with 503: seconds */
+};
+
+#define KURA_HTTP_MAX_RESP_BODY (80u * 1024 * 1024)
+
+/* A request header's value (first match, case-insensitive name), or NULL. */
+const char *kura_http_header(const struct kura_http_req *req, const char *name);
+/* Add a response header (copied); KURA_ETOOBIG when there is no room. */
+int kura_http_set_header(struct kura_http_resp *resp, const char *name, const char *value);
+/* Set status, content type and body (copied) in one call. */
+int kura_http_reply(struct kura_http_resp *resp, int status, const char *content_type,
+		    const void *body, size_t len);
+
+/* A handler fills resp (status, type, body, headers) and returns 0; a
+ * nonzero return is an internal error (the server answers 500 and logs it,
+ * never with patient data). */
+typedef int (*kura_http_handler)(const struct kura_http_req *req, struct kura_http_resp *resp);
+
+#endif
