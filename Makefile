@@ -47,7 +47,12 @@ test-tsan: $(TSAN_BUILD)/build.ninja
 	TSAN_OPTIONS=halt_on_error=1 $(TSAN_BUILD)/tests/test_vault
 	TSAN_OPTIONS=halt_on_error=1 scripts/tsan-pipeline $(TSAN_BUILD)/src/cli/kura
 
-test-e2e: build
+# The e2e suites' npm packages (FHIR client and validators), pinned by
+# tests/e2e/package-lock.json, installed from the npm registry when missing.
+tests/e2e/node_modules/.package-lock.json: tests/e2e/package.json tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --no-audit --no-fund --ignore-scripts
+
+test-e2e: build tests/e2e/node_modules/.package-lock.json
 	KURA_BIN=$(CURDIR)/$(BUILD)/src/cli/kura node --test --test-concurrency=2 tests/e2e/
 
 test: bootstrap checksrc test-unit test-asan test-tsan test-e2e
