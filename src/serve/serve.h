@@ -45,9 +45,21 @@ struct kura_serve_thread {
 	const char *base_url;              /* "https://host:port", for FHIR links */
 	unsigned index;                    /* which loop */
 	void *server;                      /* server.c's own */
+	void *auth_cache;                  /* session.c's own: machine certificates' sessions;
+					    * NULL at start, freed by kura_serve_auth_cache_free */
 };
 
-/* ---- who is asking (session.c) ---- */
+/* ---- who is asking (session.c; docs/formats/http-api.md) ---- */
+
+/* Sessions of machine certificates kept per loop (fingerprint -> session
+ * token), so a certificate client is not logged in anew on every request;
+ * the least recently used entry makes room. */
+#define KURA_SERVE_CERT_CACHE 64
+/* The largest body POST /api/login reads (413 above). */
+#define KURA_SERVE_MAX_LOGIN_BODY 8192u
+/* The session cookie and the header that carries its CSRF token. */
+#define KURA_SESSION_COOKIE "kura_session"
+#define KURA_CSRF_HEADER "X-CSRF-Token"
 
 enum kura_http_auth_via { KURA_VIA_NONE = 0, KURA_VIA_COOKIE, KURA_VIA_BEARER, KURA_VIA_CERT };
 
@@ -68,6 +80,30 @@ struct kura_http_auth {
  */
 int kura_serve_authenticate(const struct kura_http_req *req, int fhir, struct kura_http_auth *ret,
 			    struct kura_http_resp *resp);
+/*
+ * The details of kura_serve_authenticate:
+ *  - the credential used is the first present of: the cookie kura_session,
+ *    an Authorization header (which must then be "Bearer <token>"), the
+ *    client certificate; a bad one is final (no fall-through to the next);
+ *  - a person's certificate alone is refused (AU-03: it counts with a
+ *    password at POST /api/login); a machine's (role system) logs in and its
+ *    session is cached in thread->auth_cache;
+ *  - a session that must change its password or enrol a second factor may
+ *    only reach /api/me, /api/logout, /api/password and /api/factors (403);
+ *  - ret->a points into ret: do not copy ret after the call.
+ * Returns 0; KURA_EAUTH, KURA_EEXPIRED or KURA_ELOCKED (401) or
+ * KURA_EDENIED (403) with resp filled: the handler then returns 0; any
+ * other error is internal (resp untouched: return it, the server says 500).
+ */
+
+/* The CSRF token of a session (by its state key, kura_identity.session):
+ * HMAC of the key under the vault's state key (kura_state_digest, label
+ * "/csrf"), so nothing more is stored and it dies with the session. */
+int kura_serve_csrf_token(struct kura_vault *v, const char *session_key,
+			  char ret[KURA_TOKEN_HEX + 1]);
+/* Forget the loop's cached certificate sessions (wiped); thread->auth_cache
+ * is NULL after.  Called by the server when a loop ends. */
+void kura_serve_auth_cache_free(struct kura_serve_thread *th);
 
 /* ---- handlers the router calls ---- */
 
