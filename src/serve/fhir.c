@@ -734,3 +734,25 @@ int kura_fhir_dispatch(struct kura_fhir_req *fr)
 		return get ? kura_fhir_type_history(fr, t) : not_allowed(fr);
 	return on_instance(fr, t, &p, get);
 }
+
+static int is_metadata(const struct kura_http_req *req)
+{
+	return (req->method == KURA_HTTP_GET || req->method == KURA_HTTP_HEAD) &&
+	       (strcmp(req->path, "/fhir/metadata") == 0 || strcmp(req->path, "/fhir/metadata/") == 0);
+}
+
+int kura_fhir_handle(const struct kura_http_req *req, struct kura_http_resp *resp)
+{
+	struct kura_http_auth au;
+	const struct kura_serve_thread *th = req->thread;
+	struct kura_fhir_req fr = {req, &au, resp, th->base_url ? th->base_url : "",
+				   th->limits->max_json_depth, th->limits->max_search_count};
+	if (is_metadata(req)) /* the one answer that needs no authentication */
+		return kura_fhir_capability(resp, fr.base);
+	if (req->body_len > th->limits->max_body_bytes)
+		return kura_fhir_outcome(resp, 413, "too-costly", "the body is over the size limit");
+	int r = kura_serve_authenticate(req, 1, &au, resp);
+	if (r == KURA_EAUTH || r == KURA_EEXPIRED || r == KURA_ELOCKED || r == KURA_EDENIED)
+		return 0; /* answered (401/403) and audited */
+	return r ? r : kura_fhir_dispatch(&fr);
+}
