@@ -233,12 +233,12 @@ static int emit(struct rows *rs, kura_version_cb cb, void *ctx)
 }
 
 static void listing_event(struct kura_access *a, struct kura_event *e, const char *record,
-			  const char *patient, const struct rows *rs)
+			  const char *patient, const char *query, const struct rows *rs)
 {
-	base_event(a, e, record ? "read" : "list");
+	base_event(a, e, record ? "read" : query ? "search" : "list");
 	KURA_AUDIT_SET(e->patient_id, patient ? patient : rs->n ? rs->v[0].leaf.patient_id : "");
 	KURA_AUDIT_SET(e->record_id, record ? record : "");
-	snprintf(e->query, sizeof(e->query), "%s%s%s", record ? "history " : "list",
+	snprintf(e->query, sizeof(e->query), "%s%s%s", record ? "history " : query ? query : "list",
 		 patient ? " patient=" : "", patient ? patient : "");
 	snprintf(e->detail, sizeof(e->detail), "%zu rows shown, %llu withheld", rs->n,
 		 (unsigned long long)rs->hidden);
@@ -246,7 +246,7 @@ static void listing_event(struct kura_access *a, struct kura_event *e, const cha
 
 /* One listing: rows through keep_allowed, one event, then the rows. */
 static int listing(struct kura_access *a, const char *action, const char *record,
-		   const char *patient, kura_version_cb cb, void *ctx)
+		   const char *patient, const char *query, kura_version_cb cb, void *ctx)
 {
 	struct kura_txn *t;
 	struct kura_event e;
@@ -263,7 +263,7 @@ static int listing(struct kura_access *a, const char *action, const char *record
 		free(rs.v);
 		return deny(a, action, NULL, NULL, "no permission for this record");
 	}
-	listing_event(a, &e, record, patient, &rs);
+	listing_event(a, &e, record, patient, query, &rs);
 	if (!r)
 		r = kura_txn_event(t, &e, NULL);
 	if (!r)
@@ -278,7 +278,7 @@ static int listing(struct kura_access *a, const char *action, const char *record
 
 int kura_access_history(struct kura_access *a, const char *record, kura_version_cb cb, void *ctx)
 {
-	return listing(a, "read", record, NULL, cb, ctx);
+	return listing(a, "read", record, NULL, NULL, cb, ctx);
 }
 
 int kura_access_list(struct kura_access *a, const char *patient, kura_version_cb cb, void *ctx)
@@ -289,7 +289,12 @@ int kura_access_list(struct kura_access *a, const char *patient, kura_version_cb
 		if (r)
 			return r == KURA_EDENIED ? deny(a, "list", patient, NULL, why) : r;
 	}
-	return listing(a, "list", NULL, patient, cb, ctx);
+	return listing(a, "list", NULL, patient, NULL, cb, ctx);
+}
+
+int kura_access_search(struct kura_access *a, const char *query, kura_version_cb cb, void *ctx)
+{
+	return listing(a, "search", NULL, NULL, query, cb, ctx);
 }
 
 /* One import item: the role must allow the action on its type (decided

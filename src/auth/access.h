@@ -42,6 +42,11 @@ int kura_access_get(struct kura_access *a, const char *record, uint32_t version,
 int kura_access_history(struct kura_access *a, const char *record, kura_version_cb cb,
 			void *ctx);
 int kura_access_list(struct kura_access *a, const char *patient, kura_version_cb cb, void *ctx);
+/* The latest version of every record of every patient the identity may
+ * search (action search; the others are left out and counted), for a
+ * search over all patients (FHIR search): one event of action "search"
+ * whose query is the given text (e.g. "GET Observation?code=..."). */
+int kura_access_search(struct kura_access *a, const char *query, kura_version_cb cb, void *ctx);
 /* Every item of an import is checked before anything is written. */
 int kura_access_import(struct kura_access *a, const struct kura_import *imp,
 		       const struct kura_write *w, kura_progress_fn progress, void *pctx,

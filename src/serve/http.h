@@ -87,4 +87,52 @@ int kura_http_reply(struct kura_http_resp *resp, int status, const char *content
  * never with patient data). */
 typedef int (*kura_http_handler)(const struct kura_http_req *req, struct kura_http_resp *resp);
 
+/* ---- query strings (search parameters) ----
+ *
+ * Iterate over "a=1&b=x%20y&c" one parameter at a time:
+ *
+ *	struct kura_http_query_iter it;
+ *	char name[KURA_HTTP_QUERY_MAX_NAME], value[KURA_HTTP_QUERY_MAX_VALUE];
+ *	int r;
+ *	kura_http_query_init(&it, req->query);   // NULL or "" is an empty query
+ *	while ((r = kura_http_query_next(&it, name, sizeof(name), value, sizeof(value))) == 1)
+ *		use(name, value);
+ *	if (r < 0) -> 400
+ *
+ * Each parameter is split at its first '='; without one its value is "".
+ * Name and value are decoded ('+' becomes a space, %XX a byte, hex digits
+ * of either case) and NUL-terminated in the caller's buffers.  Empty
+ * parameters ("&&", a trailing '&') are skipped; an empty name ("=x") is
+ * returned as "".  The decoded bytes are not checked for UTF-8: the caller
+ * validates what it uses.  Names repeat as they come ("code=a&code=b" gives
+ * two parameters); the order is that of the query.
+ *
+ * kura_http_query_next returns 1 with a parameter, 0 at the end, and a
+ * negative error after which the iterator stays failed (every later call
+ * returns the same error):
+ *   KURA_EINVAL  a '%' not followed by two hex digits, or a decoded NUL byte
+ *                (%00), or a raw control character (bytes below 0x20, 0x7f);
+ *   KURA_ETOOBIG more than KURA_HTTP_QUERY_MAX_PARAMS parameters, a query
+ *                longer than KURA_HTTP_QUERY_MAX_LEN, or a decoded name or
+ *                value that does not fit its buffer (name_cap/value_cap
+ *                include the NUL; never more than the MAX_NAME/MAX_VALUE
+ *                limits below are needed).
+ * The iterator points into the query string, which must outlive it.
+ */
+#define KURA_HTTP_QUERY_MAX_LEN 8192     /* raw query bytes */
+#define KURA_HTTP_QUERY_MAX_PARAMS 64    /* parameters per query */
+#define KURA_HTTP_QUERY_MAX_NAME 128     /* decoded name, with its NUL */
+#define KURA_HTTP_QUERY_MAX_VALUE 2048   /* decoded value, with its NUL */
+
+struct kura_http_query_iter {
+	const char *p;     /* next byte to read */
+	const char *end;
+	unsigned count;    /* parameters returned so far */
+	int err;           /* sticky error, 0 when none */
+};
+
+void kura_http_query_init(struct kura_http_query_iter *it, const char *query);
+int kura_http_query_next(struct kura_http_query_iter *it, char *name, size_t name_cap,
+			 char *value, size_t value_cap);
+
 #endif
