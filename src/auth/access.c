@@ -91,6 +91,32 @@ int kura_access_put(struct kura_access *a, const char *patient, const char *type
 	return kura_txn_finish(t, r, &ret->sth);
 }
 
+int kura_access_put_provenance(struct kura_access *a, const char *patient, const char *of_type,
+			       const uint8_t *content, size_t len, const struct kura_write *w,
+			       struct kura_written *ret)
+{
+	struct kura_event e;
+	struct kura_txn *t;
+	struct kura_write aw = *w;
+	/* Authorized by the write it describes: the same permission, patient
+	 * and type as that write, not a permission to write Provenance. */
+	int r = check(a, KURA_ACT_WRITE, "write", patient, of_type, NULL);
+	if (!r)
+		r = kura_txn_begin(a->v, &t);
+	if (r)
+		return r;
+	base_event(a, &e, "write");
+	note_how(&e, a->how);
+	KURA_AUDIT_SET(e.detail, "provenance of a write");
+	aw.audit = &e;
+	aw.confirm = 0;
+	r = kura_auth_touch(t, a->id);
+	if (!r)
+		r = kura_txn_put(t, patient, "Provenance", "application/fhir+json", content, len, &aw,
+				 ret);
+	return kura_txn_finish(t, r, &ret->sth);
+}
+
 typedef int (*change_fn)(struct kura_txn *t, const char *record, const struct kura_write *w,
 			 struct kura_written *ret);
 

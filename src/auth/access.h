@@ -52,6 +52,12 @@ int kura_access_import(struct kura_access *a, const struct kura_import *imp,
 		       const struct kura_write *w, kura_progress_fn progress, void *pctx,
 		       uint64_t *ret_count, struct kura_sth *ret_sth);
 
+/* The Provenance kura writes after a write of a record of type of_type for
+ * patient (FHIR): authorized by that write's permission, audited as a write. */
+int kura_access_put_provenance(struct kura_access *a, const char *patient, const char *of_type,
+			       const uint8_t *content, size_t len, const struct kura_write *w,
+			       struct kura_written *ret);
+
 /* An event about something other than a record (account changes, verify,
  * audit searches...): e is appended in its own transaction. */
 int kura_access_record(struct kura_access *a, const struct kura_event *e);

@@ -457,31 +457,6 @@ static int content_type_ok(const struct kura_http_req *req)
 	       (n == 16 && strncasecmp(ct, "application/json", n) == 0);
 }
 
-/* A refusal the access layer cannot record itself (no Provenance allowed). */
-static int deny_event(struct kura_fhir_req *fr, const char *patient, const char *why)
-{
-	struct kura_event e;
-	kura_audit_event(&e, &fr->au->id.actor, "write");
-	e.outcome = KURA_OUTCOME_MINOR;
-	e.severity = KURA_SEV_WARNING;
-	KURA_AUDIT_SET(e.patient_id, patient);
-	KURA_AUDIT_SET(e.detail, why);
-	int r = kura_access_record(&fr->au->a, &e);
-	return r ? r : KURA_EDENIED;
-}
-
-static int may_write_provenance(struct kura_fhir_req *fr, const struct kura_fhir_type *t,
-				const char *patient)
-{
-	const char *how, *why;
-	if (strcmp(t->name, "Provenance") == 0)
-		return 0;
-	int r = kura_authz_check(fr->au->a.v, &fr->au->id, KURA_ACT_WRITE, patient, "Provenance",
-				 &how, &why);
-	return r == KURA_EDENIED ? deny_event(fr, patient, "fhir write: may not write its Provenance")
-				 : r;
-}
-
 /* The Provenance of a write: a record of its own for the same patient. */
 static int provenance(struct kura_fhir_req *fr, const struct kura_leaf *l)
 {
@@ -503,8 +478,8 @@ static int provenance(struct kura_fhir_req *fr, const struct kura_leaf *l)
 	json_decref(p);
 	if (!text)
 		return KURA_ENOMEM;
-	int r = kura_access_put(&fr->au->a, l->patient_id, "Provenance", "application/fhir+json",
-				(const uint8_t *)text, strlen(text), &w, &out);
+	int r = kura_access_put_provenance(&fr->au->a, l->patient_id, l->type,
+					   (const uint8_t *)text, strlen(text), &w, &out);
 	free(text);
 	return r;
 }
@@ -551,9 +526,6 @@ static int take_body(struct kura_fhir_req *fr, const struct kura_fhir_type *t, s
 	if (st > 0)
 		return kura_fhir_outcome(fr->resp, st, st == 400 ? "structure" : "processing", why)
 			       ? -1 : st;
-	if (st < 0)
-		return kura_fhir_error(fr->resp, st) ? -1 : 1;
-	st = may_write_provenance(fr, t, b->patient);
 	if (st < 0)
 		return kura_fhir_error(fr->resp, st) ? -1 : 1;
 	return 0;
