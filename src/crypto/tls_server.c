@@ -277,6 +277,11 @@ struct ssl_st *kura_tls_server_ssl_conn(struct kura_tls_server *s, void *conn)
 	return ssl;
 }
 
+void *kura_tls_conn(struct ssl_st *ssl)
+{
+	return ssl && conn_index >= 0 ? SSL_get_ex_data(ssl, conn_index) : NULL;
+}
+
 void kura_tls_peer_fingerprint(struct ssl_st *ssl, char out[KURA_CERT_FP_HEX + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];

@@ -60,6 +60,9 @@ struct ssl_st *kura_tls_server_ssl(struct kura_tls_server *s);
  * freed, but not when this returns NULL. */
 struct ssl_st *kura_tls_server_ssl_conn(struct kura_tls_server *s, void *conn);
 
+/* The conn given to kura_tls_server_ssl_conn, or NULL. */
+void *kura_tls_conn(struct ssl_st *ssl);
+
 /* Replace the session ticket key (thread-safe): tickets under the key
  * before are still accepted, and renewed, until the next rotation.
  * KURA_ECRYPTO if the random generator fails. */

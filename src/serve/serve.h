@@ -81,6 +81,30 @@ int kura_serve_config_load(const char *path, struct kura_serve_config *ret, char
 /* "host:port" or "[v6]:port" [mtls=...] into a listener; KURA_EINVAL. */
 int kura_serve_parse_listen(const char *s, struct kura_serve_listener *ret);
 
+/* ---- the server (server.c) ---- */
+
+struct kura_server;
+/*
+ * Load the TLS contexts (one per mtls mode in use), the scanner (refused
+ * with zero signatures unless scanning = off) and open the vault once per
+ * event loop with pass.  Nothing listens yet.  err gets a one-line reason.
+ */
+int kura_server_new(const struct kura_serve_config *cfg, const char *pass, size_t passlen,
+		    struct kura_server **ret, char err[256]);
+/* Bind every listener in every loop (SO_REUSEPORT; a port 0 is chosen by
+ * the first loop and shared).  KURA_EIO with err on failure. */
+int kura_server_bind(struct kura_server *s, char err[256]);
+/* "https://ADDR:PORT" of listener i once bound, else "". */
+const char *kura_server_url(const struct kura_server *s, unsigned i);
+/*
+ * Run the loops until SIGTERM or SIGINT (graceful: stop accepting, finish
+ * requests in flight up to drain_timeout_s, then return 0).  SIGUSR1 closes
+ * every listener, SIGUSR2 opens them again (same addresses and ports).
+ * Blocks those signals in the calling thread.
+ */
+int kura_server_run(struct kura_server *s);
+void kura_server_free(struct kura_server *s);
+
 /* ---- routing (router.c): a pure function of the path and method ---- */
 
 enum kura_route_id {
