@@ -33,7 +33,122 @@ struct kura_serve_limits {
 	unsigned body_timeout_s;      /* 30 */
 	unsigned idle_timeout_s;      /* 60 */
 	unsigned max_search_count;    /* _count is capped here: 100 */
+	unsigned handshake_timeout_s; /* 10: TLS handshake and first request's headers */
+	unsigned drain_timeout_s;     /* 30: SIGTERM waits this long for requests in flight */
 };
+
+/* Upper bounds of what a configuration may set (config.c refuses more). */
+#define KURA_SERVE_MAX_LISTENERS 16
+#define KURA_SERVE_MAX_THREADS 256
+#define KURA_SERVE_PATH 1024
+
+enum kura_mtls { KURA_MTLS_OFF = 0, KURA_MTLS_OPTIONAL, KURA_MTLS_REQUIRED };
+
+/* One `listen = ADDR:PORT [mtls=required|optional|off]` line. */
+struct kura_serve_listener {
+	char addr[256];  /* "0.0.0.0:8443", "[::1]:8443" as written */
+	char host[256];  /* the address part, brackets removed */
+	unsigned port;   /* 0: any free port (tests) */
+	int mtls;        /* enum kura_mtls; default KURA_MTLS_REQUIRED */
+};
+
+/* The whole INI file (docs/SERVE.md lists every key and default). */
+struct kura_serve_config {
+	struct kura_serve_listener listen[KURA_SERVE_MAX_LISTENERS];
+	unsigned nlisten;
+	unsigned threads;             /* 0 in the file or absent: number of CPUs */
+	char cert[KURA_SERVE_PATH], key[KURA_SERVE_PATH];
+	char client_ca[KURA_SERVE_PATH]; /* required unless every listener has mtls=off */
+	char crl[KURA_SERVE_PATH];    /* "" for none */
+	unsigned hsts_max_age;        /* 63072000 (two years) */
+	unsigned ticket_rotate_s;     /* 3600: session ticket keys replaced this often */
+	char vault_dir[KURA_SERVE_PATH], passphrase_file[KURA_SERVE_PATH];
+	struct kura_serve_limits limits;
+	char clamav_db[KURA_SERVE_PATH];
+	int scanning;                 /* 1 unless `scanning = off` */
+	char log[KURA_SERVE_PATH];    /* "" or "-": stderr */
+};
+
+/* Defaults: no listener, safe limits, scanning on. */
+void kura_serve_config_default(struct kura_serve_config *cfg);
+/*
+ * Read the INI file at path over the defaults.  Unknown sections and keys,
+ * bad values and missing required keys are refused with "path:line: what"
+ * (or "path: what") in err.  KURA_ENOTFOUND/KURA_EIO when the file cannot
+ * be read, KURA_EINVAL for its content.
+ */
+int kura_serve_config_load(const char *path, struct kura_serve_config *ret, char err[256]);
+/* "host:port" or "[v6]:port" [mtls=...] into a listener; KURA_EINVAL. */
+int kura_serve_parse_listen(const char *s, struct kura_serve_listener *ret);
+
+/* ---- the server (server.c) ---- */
+
+struct kura_server;
+/*
+ * Load the TLS contexts (one per mtls mode in use), the scanner (refused
+ * with zero signatures unless scanning = off) and open the vault once per
+ * event loop with pass.  Nothing listens yet.  err gets a one-line reason.
+ */
+int kura_server_new(const struct kura_serve_config *cfg, const char *pass, size_t passlen,
+		    struct kura_server **ret, char err[256]);
+/* Bind every listener in every loop (SO_REUSEPORT; a port 0 is chosen by
+ * the first loop and shared).  KURA_EIO with err on failure. */
+int kura_server_bind(struct kura_server *s, char err[256]);
+/* "https://ADDR:PORT" of listener i once bound, else "". */
+const char *kura_server_url(const struct kura_server *s, unsigned i);
+/*
+ * Run the loops until SIGTERM or SIGINT (graceful: stop accepting, finish
+ * requests in flight up to drain_timeout_s, then return 0).  SIGUSR1 closes
+ * every listener, SIGUSR2 opens them again (same addresses and ports).
+ * Blocks those signals in the calling thread.
+ */
+int kura_server_run(struct kura_server *s);
+void kura_server_free(struct kura_server *s);
+
+/* ---- routing (router.c): a pure function of the path and method ---- */
+
+enum kura_route_id {
+	KURA_ROUTE_NONE = 0, /* 404 */
+	KURA_ROUTE_HEALTHZ,
+	KURA_ROUTE_METRICS,
+	KURA_ROUTE_LOGIN,
+	KURA_ROUTE_LOGOUT,
+	KURA_ROUTE_ME,
+	KURA_ROUTE_LEDGER,
+	KURA_ROUTE_FHIR,
+	KURA_ROUTE_COUNT
+};
+
+/*
+ * Which route path (without the query) names, and whether method is
+ * allowed on it: returns the route (KURA_ROUTE_NONE for an unknown path,
+ * also for paths with "..", "//", NUL or control bytes), and sets
+ * *ret_allowed to 1 if method may be used there, else 0 (then the answer is
+ * 405 with the Allow header kura_route_allow gives).  Never reads beyond
+ * path's NUL; never allocates.
+ */
+int kura_route(const char *path, int method, int *ret_allowed);
+/* The Allow header value of a route ("GET, HEAD"), "" for NONE. */
+const char *kura_route_allow(int route);
+/* Its name for logs and metrics ("healthz", "fhir", "none"...). */
+const char *kura_route_name(int route);
+
+/* Dispatch a request (what server.c calls for every request): the route,
+ * 405/404 as JSON, /healthz and /metrics here, the other handlers of this
+ * header.  Returns the handler's result (nonzero: answer 500). */
+int kura_serve_dispatch(const struct kura_http_req *req, struct kura_http_resp *resp,
+			int *ret_route);
+
+/*
+ * Per-account rate limit (token bucket of [limits] rate_per_account, shared
+ * by every loop).  Who authenticates a request calls this with the account
+ * id: 0 if the request may go on, else KURA_EBUSY with resp filled (503,
+ * Retry-After).  Always 0 when the limit is 0 or outside the server (tests).
+ */
+int kura_serve_rate_account(const struct kura_http_req *req, const char *account,
+			    struct kura_http_resp *resp);
+/* Count an authentication failure for /metrics (session.c calls it). */
+void kura_serve_count_auth_failure(const struct kura_http_req *req);
 
 /* One event loop's state.  Each loop opens the vault itself (its own
  * SQLite connection); handlers use only their own loop's. */
@@ -47,6 +162,8 @@ struct kura_serve_thread {
 	void *server;                      /* server.c's own */
 	void *auth_cache;                  /* session.c's own: machine certificates' sessions;
 					    * NULL at start, freed by kura_serve_auth_cache_free */
+	struct kura_serve_metrics *metrics;  /* shared by the loops (serve_int.h); may be NULL */
+	struct kura_serve_limiter *limiter;  /* shared; NULL: no limits (tests) */
 };
 
 /* ---- who is asking (session.c; docs/formats/http-api.md) ---- */
