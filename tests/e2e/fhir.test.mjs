@@ -33,11 +33,27 @@ const schema = new SchemaValidator(JSON.parse(readFileSync(join(DATA, 'fhir-r4-s
 for (const f of ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json']) indexStructureDefinitionBundle(readJson(f));
 const validated = { schema: 0, medplum: 0, medplumForgiven: 0, medplumSkipped: new Set() };
 
+// FHIR JSON (R4 json.html) never has empty objects or arrays, nor nulls;
+// neither validator checks it.  Violations are collected here and asserted
+// by a test at the end.
+const emptyFound = new Set();
+function emptyCheck(x, what, path = '') {
+  if (x === null) emptyFound.add(`${what.replace(/\?.*/, '')}: null at ${path}`);
+  else if (Array.isArray(x)) {
+    if (!x.length) emptyFound.add(`${what.replace(/[?:].*/, '')}: empty array ${path}`);
+    x.forEach((y, i) => emptyCheck(y, what, `${path}[${i}]`));
+  } else if (typeof x === 'object') {
+    if (!Object.keys(x).length) emptyFound.add(`${what.replace(/[?:].*/, '')}: empty object ${path}`);
+    for (const [k, y] of Object.entries(x)) emptyCheck(y, what, path ? `${path}.${k}` : k);
+  }
+}
+
 // Asserts that `res` is a valid R4 resource by both validators.  skipMedplum:
 // a documented reason to leave medplum out (only for a body whose invalid
 // part is the official example's own data, which the server must keep as sent).
 function valid(res, what, { skipMedplum } = {}) {
   assert.ok(res && typeof res === 'object' && typeof res.resourceType === 'string', `${what}: not a resource: ${JSON.stringify(res)?.slice(0, 200)}`);
+  emptyCheck(res, what);
   const errs = schema.validate(res);
   assert.deepEqual(errs, [], `${what}: JSON schema: ${JSON.stringify(errs.slice(0, 3))}`);
   validated.schema++;
@@ -495,4 +511,30 @@ test('ledger over HTTP: the tree head, and an inclusion proof that kura verify-p
   writeFileSync(file, cons.body);
   const rc = run(['verify-proof', file, '--pubkey', join(v.path, 'ledger-pubkey.pem')]);
   assert.equal(rc.status, 0, `${rc.stdout}${rc.stderr}`);
+});
+
+// ---- checks that found bugs in the server (todo until fixed) ----
+
+test('the validators are not vacuous: they catch invalid resources', () => {
+  assert.throws(() => valid({ resourceType: 'Patient', gender: 'robot' }, 'bad gender'));
+  assert.throws(() => valid({ resourceType: 'Patient', birthDate: 'not-a-date' }, 'bad date'));
+  assert.throws(() => valid({ resourceType: 'Patient', foo: 1 }, 'unknown member'));
+  assert.throws(() => valid({ resourceType: 'Observation', code: { text: 'x' } }, 'no status'));
+});
+
+// src/serve/fhir.c resolve_ref()/patient_of() accept a subject (or patient)
+// naming any stored record whose type matches the reference, e.g. an
+// Observation whose subject is "Observation/<id>": it is stored under that
+// record's patient, but a patient/subject search never finds it.
+test('subject and patient must name a Patient (422 otherwise)', { todo: 'server bug: fhir.c patient_of() takes any record type as subject' }, async () => {
+  await refused(machine.create({ resourceType: 'Observation', body: { resourceType: 'Observation', status: 'final',
+    code: { text: 'x' }, subject: { reference: `Observation/${created.Observation}` } } }), 422, 'subject names an Observation');
+  await refused(machine.create({ resourceType: 'AllergyIntolerance', body: { resourceType: 'AllergyIntolerance',
+    patient: { reference: `Condition/${created.Condition}` } } }), 422, 'patient names a Condition');
+});
+
+// src/serve/fhir_search.c bundle() always writes "entry":[] — a search or
+// history with no match (or _count=0) answers an empty array.
+test('no FHIR answer had an empty array, an empty object or a null', { todo: 'server bug: fhir_search.c bundle() writes "entry":[] when nothing matches' }, () => {
+  assert.deepEqual([...emptyFound], []);
 });

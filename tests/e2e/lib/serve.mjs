@@ -70,7 +70,10 @@ export async function startServe(configFile, { listeners = 1, timeoutMs = 15_000
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LANG: 'C.UTF-8' } });
   let err = '';
   proc.stderr.on('data', (d) => { err += d; });
-  const exited = new Promise((res) => proc.on('exit', (code, sig) => res({ code, sig })));
+  // never outlive the test process (a failed before() or a crash)
+  const reap = () => { try { proc.kill('SIGKILL'); } catch { /* gone */ } };
+  process.once('exit', reap);
+  const exited = new Promise((res) => proc.on('exit', (code, sig) => { process.removeListener('exit', reap); res({ code, sig }); }));
   const s = {
     proc, exited, urls: [],
     stderr: () => err,
