@@ -523,6 +523,8 @@ static int take_body(struct kura_fhir_req *fr, const struct kura_fhir_type *t, s
 			       &b->stored, &b->j, &why);
 	if (!st)
 		st = patient_of(fr, t, b->j, b->patient, &why);
+	if (!st && (st = kura_fhir_scan(fr, t, b->j, b->patient)) != 0)
+		return st; /* answered (or an internal error) */
 	if (st > 0)
 		return kura_fhir_outcome(fr->resp, st, st == 400 ? "structure" : "processing", why)
 			       ? -1 : st;
@@ -718,7 +720,8 @@ int kura_fhir_handle(const struct kura_http_req *req, struct kura_http_resp *res
 	struct kura_http_auth au;
 	const struct kura_serve_thread *th = req->thread;
 	struct kura_fhir_req fr = {req, &au, resp, th->base_url ? th->base_url : "",
-				   th->limits->max_json_depth, th->limits->max_search_count};
+				   th->limits->max_json_depth, th->limits->max_search_count,
+				   th->scanner, th->scan_off, th->limits->max_bundle_entries, NULL, 0};
 	if (is_metadata(req)) /* the one answer that needs no authentication */
 		return kura_fhir_capability(resp, fr.base);
 	if (req->body_len > th->limits->max_body_bytes)

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sodium.h>
+
 #include "serve/fhir_int.h"
 #include "util/err.h"
 #include "util/fs.h"
@@ -27,6 +29,8 @@ struct fx {
 	struct kura_actor where;
 	struct kura_http_auth doc, clerk;
 	struct kura_http_resp resp;
+	struct kura_scanner *scanner;
+	int scan_off;
 };
 
 static void add(struct fx *f, const char *id, const char *role, const char *deps)
@@ -67,6 +71,12 @@ static int setup(void **state)
 	add(f, "clerk.ono", "clerk", "internal");
 	login(f, "dr.sato", &f->doc);
 	login(f, "clerk.ono", &f->clerk);
+	char db[4096], err[256];
+	unsigned sigs = 0;
+	const char *d = getenv("KURA_TEST_DATA");
+	snprintf(db, sizeof(db), "%s/clamav", d ? d : "tests/data");
+	if (kura_scan_open(db, &f->scanner, &sigs, err))
+		return -1;
 	kura_buf_init(&f->resp.body, KURA_HTTP_MAX_RESP_BODY);
 	*state = f;
 	return 0;
@@ -77,6 +87,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	char cmd[128];
 	kura_buf_release(&f->resp.body);
+	kura_scan_close(f->scanner);
 	kura_vault_close(f->v);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	if (system(cmd) != 0)
@@ -93,7 +104,8 @@ static int call_h(struct fx *f, struct kura_http_auth *au, int method, const cha
 {
 	struct kura_http_req req = {method, path, query, h, nh, (const uint8_t *)body,
 				    body ? strlen(body) : 0, NULL, NULL, 1};
-	struct kura_fhir_req fr = {&req, au, &f->resp, "https://kura.test", 64, 100};
+	struct kura_fhir_req fr = {&req, au, &f->resp, "https://kura.test", 64, 100,
+				   f->scanner, f->scan_off, 1000, NULL, 0};
 	f->resp.status = 0;
 	f->resp.nheaders = f->resp.store_used = 0;
 	kura_buf_reset(&f->resp.body);
@@ -414,6 +426,179 @@ static void test_denied_audited(void **state)
 	free(pat), free(obs), free(pbody), free(o);
 }
 
+/* ---- uploads are scanned (MW-01) ---- */
+
+static uint8_t *load_bytes(const char *rel, size_t *n)
+{
+	char path[4096];
+	struct kura_buf b;
+	const char *d = getenv("KURA_TEST_DATA");
+	snprintf(path, sizeof(path), "%s/%s", d ? d : "tests/data", rel);
+	kura_buf_init(&b, 64 * 1024 * 1024);
+	assert_int_equal(kura_fs_read(path, 64 * 1024 * 1024, &b), 0);
+	*n = b.len;
+	return b.data;
+}
+
+/* EICAR from its base64 form: the raw bytes never sit in the tree. */
+static uint8_t *eicar(size_t *n)
+{
+	size_t tl;
+	char *text = (char *)load_bytes("clamav/eicar.com.b64", &tl);
+	uint8_t *out = malloc(tl);
+	assert_int_equal(sodium_base642bin(out, tl, text, tl, "\r\n", n, NULL,
+					   sodium_base64_VARIANT_ORIGINAL), 0);
+	assert_int_equal(*n, 68);
+	free(text);
+	return out;
+}
+
+static char *b64(const uint8_t *p, size_t n)
+{
+	size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+	char *s = malloc(cap);
+	sodium_bin2base64(s, cap, p, n, sodium_base64_VARIANT_ORIGINAL);
+	return s;
+}
+
+static char *binary(const char *pid, const char *ct, const char *data)
+{
+	size_t cap = strlen(data) + 512;
+	char *s = malloc(cap);
+	snprintf(s, cap, "{\"resourceType\":\"Binary\",\"contentType\":\"%s\",\"securityContext\":"
+		   "{\"reference\":\"Patient/%s\"},\"data\":\"%s\"}", ct, pid, data);
+	return s;
+}
+
+static char *docref(const char *pid, const char *ct, const char *data)
+{
+	size_t cap = strlen(data) + 512;
+	char *s = malloc(cap);
+	snprintf(s, cap, "{\"resourceType\":\"DocumentReference\",\"status\":\"current\",\"subject\":"
+		   "{\"reference\":\"Patient/%s\"},\"content\":[{\"attachment\":{\"contentType\":"
+		   "\"%s\",\"title\":\"scan\",\"data\":\"%s\"}}]}", pid, ct, data);
+	return s;
+}
+
+static int count_malware(void *ctx, const struct kura_event_row *row)
+{
+	const struct kura_event *e = &row->ev;
+	if (strcmp(e->action, "write") == 0 && e->outcome == KURA_OUTCOME_MINOR &&
+	    e->severity == KURA_SEV_ALERT && strncmp(e->detail, "malware: Eicar-Test-Signature", 29) == 0)
+		++*(unsigned *)ctx;
+	return 0;
+}
+
+static unsigned malware_events(struct fx *f)
+{
+	unsigned n = 0;
+	struct kura_store *s = kura_vault_store(f->v);
+	assert_int_equal(s->ops->event_scan(s, 0, count_malware, &n), 0);
+	return n;
+}
+
+static void refused_as_malware(struct fx *f)
+{
+	json_t *j = answer(f);
+	json_t *issue = json_array_get(json_object_get(j, "issue"), 0);
+	assert_string_equal(json_string_value(json_object_get(issue, "code")), "security");
+	assert_non_null(strstr(json_string_value(json_object_get(issue, "diagnostics")),
+			       "Eicar-Test-Signature"));
+	json_decref(j);
+}
+
+static int type_total(struct fx *f, const char *path)
+{
+	assert_int_equal(call(f, KURA_HTTP_GET, path, NULL, NULL), 200);
+	json_t *j = answer(f);
+	int n = (int)json_integer_value(json_object_get(j, "total"));
+	json_decref(j);
+	return n;
+}
+
+static void test_upload_malware(void **state)
+{
+	struct fx *f = *state;
+	char pid[64], bid[64], path[160];
+	size_t n;
+	uint8_t *ev = eicar(&n);
+	char *ev64 = b64(ev, n), *pat = load("Patient-example.json"), *pbody = edit(pat, NULL, NULL);
+	create(f, "Patient", pbody, pid);
+	char *bin = binary(pid, "application/octet-stream", ev64), *doc = docref(pid, "text/plain", ev64);
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir/Binary", NULL, bin), 422);
+	refused_as_malware(f);
+	assert_int_equal(malware_events(f), 1);
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir/DocumentReference", NULL, doc), 422);
+	refused_as_malware(f);
+	assert_int_equal(malware_events(f), 2);
+	assert_int_equal(type_total(f, "/fhir/Binary"), 0);
+	assert_int_equal(type_total(f, "/fhir/DocumentReference"), 0);
+	/* an update that carries malware leaves the clean version current */
+	char *clean = binary(pid, "text/plain", "aGVsbG8=");
+	create(f, "Binary", clean, bid);
+	snprintf(path, sizeof(path), "/fhir/Binary/%s", bid);
+	assert_int_equal(call(f, KURA_HTTP_PUT, path, NULL, bin), 422);
+	assert_int_equal(malware_events(f), 3);
+	assert_int_equal(call(f, KURA_HTTP_GET, path, NULL, NULL), 200);
+	assert_string_equal(resp_header(f, "ETag"), "W/\"1\"");
+	/* bad base64 is refused, not stored */
+	char *bad = binary(pid, "text/plain", "aGVsbG8");
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir/Binary", NULL, bad), 400);
+	/* no scanner loaded (and scanning not turned off): refused, never stored unscanned */
+	struct kura_scanner *keep = f->scanner;
+	f->scanner = NULL;
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir/Binary", NULL, clean), 500);
+	/* scanning = off: nothing is scanned (the checklist reports it) */
+	f->scan_off = 1;
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir/Binary", NULL, bin), 201);
+	f->scan_off = 0;
+	f->scanner = keep;
+	free(ev), free(ev64), free(pat), free(pbody), free(bin), free(doc), free(clean), free(bad);
+}
+
+/* Create, read back, and compare the decoded data with the file. */
+static void round_trip(struct fx *f, const char *type, const char *body, const uint8_t *file,
+		       size_t n)
+{
+	char id[64], path[160];
+	size_t len = 0;
+	create(f, type, body, id);
+	snprintf(path, sizeof(path), "/fhir/%s/%s", type, id);
+	assert_int_equal(call(f, KURA_HTTP_GET, path, NULL, NULL), 200);
+	json_t *j = answer(f), *d = json_object_get(j, "data");
+	if (!d)
+		d = json_object_get(json_object_get(json_array_get(json_object_get(j, "content"), 0),
+						    "attachment"), "data");
+	uint8_t *out = malloc(n + 16);
+	assert_int_equal(sodium_base642bin(out, n + 16, json_string_value(d), json_string_length(d),
+					   NULL, &len, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(out, file, n);
+	free(out);
+	json_decref(j);
+}
+
+static void test_upload_clean(void **state)
+{
+	struct fx *f = *state;
+	char pid[64];
+	size_t np, nd;
+	uint8_t *pdf = load_bytes("pdfjs-helloworld.pdf", &np);
+	uint8_t *dcm = load_bytes("dicom/CT_small.dcm", &nd);
+	char *pdf64 = b64(pdf, np), *dcm64 = b64(dcm, nd);
+	char *pat = load("Patient-example.json"), *pbody = edit(pat, NULL, NULL);
+	create(f, "Patient", pbody, pid);
+	char *b1 = binary(pid, "application/pdf", pdf64), *b2 = binary(pid, "application/dicom", dcm64);
+	char *d1 = docref(pid, "application/pdf", pdf64), *d2 = docref(pid, "application/dicom", dcm64);
+	round_trip(f, "Binary", b1, pdf, np);
+	round_trip(f, "Binary", b2, dcm, nd);
+	round_trip(f, "DocumentReference", d1, pdf, np);
+	round_trip(f, "DocumentReference", d2, dcm, nd);
+	assert_int_equal(malware_events(f), 0);
+	free(pdf), free(dcm), free(pdf64), free(dcm64), free(pat), free(pbody);
+	free(b1), free(b2), free(d1), free(d2);
+}
+
 static void test_dates(void **state)
 {
 	int64_t lo, hi;
@@ -440,6 +625,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retracted_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_denied_audited, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upload_malware, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upload_clean, setup, teardown),
 	};
 	if (kura_crypto_init())
 		return 1;
