@@ -457,8 +457,8 @@ int kura_access_finish(struct kura_access *a, struct kura_access_txn *t, int r,
 	r = kura_txn_finish(t->t, r, ret_sth);
 	for (unsigned i = 0; i < t->n; i++) {
 		int e = kura_access_record(a, &t->notes[i]);
-		if (e && (!r || r == KURA_EDENIED))
-			r = e; /* as deny(): a denial that was not recorded is an error */
+		if (e)
+			r = e; /* as deny(): a refusal that was not recorded is an error */
 	}
 	free(t);
 	return r;

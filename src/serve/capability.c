@@ -66,8 +66,8 @@ static json_t *statement(const char *base)
 		"resourceType", "CapabilityStatement", "status", "active", "date", "2026-12-02",
 		"kind", "instance", "publisher", "kura", "software", "name", "kura",
 		"implementation", "description",
-		"kura medical-records vault; not implemented: delete, patch, batch and "
-		"transaction Bundles, AuditEvent, conditional interactions, _include, sorting",
+		"kura medical-records vault; not implemented: delete, patch, conditional "
+		"interactions, _include, sorting",
 		"url", base, "fhirVersion", "4.0.1", "format", "application/fhir+json", "json",
 		"rest", "mode", "server", "documentation",
 		"every request is authenticated, authorized and audited; writes also create a Provenance",
@@ -81,6 +81,17 @@ int kura_fhir_capability(struct kura_http_resp *resp, const char *base)
 	char url[512];
 	snprintf(url, sizeof(url), "%s/fhir", base);
 	json_t *cs = statement(url);
+	json_t *rest = json_array_get(json_object_get(cs, "rest"), 0);
+	if (rest && json_object_set_new(rest, "interaction",
+					json_pack("[{s:s, s:s}, {s:s, s:s}]", "code", "transaction",
+						  "documentation", "atomic: one vault transaction",
+						  "code", "batch", "documentation",
+						  "each entry on its own")))
+		rest = NULL;
+	if (!rest) {
+		json_decref(cs);
+		cs = NULL;
+	}
 	char *text = cs ? json_dumps(cs, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(cs);
 	if (!text)

@@ -79,6 +79,8 @@ int kura_fhir_prepare(const uint8_t *body, size_t len, const char *type, unsigne
  * meta.lastUpdated of this version added (in that order after
  * resourceType).  KURA_ECORRUPT if stored is not an object. */
 int kura_fhir_render(const struct kura_leaf *l, struct kura_slice stored, struct kura_buf *out);
+/* Content-Type application/fhir+json or application/json (any parameters). */
+int kura_fhir_content_type_ok(const struct kura_http_req *req);
 /* Append s as a JSON string. */
 int kura_fhir_append_str(struct kura_buf *b, const char *s);
 
@@ -110,6 +112,11 @@ int kura_fhir_date_range(const char *s, int64_t *lo, int64_t *hi);
  */
 int kura_fhir_scan(struct kura_fhir_req *fr, const struct kura_fhir_type *t, const json_t *j,
 		   const char *patient);
+
+/* ---- fhir_bundle.c ---- */
+
+/* POST /fhir: a batch or transaction Bundle (docs/FHIR.md "Bundles"). */
+int kura_fhir_bundle(struct kura_fhir_req *fr);
 
 /* ---- capability.c ---- */
 

@@ -31,6 +31,7 @@ struct fx {
 	struct kura_http_resp resp;
 	struct kura_scanner *scanner;
 	int scan_off;
+	unsigned max_entries;
 };
 
 static void add(struct fx *f, const char *id, const char *role, const char *deps)
@@ -78,6 +79,7 @@ static int setup(void **state)
 	if (kura_scan_open(db, &f->scanner, &sigs, err))
 		return -1;
 	kura_buf_init(&f->resp.body, KURA_HTTP_MAX_RESP_BODY);
+	f->max_entries = 1000;
 	*state = f;
 	return 0;
 }
@@ -105,7 +107,7 @@ static int call_h(struct fx *f, struct kura_http_auth *au, int method, const cha
 	struct kura_http_req req = {method, path, query, h, nh, (const uint8_t *)body,
 				    body ? strlen(body) : 0, NULL, NULL, 1};
 	struct kura_fhir_req fr = {&req, au, &f->resp, "https://kura.test", 64, 100,
-				   f->scanner, f->scan_off, 1000, NULL, 0};
+				   f->scanner, f->scan_off, f->max_entries, NULL, 0};
 	f->resp.status = 0;
 	f->resp.nheaders = f->resp.store_used = 0;
 	kura_buf_reset(&f->resp.body);
@@ -197,6 +199,10 @@ static void test_metadata(void **state)
 						     "resource"), *r;
 	size_t i;
 	assert_string_equal(json_string_value(json_object_get(j, "fhirVersion")), "4.0.1");
+	json_t *ri = json_object_get(json_array_get(json_object_get(j, "rest"), 0), "interaction");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ri, 0), "code")),
+			    "transaction");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ri, 1), "code")), "batch");
 	assert_int_equal(json_array_size(res), 10);
 	json_array_foreach(res, i, r) {
 		json_t *in = json_object_get(r, "interaction");
@@ -599,6 +605,182 @@ static void test_upload_clean(void **state)
 	free(b1), free(b2), free(d1), free(d2);
 }
 
+/* ---- batch and transaction Bundles ---- */
+
+static json_t *entry_post(const char *full_url, json_t *res)
+{
+	return json_pack("{s:s?, s:o, s:{s:s, s:s}}", "fullUrl", full_url, "resource", res,
+			 "request", "method", "POST", "url",
+			 json_string_value(json_object_get(res, "resourceType")));
+}
+
+static json_t *obs_for(const char *obs_text, const char *ref)
+{
+	json_t *o = json_loads(obs_text, 0, NULL);
+	json_object_del(o, "id");
+	json_object_set_new(o, "subject", json_pack("{s:s}", "reference", ref));
+	return o;
+}
+
+static int post_bundle(struct fx *f, struct kura_http_auth *au, json_t *b)
+{
+	char *text = json_dumps(b, JSON_PRESERVE_ORDER);
+	int st = call_h(f, au, KURA_HTTP_POST, "/fhir", NULL, text, json_ct, 1);
+	free(text);
+	return st;
+}
+
+static const char *entry_status(json_t *j, size_t i)
+{
+	return json_string_value(json_object_get(
+		json_object_get(json_array_get(json_object_get(j, "entry"), i), "response"), "status"));
+}
+
+static void test_transaction(void **state)
+{
+	struct fx *f = *state;
+	char *gimei = load("patients-ts-gimei-transaction.json"), *obs = load("Observation-example.json");
+	json_t *b = json_loads(gimei, JSON_PRESERVE_ORDER, NULL), *entries = json_object_get(b, "entry");
+	const char *u1 = json_string_value(json_object_get(json_array_get(entries, 0), "fullUrl"));
+	const char *u2 = json_string_value(json_object_get(json_array_get(entries, 1), "fullUrl"));
+	/* Observations first: they wait for the Patients they name */
+	json_array_insert_new(entries, 0, entry_post(NULL, obs_for(obs, u1)));
+	json_array_insert_new(entries, 1, entry_post(NULL, obs_for(obs, u2)));
+	assert_int_equal(post_bundle(f, &f->doc, b), 200);
+	json_t *j = answer(f);
+	assert_string_equal(json_string_value(json_object_get(j, "type")), "transaction-response");
+	assert_int_equal(json_array_size(json_object_get(j, "entry")), 12);
+	for (size_t i = 0; i < 12; i++)
+		assert_string_equal(entry_status(j, i), "201 Created");
+	/* the first Observation's subject is the first Patient's new id */
+	const char *loc = json_string_value(json_object_get(json_object_get(
+		json_array_get(json_object_get(j, "entry"), 2), "response"), "location"));
+	const char *p = strstr(loc, "/fhir/Patient/");
+	char pid[64], q[128];
+	snprintf(pid, sizeof(pid), "%.36s", p + 14);
+	snprintf(q, sizeof(q), "patient=Patient/%s", pid);
+	assert_int_equal(total(f, q), 1);
+	assert_int_equal(type_total(f, "/fhir/Patient"), 10);
+	assert_true(type_total(f, "/fhir/Provenance") >= 12);
+	/* the Japanese names round-trip through the transaction */
+	snprintf(q, sizeof(q), "/fhir/Patient/%s", pid);
+	assert_int_equal(call(f, KURA_HTTP_GET, q, NULL, NULL), 200);
+	assert_non_null(strstr((const char *)f->resp.body.data, "\"大平 澪保\""));
+	json_decref(j);
+	json_decref(b);
+	free(gimei), free(obs);
+}
+
+static void test_transaction_atomic(void **state)
+{
+	struct fx *f = *state;
+	char *pat = load("Patient-example.json"), *obs = load("Observation-example.json");
+	json_t *p = json_loads(pat, 0, NULL);
+	unsigned before = 0, after = 0;
+	struct kura_store *s = kura_vault_store(f->v);
+	json_object_del(p, "id");
+	/* one bad entry (a subject that does not resolve): nothing is stored */
+	json_t *b = json_pack("{s:s, s:s, s:[o, o]}", "resourceType", "Bundle", "type", "transaction",
+			      "entry", entry_post("urn:uuid:11111111-1111-4111-8111-111111111111",
+						  json_deep_copy(p)),
+			      entry_post(NULL, obs_for(obs, "Patient/0190aaaa-0000-7000-8000-000000000000")));
+	assert_int_equal(post_bundle(f, &f->doc, b), 422);
+	json_t *j = answer(f);
+	assert_string_equal(json_string_value(json_object_get(j, "resourceType")), "OperationOutcome");
+	json_decref(j);
+	json_decref(b);
+	assert_int_equal(type_total(f, "/fhir/Patient"), 0);
+	assert_int_equal(type_total(f, "/fhir/Provenance"), 0);
+	/* a denial inside aborts everything and is recorded */
+	assert_int_equal(s->ops->event_scan(s, 0, count_cb, &before), 0);
+	b = json_pack("{s:s, s:s, s:[o, o]}", "resourceType", "Bundle", "type", "transaction", "entry",
+		      entry_post("urn:uuid:22222222-2222-4222-8222-222222222222", json_deep_copy(p)),
+		      entry_post(NULL, obs_for(obs, "urn:uuid:22222222-2222-4222-8222-222222222222")));
+	assert_int_equal(post_bundle(f, &f->clerk, b), 403);
+	assert_int_equal(s->ops->event_scan(s, 0, count_cb, &after), 0);
+	assert_int_equal(after, before + 1);
+	assert_int_equal(type_total(f, "/fhir/Patient"), 0);
+	json_decref(b);
+	/* malware inside: refused, audited, nothing stored */
+	size_t n;
+	uint8_t *ev = eicar(&n);
+	char *ev64 = b64(ev, n);
+	json_t *bin = json_pack("{s:s, s:s, s:{s:s}, s:s}", "resourceType", "Binary", "contentType",
+				"text/plain", "securityContext", "reference",
+				"urn:uuid:33333333-3333-4333-8333-333333333333", "data", ev64);
+	b = json_pack("{s:s, s:s, s:[o, o]}", "resourceType", "Bundle", "type", "transaction", "entry",
+		      entry_post("urn:uuid:33333333-3333-4333-8333-333333333333", json_deep_copy(p)),
+		      entry_post(NULL, bin));
+	assert_int_equal(post_bundle(f, &f->doc, b), 422);
+	refused_as_malware(f);
+	assert_int_equal(malware_events(f), 1);
+	assert_int_equal(type_total(f, "/fhir/Patient"), 0);
+	json_decref(b);
+	/* entries that name each other in a cycle; DELETE; too many entries */
+	b = json_pack("{s:s, s:s, s:[o]}", "resourceType", "Bundle", "type", "transaction", "entry",
+		      entry_post("urn:uuid:44444444-4444-4444-8444-444444444444",
+				 obs_for(obs, "urn:uuid:44444444-4444-4444-8444-444444444444")));
+	assert_int_equal(post_bundle(f, &f->doc, b), 400);
+	json_array_append_new(json_object_get(b, "entry"),
+			      json_pack("{s:{s:s, s:s}}", "request", "method", "DELETE", "url",
+					"Patient/x"));
+	assert_int_equal(post_bundle(f, &f->doc, b), 405);
+	f->max_entries = 1;
+	assert_int_equal(post_bundle(f, &f->doc, b), 413);
+	f->max_entries = 1000;
+	json_decref(b);
+	assert_int_equal(type_total(f, "/fhir/Observation"), 0);
+	json_decref(p);
+	free(pat), free(obs), free(ev), free(ev64);
+}
+
+static void test_batch(void **state)
+{
+	struct fx *f = *state;
+	char pid[64], url[128];
+	char *pat = load("Patient-example.json"), *pbody = edit(pat, NULL, NULL);
+	create(f, "Patient", pbody, pid);
+	snprintf(url, sizeof(url), "Patient/%s", pid);
+	json_t *p = json_loads(pbody, 0, NULL);
+	json_t *b = json_pack("{s:s, s:s, s:[o, {s:{s:s, s:s}}, {s:{s:s, s:s}}, {s:{s:s, s:s}}, "
+			      "{s:{s:s, s:s}}]}", "resourceType", "Bundle", "type", "batch", "entry",
+			      entry_post(NULL, p), "request", "method", "GET", "url", url,
+			      "request", "method", "GET", "url", "Patient/no-such-id",
+			      "request", "method", "DELETE", "url", url,
+			      "request", "method", "GET", "url", "Patient?_count=1");
+	assert_int_equal(post_bundle(f, &f->doc, b), 200);
+	json_t *j = answer(f);
+	assert_string_equal(json_string_value(json_object_get(j, "type")), "batch-response");
+	assert_string_equal(entry_status(j, 0), "201 Created");
+	assert_string_equal(entry_status(j, 1), "200 OK");
+	assert_string_equal(entry_status(j, 2), "404 Not Found");
+	assert_string_equal(entry_status(j, 3), "405 Method Not Allowed");
+	assert_string_equal(entry_status(j, 4), "200 OK");
+	json_t *e1 = json_array_get(json_object_get(j, "entry"), 1);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(e1, "resource"), "id")),
+			    pid);
+	json_t *e2 = json_array_get(json_object_get(j, "entry"), 2);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+				    json_object_get(e2, "response"), "outcome"), "resourceType")),
+			    "OperationOutcome");
+	json_decref(j);
+	json_decref(b);
+	assert_int_equal(type_total(f, "/fhir/Patient"), 2);
+	/* not a Bundle, or a Bundle of another type; a Bundle inside is not followed */
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir", NULL, pbody), 400);
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir", NULL,
+			      "{\"resourceType\":\"Bundle\",\"type\":\"collection\"}"), 400);
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir", NULL,
+			      "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[{\"request\":"
+			      "{\"method\":\"POST\",\"url\":\"\"},\"resource\":{\"resourceType\":"
+			      "\"Bundle\",\"type\":\"batch\"}}]}"), 200);
+	j = answer(f);
+	assert_string_equal(entry_status(j, 0), "404 Not Found");
+	json_decref(j);
+	assert_int_equal(call(f, KURA_HTTP_GET, "/fhir", NULL, NULL), 405);
+	free(pat), free(pbody);
+}
+
 static void test_dates(void **state)
 {
 	int64_t lo, hi;
@@ -627,6 +809,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_denied_audited, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_malware, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_clean, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transaction_atomic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 	};
 	if (kura_crypto_init())
 		return 1;
