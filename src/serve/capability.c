@@ -55,11 +55,26 @@ static json_t *resource(const struct kura_fhir_type *t)
 			 "conditionalDelete", "not-supported", "searchParam", search_params(t));
 }
 
+/* AuditEvent: read and search for auditors, from the audit trail. */
+static json_t *audit_resource(void)
+{
+	return json_pack("{s:s, s:s, s:[{s:s}, {s:s}], s:[{s:s, s:s}, {s:s, s:s, s:s}, "
+			 "{s:s, s:s}, {s:s, s:s}]}", "type", "AuditEvent", "documentation",
+			 "the audit trail, for roles with the audit permission; every reading "
+			 "is recorded; id is the event's ledger leaf index",
+			 "interaction", "code", "read", "code", "search-type", "searchParam",
+			 "name", "patient", "type", "reference", "name", "agent", "type", "token",
+			 "documentation", "the account id", "name", "date", "type", "date",
+			 "name", "_count", "type", "number");
+}
+
 static json_t *statement(const char *base)
 {
 	json_t *res = json_array();
 	for (const struct kura_fhir_type *t = kura_fhir_types; res && t->name; t++)
 		json_array_append_new(res, resource(t));
+	if (res)
+		json_array_append_new(res, audit_resource());
 	return json_pack(
 		"{s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:s}, s:s, s:[s, s], s:[{s:s, s:s, "
 		"s:{s:[{s:[{s:s, s:s}]}], s:s}, s:o}]}",

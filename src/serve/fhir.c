@@ -723,6 +723,8 @@ int kura_fhir_dispatch(struct kura_fhir_req *fr)
 		return on_base(fr);
 	if (p.n == 1 && strcmp(p.seg[0], "metadata") == 0)
 		return get ? kura_fhir_capability(fr->resp, fr->base) : not_allowed(fr);
+	if (strcmp(p.seg[0], "AuditEvent") == 0 && p.n <= 2)
+		return kura_fhir_audit(fr, p.n == 2 ? p.seg[1] : NULL);
 	const struct kura_fhir_type *t = kura_fhir_type_find(p.seg[0]);
 	if (!t)
 		return kura_fhir_outcome(fr->resp, 404, "not-supported",

@@ -113,6 +113,17 @@ int kura_fhir_date_range(const char *s, int64_t *lo, int64_t *hi);
 int kura_fhir_scan(struct kura_fhir_req *fr, const struct kura_fhir_type *t, const json_t *j,
 		   const char *patient);
 
+/* ,"link":[self, next, previous] of a searchset page at path (the
+ * request's query with _count and _offset replaced). */
+int kura_fhir_links(struct kura_fhir_req *fr, struct kura_buf *b, const char *path, size_t total,
+		    unsigned count, unsigned offset);
+
+/* ---- fhir_audit.c ---- */
+
+/* GET /fhir/AuditEvent/{id} and GET /fhir/AuditEvent?... for auditors
+ * (the audit permission), from the audit trail; id NULL for a search. */
+int kura_fhir_audit(struct kura_fhir_req *fr, const char *id);
+
 /* ---- fhir_bundle.c ---- */
 
 /* POST /fhir: a batch or transaction Bundle (docs/FHIR.md "Bundles"). */

@@ -27,7 +27,7 @@ struct fx {
 	char dir[64];
 	struct kura_vault *v;
 	struct kura_actor where;
-	struct kura_http_auth doc, clerk;
+	struct kura_http_auth doc, clerk, auditor;
 	struct kura_http_resp resp;
 	struct kura_scanner *scanner;
 	int scan_off;
@@ -72,6 +72,8 @@ static int setup(void **state)
 	add(f, "clerk.ono", "clerk", "internal");
 	login(f, "dr.sato", &f->doc);
 	login(f, "clerk.ono", &f->clerk);
+	add(f, "audit.kato", "auditor", "internal");
+	login(f, "audit.kato", &f->auditor);
 	char db[4096], err[256];
 	unsigned sigs = 0;
 	const char *d = getenv("KURA_TEST_DATA");
@@ -203,11 +205,15 @@ static void test_metadata(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(ri, 0), "code")),
 			    "transaction");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(ri, 1), "code")), "batch");
-	assert_int_equal(json_array_size(res), 10);
+	assert_int_equal(json_array_size(res), 11);
 	json_array_foreach(res, i, r) {
 		json_t *in = json_object_get(r, "interaction");
+		if (i == 10) {
+			assert_string_equal(json_string_value(json_object_get(r, "type")), "AuditEvent");
+			assert_int_equal(json_array_size(in), 2);
+			continue;
+		}
 		assert_int_equal(json_array_size(in), 7);
-		assert_string_not_equal(json_string_value(json_object_get(r, "type")), "AuditEvent");
 		assert_true(json_is_false(json_object_get(r, "updateCreate")));
 	}
 	json_decref(j);
@@ -371,7 +377,7 @@ static void test_errors(void **state)
 	memset(deep + n + 70, ']', 70);
 	memcpy(deep + n + 140, "}", 2);
 	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir/Patient", NULL, deep), 400);
-	assert_int_equal(call(f, KURA_HTTP_GET, "/fhir/AuditEvent", NULL, NULL), 404);
+	assert_int_equal(call(f, KURA_HTTP_GET, "/fhir/AuditEvent", NULL, NULL), 403);
 	assert_int_equal(call(f, KURA_HTTP_DELETE, "/fhir/Patient/x", NULL, NULL), 405);
 	assert_int_equal(call(f, KURA_HTTP_GET, "/other", NULL, NULL), 404);
 	json_t *j = answer(f);
@@ -781,6 +787,93 @@ static void test_batch(void **state)
 	free(pat), free(pbody);
 }
 
+/* ---- AuditEvent for auditors ---- */
+
+struct ev_count {
+	const char *actor, *action;
+	int outcome;
+	unsigned n;
+};
+
+static int count_ev(void *ctx, const struct kura_event_row *row)
+{
+	struct ev_count *c = ctx;
+	if (strcmp(row->ev.actor, c->actor) == 0 && strcmp(row->ev.action, c->action) == 0 &&
+	    row->ev.outcome == c->outcome)
+		c->n++;
+	return 0;
+}
+
+static unsigned events_of(struct fx *f, const char *actor, const char *action, int outcome)
+{
+	struct ev_count c = {actor, action, outcome, 0};
+	struct kura_store *s = kura_vault_store(f->v);
+	assert_int_equal(s->ops->event_scan(s, 0, count_ev, &c), 0);
+	return c.n;
+}
+
+static int audit_total(struct fx *f, const char *query)
+{
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_GET, "/fhir/AuditEvent", query, NULL,
+				NULL, 0), 200);
+	json_t *j = answer(f);
+	int n = (int)json_integer_value(json_object_get(j, "total"));
+	json_t *e0 = json_object_get(json_array_get(json_object_get(j, "entry"), 0), "resource");
+	if (n)
+		assert_string_equal(json_string_value(json_object_get(e0, "resourceType")),
+				    "AuditEvent");
+	json_decref(j);
+	return n;
+}
+
+static void test_audit_events(void **state)
+{
+	struct fx *f = *state;
+	char pid[64], q[160], id[32], path[96];
+	char *pat = load("Patient-example.json"), *pbody = edit(pat, NULL, NULL);
+	create(f, "Patient", pbody, pid);
+	/* not an auditor: 403, and the attempt is recorded */
+	unsigned denied = events_of(f, "dr.sato", "audit-search", KURA_OUTCOME_MINOR);
+	assert_int_equal(call(f, KURA_HTTP_GET, "/fhir/AuditEvent", "agent=dr.sato", NULL), 403);
+	assert_int_equal(events_of(f, "dr.sato", "audit-search", KURA_OUTCOME_MINOR), denied + 1);
+	/* an auditor searches; each reading is recorded */
+	unsigned reads = events_of(f, "audit.kato", "audit-search", KURA_OUTCOME_SUCCESS);
+	assert_true(audit_total(f, "agent=dr.sato") >= 3);
+	assert_int_equal(events_of(f, "audit.kato", "audit-search", KURA_OUTCOME_SUCCESS), reads + 1);
+	snprintf(q, sizeof(q), "patient=Patient/%s", pid);
+	assert_true(audit_total(f, q) >= 2); /* the write and its Provenance */
+	assert_true(audit_total(f, "date=ge2020-01-01&agent=dr.sato") >= 3);
+	assert_int_equal(audit_total(f, "date=lt2000-01-01"), 0);
+	/* paging */
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_GET, "/fhir/AuditEvent", "_count=1",
+				NULL, NULL, 0), 200);
+	json_t *j = answer(f);
+	json_t *e0 = json_array_get(json_object_get(j, "entry"), 0);
+	assert_int_equal(json_array_size(json_object_get(j, "entry")), 1);
+	snprintf(id, sizeof(id), "%s",
+		 json_string_value(json_object_get(json_object_get(e0, "resource"), "id")));
+	json_decref(j);
+	/* read one by its leaf index */
+	snprintf(path, sizeof(path), "/fhir/AuditEvent/%s", id);
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_GET, path, NULL, NULL, NULL, 0), 200);
+	j = answer(f);
+	assert_string_equal(json_string_value(json_object_get(j, "resourceType")), "AuditEvent");
+	assert_string_equal(json_string_value(json_object_get(j, "id")), id);
+	json_decref(j);
+	snprintf(path, sizeof(path), "/fhir/AuditEvent/kura-%s", id);
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_GET, path, NULL, NULL, NULL, 0), 200);
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_GET, "/fhir/AuditEvent/99999999", NULL,
+				NULL, NULL, 0), 404);
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_GET, "/fhir/AuditEvent", "family=x",
+				NULL, NULL, 0), 400);
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_POST, "/fhir/AuditEvent", NULL, "{}",
+				json_ct, 1), 405);
+	/* an auditor reads the trail, not the records */
+	snprintf(path, sizeof(path), "/fhir/Patient/%s", pid);
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_GET, path, NULL, NULL, NULL, 0), 403);
+	free(pat), free(pbody);
+}
+
 static void test_dates(void **state)
 {
 	int64_t lo, hi;
@@ -812,6 +905,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction_atomic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_events, setup, teardown),
 	};
 	if (kura_crypto_init())
 		return 1;
