@@ -30,21 +30,27 @@ int kura_access_record(struct kura_access *a, const struct kura_event *e)
 	return kura_txn_finish(t, r, NULL);
 }
 
+static void denial_event(struct kura_access *a, struct kura_event *e, const char *action,
+			 const char *patient, const struct kura_leaf *l, const char *why)
+{
+	base_event(a, e, action);
+	e->outcome = KURA_OUTCOME_MINOR;
+	e->severity = KURA_SEV_WARNING;
+	KURA_AUDIT_SET(e->patient_id, patient ? patient : l ? l->patient_id : "");
+	if (l) {
+		KURA_AUDIT_SET(e->record_id, l->record_id);
+		e->version = l->version;
+	}
+	KURA_AUDIT_SET(e->detail, why ? why : "denied");
+	a->why = why;
+}
+
 /* Record a denial; returns KURA_EDENIED unless recording itself failed. */
 static int deny(struct kura_access *a, const char *action, const char *patient,
 		const struct kura_leaf *l, const char *why)
 {
 	struct kura_event e;
-	base_event(a, &e, action);
-	e.outcome = KURA_OUTCOME_MINOR;
-	e.severity = KURA_SEV_WARNING;
-	KURA_AUDIT_SET(e.patient_id, patient ? patient : l ? l->patient_id : "");
-	if (l) {
-		KURA_AUDIT_SET(e.record_id, l->record_id);
-		e.version = l->version;
-	}
-	KURA_AUDIT_SET(e.detail, why ? why : "denied");
-	a->why = why;
+	denial_event(a, &e, action, patient, l, why);
 	int r = kura_access_record(a, &e);
 	return r ? r : KURA_EDENIED;
 }
@@ -418,4 +424,135 @@ int kura_access_about(struct kura_access *a, enum kura_action act, const char *a
 	if (detail)
 		KURA_AUDIT_SET(e.detail, detail);
 	return kura_access_record(a, &e);
+}
+
+/* ---- transactions of several writes ---- */
+
+struct kura_access_txn {
+	struct kura_txn *t;
+	unsigned n;
+	struct kura_event notes[KURA_ACCESS_TXN_NOTES];
+};
+
+int kura_access_begin(struct kura_access *a, struct kura_access_txn **ret)
+{
+	struct kura_access_txn *x = calloc(1, sizeof(*x));
+	*ret = NULL;
+	if (!x)
+		return KURA_ENOMEM;
+	int r = kura_txn_begin(a->v, &x->t);
+	if (r) {
+		free(x);
+		return r;
+	}
+	*ret = x;
+	return 0;
+}
+
+int kura_access_finish(struct kura_access *a, struct kura_access_txn *t, int r,
+		       struct kura_sth *ret_sth)
+{
+	if (!r)
+		r = kura_auth_touch(t->t, a->id);
+	r = kura_txn_finish(t->t, r, ret_sth);
+	for (unsigned i = 0; i < t->n; i++) {
+		int e = kura_access_record(a, &t->notes[i]);
+		if (e)
+			r = e; /* as deny(): a refusal that was not recorded is an error */
+	}
+	free(t);
+	return r;
+}
+
+int kura_access_txn_note(struct kura_access *a, struct kura_access_txn *t,
+			 const struct kura_event *e)
+{
+	(void)a;
+	if (t->n == KURA_ACCESS_TXN_NOTES)
+		return KURA_ETOOBIG;
+	t->notes[t->n++] = *e;
+	return 0;
+}
+
+/* check() inside t: the denial is noted, recorded when t ends. */
+static int txn_check(struct kura_access *a, struct kura_access_txn *t, enum kura_action act,
+		     const char *action, const char *patient, const char *type,
+		     const struct kura_leaf *l)
+{
+	struct kura_event e;
+	const char *why = NULL;
+	int r = kura_authz_check(a->v, a->id, act, patient, type, &a->how, &why);
+	if (r != KURA_EDENIED)
+		return r;
+	denial_event(a, &e, action, patient, l, why);
+	r = kura_access_txn_note(a, t, &e);
+	return r ? r : KURA_EDENIED;
+}
+
+int kura_access_txn_locate(struct kura_access *a, struct kura_access_txn *t, const char *record,
+			   uint32_t version, struct kura_leaf *ret)
+{
+	(void)a;
+	return kura_txn_locate(t->t, record, version, ret);
+}
+
+int kura_access_txn_put(struct kura_access *a, struct kura_access_txn *t, const char *patient,
+			const char *type, const char *content_type, const uint8_t *content,
+			size_t len, const struct kura_write *w, struct kura_written *ret)
+{
+	struct kura_event e;
+	struct kura_write aw = *w;
+	memset(ret, 0, sizeof(*ret));
+	int r = txn_check(a, t, KURA_ACT_WRITE, "write", patient, type, NULL);
+	if (!r && w->confirm)
+		r = txn_check(a, t, KURA_ACT_CONFIRM, "write", patient, type, NULL);
+	if (r)
+		return r;
+	base_event(a, &e, "write");
+	note_how(&e, a->how);
+	aw.audit = &e;
+	r = kura_patient_register(t->t, a->id, patient);
+	return r ? r : kura_txn_put(t->t, patient, type, content_type, content, len, &aw, ret);
+}
+
+int kura_access_txn_put_provenance(struct kura_access *a, struct kura_access_txn *t,
+				   const char *patient, const char *of_type,
+				   const uint8_t *content, size_t len,
+				   const struct kura_write *w, struct kura_written *ret)
+{
+	struct kura_event e;
+	struct kura_write aw = *w;
+	memset(ret, 0, sizeof(*ret));
+	/* As kura_access_put_provenance: authorized by the write it describes. */
+	int r = txn_check(a, t, KURA_ACT_WRITE, "write", patient, of_type, NULL);
+	if (r)
+		return r;
+	base_event(a, &e, "write");
+	note_how(&e, a->how);
+	KURA_AUDIT_SET(e.detail, "provenance of a write");
+	aw.audit = &e;
+	aw.confirm = 0;
+	return kura_txn_put(t->t, patient, "Provenance", "application/fhir+json", content, len, &aw,
+			    ret);
+}
+
+int kura_access_txn_amend(struct kura_access *a, struct kura_access_txn *t, const char *record,
+			  const uint8_t *content, size_t len, const struct kura_write *w,
+			  struct kura_written *ret)
+{
+	struct kura_leaf l;
+	struct kura_event e;
+	struct kura_write aw = *w;
+	memset(ret, 0, sizeof(*ret));
+	int r = kura_txn_locate(t->t, record, 0, &l);
+	if (!r)
+		r = txn_check(a, t, KURA_ACT_WRITE, "write", l.patient_id, l.type, &l);
+	if (!r && w->confirm)
+		r = txn_check(a, t, KURA_ACT_CONFIRM, "write", l.patient_id, l.type, &l);
+	if (r)
+		return r;
+	base_event(a, &e, "write");
+	note_how(&e, a->how);
+	aw.audit = &e;
+	return kura_txn_amend(t->t, record, content ? content : (const uint8_t *)"", len, &aw, ret);
 }

@@ -58,6 +58,44 @@ int kura_access_put_provenance(struct kura_access *a, const char *patient, const
 			       const uint8_t *content, size_t len, const struct kura_write *w,
 			       struct kura_written *ret);
 
+/*
+ * Transactions: several writes that are committed together or not at all
+ * (FHIR transaction Bundles).  Each write inside is authorized and audited
+ * as its single form is (its event is committed with it), but:
+ *  - a denial (KURA_EDENIED) leaves t open: the caller ends it with
+ *    kura_access_finish, which aborts t (so nothing of it is stored) and
+ *    then records the denial event in a transaction of its own;
+ *  - events given to kura_access_txn_note (a refused upload) are likewise
+ *    recorded after t ends, whether it committed or not;
+ *  - nothing else may use the vault while t is open (one transaction at a
+ *    time per vault), except reads that open no transaction
+ *    (kura_vault_locate, kura_authz_check).
+ * kura_access_finish commits t when r is 0 (touching the session), else
+ * aborts it; it returns r, or the commit's error; t is freed either way.
+ */
+struct kura_access_txn;
+int kura_access_begin(struct kura_access *a, struct kura_access_txn **ret);
+int kura_access_finish(struct kura_access *a, struct kura_access_txn *t, int r,
+		       struct kura_sth *ret_sth);
+int kura_access_txn_put(struct kura_access *a, struct kura_access_txn *t, const char *patient,
+			const char *type, const char *content_type, const uint8_t *content,
+			size_t len, const struct kura_write *w, struct kura_written *ret);
+int kura_access_txn_amend(struct kura_access *a, struct kura_access_txn *t, const char *record,
+			  const uint8_t *content, size_t len, const struct kura_write *w,
+			  struct kura_written *ret);
+int kura_access_txn_put_provenance(struct kura_access *a, struct kura_access_txn *t,
+				   const char *patient, const char *of_type,
+				   const uint8_t *content, size_t len,
+				   const struct kura_write *w, struct kura_written *ret);
+/* The fields of a version (0: latest) inside t, not decrypted and not
+ * audited (the write that follows is): KURA_ENOTFOUND. */
+int kura_access_txn_locate(struct kura_access *a, struct kura_access_txn *t, const char *record,
+			   uint32_t version, struct kura_leaf *ret);
+/* Record e after t ends (copied; at most KURA_ACCESS_TXN_NOTES). */
+#define KURA_ACCESS_TXN_NOTES 8
+int kura_access_txn_note(struct kura_access *a, struct kura_access_txn *t,
+			 const struct kura_event *e);
+
 /* An event about something other than a record (account changes, verify,
  * audit searches...): e is appended in its own transaction. */
 int kura_access_record(struct kura_access *a, const struct kura_event *e);

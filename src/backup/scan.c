@@ -19,7 +19,7 @@
 /* Limits: a record is at most KURA_MAX_CONTENT (64 MiB); archives inside
  * it may unpack to more, up to these.  Past them the scan says so
  * (Heuristics.Limits.Exceeded) instead of passing what it did not read. */
-#define SCAN_MAX_BYTES (256LL * 1024 * 1024)
+#define SCAN_MAX_BYTES ((long long)KURA_SCAN_MAX_BYTES)
 #define SCAN_MAX_FILES 10000
 #define SCAN_MAX_RECURSION 16
 

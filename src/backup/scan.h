@@ -14,6 +14,10 @@
 
 #define KURA_SCAN_DEFAULT_DB "/var/lib/clamav"
 #define KURA_SCAN_MAX_NAME 128
+/* The most bytes one scan looks at (libclamav's max file and scan size):
+ * anything larger is reported as a match (Heuristics.Limits.Exceeded), and
+ * callers that take uploads refuse it before scanning. */
+#define KURA_SCAN_MAX_BYTES (256ULL * 1024 * 1024)
 
 struct kura_scanner;
 

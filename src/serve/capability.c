@@ -55,19 +55,34 @@ static json_t *resource(const struct kura_fhir_type *t)
 			 "conditionalDelete", "not-supported", "searchParam", search_params(t));
 }
 
+/* AuditEvent: read and search for auditors, from the audit trail. */
+static json_t *audit_resource(void)
+{
+	return json_pack("{s:s, s:s, s:[{s:s}, {s:s}], s:[{s:s, s:s}, {s:s, s:s, s:s}, "
+			 "{s:s, s:s}, {s:s, s:s}]}", "type", "AuditEvent", "documentation",
+			 "the audit trail, for roles with the audit permission; every reading "
+			 "is recorded; id is the event's ledger leaf index",
+			 "interaction", "code", "read", "code", "search-type", "searchParam",
+			 "name", "patient", "type", "reference", "name", "agent", "type", "token",
+			 "documentation", "the account id", "name", "date", "type", "date",
+			 "name", "_count", "type", "number");
+}
+
 static json_t *statement(const char *base)
 {
 	json_t *res = json_array();
 	for (const struct kura_fhir_type *t = kura_fhir_types; res && t->name; t++)
 		json_array_append_new(res, resource(t));
+	if (res)
+		json_array_append_new(res, audit_resource());
 	return json_pack(
 		"{s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:s}, s:s, s:[s, s], s:[{s:s, s:s, "
 		"s:{s:[{s:[{s:s, s:s}]}], s:s}, s:o}]}",
 		"resourceType", "CapabilityStatement", "status", "active", "date", "2026-12-02",
 		"kind", "instance", "publisher", "kura", "software", "name", "kura",
 		"implementation", "description",
-		"kura medical-records vault; not implemented: delete, patch, batch and "
-		"transaction Bundles, AuditEvent, conditional interactions, _include, sorting",
+		"kura medical-records vault; not implemented: delete, patch, conditional "
+		"interactions, _include, sorting",
 		"url", base, "fhirVersion", "4.0.1", "format", "application/fhir+json", "json",
 		"rest", "mode", "server", "documentation",
 		"every request is authenticated, authorized and audited; writes also create a Provenance",
@@ -81,6 +96,17 @@ int kura_fhir_capability(struct kura_http_resp *resp, const char *base)
 	char url[512];
 	snprintf(url, sizeof(url), "%s/fhir", base);
 	json_t *cs = statement(url);
+	json_t *rest = json_array_get(json_object_get(cs, "rest"), 0);
+	if (rest && json_object_set_new(rest, "interaction",
+					json_pack("[{s:s, s:s}, {s:s, s:s}]", "code", "transaction",
+						  "documentation", "atomic: one vault transaction",
+						  "code", "batch", "documentation",
+						  "each entry on its own")))
+		rest = NULL;
+	if (!rest) {
+		json_decref(cs);
+		cs = NULL;
+	}
 	char *text = cs ? json_dumps(cs, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(cs);
 	if (!text)

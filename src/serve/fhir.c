@@ -447,7 +447,7 @@ static int patient_of(struct kura_fhir_req *fr, const struct kura_fhir_type *t, 
 	return 0;
 }
 
-static int content_type_ok(const struct kura_http_req *req)
+int kura_fhir_content_type_ok(const struct kura_http_req *req)
 {
 	const char *ct = kura_http_header(req, "Content-Type");
 	if (!ct)
@@ -478,8 +478,10 @@ static int provenance(struct kura_fhir_req *fr, const struct kura_leaf *l)
 	json_decref(p);
 	if (!text)
 		return KURA_ENOMEM;
-	int r = kura_access_put_provenance(&fr->au->a, l->patient_id, l->type,
-					   (const uint8_t *)text, strlen(text), &w, &out);
+	int r = fr->tx ? kura_access_txn_put_provenance(&fr->au->a, fr->tx, l->patient_id, l->type,
+							(const uint8_t *)text, strlen(text), &w, &out)
+		       : kura_access_put_provenance(&fr->au->a, l->patient_id, l->type,
+						    (const uint8_t *)text, strlen(text), &w, &out);
 	free(text);
 	return r;
 }
@@ -516,13 +518,15 @@ static int take_body(struct kura_fhir_req *fr, const struct kura_fhir_type *t, s
 	int st;
 	kura_buf_init(&b->stored, KURA_MAX_CONTENT);
 	b->j = NULL;
-	if (!content_type_ok(fr->http))
+	if (!kura_fhir_content_type_ok(fr->http))
 		return kura_fhir_outcome(fr->resp, 415, "not-supported",
 					 "send application/fhir+json or application/json") ? -1 : 415;
 	st = kura_fhir_prepare(fr->http->body, fr->http->body_len, t->name, fr->max_depth,
 			       &b->stored, &b->j, &why);
 	if (!st)
 		st = patient_of(fr, t, b->j, b->patient, &why);
+	if (!st && (st = kura_fhir_scan(fr, t, b->j, b->patient)) != 0)
+		return st; /* answered (or an internal error) */
 	if (st > 0)
 		return kura_fhir_outcome(fr->resp, st, st == 400 ? "structure" : "processing", why)
 			       ? -1 : st;
@@ -548,8 +552,10 @@ static int do_create(struct kura_fhir_req *fr, const struct kura_fhir_type *t)
 		return r < 0 ? KURA_EINTERNAL : 0;
 	}
 	kw.confirm = kura_rbac_allows(&fr->au->id.role, KURA_ACT_CONFIRM, t->name);
-	r = kura_access_put(&fr->au->a, b.patient, t->name, "application/fhir+json", b.stored.data,
-			    b.stored.len, &kw, &w);
+	r = fr->tx ? kura_access_txn_put(&fr->au->a, fr->tx, b.patient, t->name,
+					 "application/fhir+json", b.stored.data, b.stored.len, &kw, &w)
+		   : kura_access_put(&fr->au->a, b.patient, t->name, "application/fhir+json",
+				     b.stored.data, b.stored.len, &kw, &w);
 	r = r ? kura_fhir_error(fr->resp, r) : written(fr, t, &w, kura_buf_slice(&b.stored), 201);
 	body_release(&b);
 	return r;
@@ -593,9 +599,16 @@ static int current(struct kura_fhir_req *fr, const struct kura_fhir_type *t, con
 		   struct kura_leaf *l)
 {
 	struct kura_buf c;
-	kura_buf_init(&c, KURA_MAX_CONTENT);
-	int r = kura_access_get(&fr->au->a, id, 0, KURA_ACT_READ, l, &c);
-	kura_buf_release_secret(&c);
+	int r;
+	if (fr->tx) { /* inside a transaction: the fields only; the amend is authorized */
+		r = kura_access_txn_locate(&fr->au->a, fr->tx, id, 0, l);
+		if (!r && l->status == KURA_STATUS_ENTERED_IN_ERROR)
+			r = KURA_ESTATE;
+	} else {
+		kura_buf_init(&c, KURA_MAX_CONTENT);
+		r = kura_access_get(&fr->au->a, id, 0, KURA_ACT_READ, l, &c);
+		kura_buf_release_secret(&c);
+	}
 	if ((!r || r == KURA_ESTATE) && strcmp(l->type, t->name) != 0)
 		r = KURA_ENOTFOUND;
 	return r;
@@ -619,7 +632,9 @@ static int do_update(struct kura_fhir_req *fr, const struct kura_fhir_type *t, c
 		return r < 0 ? KURA_EINTERNAL : 0;
 	}
 	kw.confirm = kura_rbac_allows(&fr->au->id.role, KURA_ACT_CONFIRM, t->name);
-	r = kura_access_amend(&fr->au->a, id, b.stored.data, b.stored.len, &kw, &w);
+	r = fr->tx ? kura_access_txn_amend(&fr->au->a, fr->tx, id, b.stored.data, b.stored.len, &kw,
+					   &w)
+		   : kura_access_amend(&fr->au->a, id, b.stored.data, b.stored.len, &kw, &w);
 	r = r ? kura_fhir_error(fr->resp, r) : written(fr, t, &w, kura_buf_slice(&b.stored), 200);
 	body_release(&b);
 	return r;
@@ -688,14 +703,28 @@ static int on_instance(struct kura_fhir_req *fr, const struct kura_fhir_type *t,
 	return not_allowed(fr);
 }
 
+/* POST /fhir: a batch or transaction Bundle (not inside one). */
+static int on_base(struct kura_fhir_req *fr)
+{
+	if (!fr->nested && fr->http->method == KURA_HTTP_POST)
+		return kura_fhir_bundle(fr);
+	return kura_fhir_outcome(fr->resp, fr->nested ? 404 : 405, "not-supported",
+				 "only POST of a batch or transaction Bundle is supported at the "
+				 "base (see /fhir/metadata)");
+}
+
 int kura_fhir_dispatch(struct kura_fhir_req *fr)
 {
 	struct path p;
 	int get = fr->http->method == KURA_HTTP_GET || fr->http->method == KURA_HTTP_HEAD;
-	if (split_path(fr->http->path, &p) || p.n == 0)
+	if (split_path(fr->http->path, &p))
 		return kura_fhir_outcome(fr->resp, 404, "not-found", "no such path");
+	if (p.n == 0)
+		return on_base(fr);
 	if (p.n == 1 && strcmp(p.seg[0], "metadata") == 0)
 		return get ? kura_fhir_capability(fr->resp, fr->base) : not_allowed(fr);
+	if (strcmp(p.seg[0], "AuditEvent") == 0 && p.n <= 2)
+		return kura_fhir_audit(fr, p.n == 2 ? p.seg[1] : NULL);
 	const struct kura_fhir_type *t = kura_fhir_type_find(p.seg[0]);
 	if (!t)
 		return kura_fhir_outcome(fr->resp, 404, "not-supported",
@@ -718,7 +747,8 @@ int kura_fhir_handle(const struct kura_http_req *req, struct kura_http_resp *res
 	struct kura_http_auth au;
 	const struct kura_serve_thread *th = req->thread;
 	struct kura_fhir_req fr = {req, &au, resp, th->base_url ? th->base_url : "",
-				   th->limits->max_json_depth, th->limits->max_search_count};
+				   th->limits->max_json_depth, th->limits->max_search_count,
+				   th->scanner, th->scan_off, th->limits->max_bundle_entries, NULL, 0};
 	if (is_metadata(req)) /* the one answer that needs no authentication */
 		return kura_fhir_capability(resp, fr.base);
 	if (req->body_len > th->limits->max_body_bytes)

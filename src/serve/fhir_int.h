@@ -38,6 +38,15 @@ struct kura_fhir_req {
 	const char *base;  /* thread base URL or "" */
 	unsigned max_depth;
 	unsigned max_count;
+	/* Uploads (fhir_scan.c): the loop's scanner, NULL when scanning is
+	 * off (scan_off); NULL without scan_off refuses every attachment. */
+	struct kura_scanner *scanner;
+	int scan_off;
+	unsigned max_entries;          /* Bundle entries; 0: 1000 */
+	/* Set while the entries of a transaction Bundle are written
+	 * (fhir_bundle.c): writes go into this one vault transaction. */
+	struct kura_access_txn *tx;
+	int nested;                    /* an entry of a Bundle: no Bundle inside */
 };
 
 /* ---- outcome.c ---- */
@@ -70,6 +79,8 @@ int kura_fhir_prepare(const uint8_t *body, size_t len, const char *type, unsigne
  * meta.lastUpdated of this version added (in that order after
  * resourceType).  KURA_ECORRUPT if stored is not an object. */
 int kura_fhir_render(const struct kura_leaf *l, struct kura_slice stored, struct kura_buf *out);
+/* Content-Type application/fhir+json or application/json (any parameters). */
+int kura_fhir_content_type_ok(const struct kura_http_req *req);
 /* Append s as a JSON string. */
 int kura_fhir_append_str(struct kura_buf *b, const char *s);
 
@@ -84,6 +95,39 @@ int kura_fhir_instance_history(struct kura_fhir_req *fr, const struct kura_fhir_
 /* A date or dateTime (FHIR forms: YYYY, YYYY-MM, YYYY-MM-DD, with time and
  * offset) as the interval [*lo, *hi) in microseconds; KURA_EINVAL. */
 int kura_fhir_date_range(const char *s, int64_t *lo, int64_t *hi);
+
+/* ---- fhir_scan.c ---- */
+
+/*
+ * Scan the attachments of a resource being written (Binary.data,
+ * DocumentReference.content[].attachment.data, DiagnosticReport.
+ * presentedForm[].data, Patient.photo[].data): each is decoded from base64
+ * and scanned with libclamav before anything is stored (MW-01).  Returns 0
+ * when the write may go on (clean, nothing to scan, or scanning off), else
+ * the HTTP status answered in fr->resp: 400 bad base64, 413 larger than
+ * the scanner takes, 422 malware (code "security", the signature named,
+ * and an audit event: action write, outcome minor, severity alert, detail
+ * "malware: NAME"), 500 the scan failed or there is no scanner (also
+ * audited); or a negative internal error.
+ */
+int kura_fhir_scan(struct kura_fhir_req *fr, const struct kura_fhir_type *t, const json_t *j,
+		   const char *patient);
+
+/* ,"link":[self, next, previous] of a searchset page at path (the
+ * request's query with _count and _offset replaced). */
+int kura_fhir_links(struct kura_fhir_req *fr, struct kura_buf *b, const char *path, size_t total,
+		    unsigned count, unsigned offset);
+
+/* ---- fhir_audit.c ---- */
+
+/* GET /fhir/AuditEvent/{id} and GET /fhir/AuditEvent?... for auditors
+ * (the audit permission), from the audit trail; id NULL for a search. */
+int kura_fhir_audit(struct kura_fhir_req *fr, const char *id);
+
+/* ---- fhir_bundle.c ---- */
+
+/* POST /fhir: a batch or transaction Bundle (docs/FHIR.md "Bundles"). */
+int kura_fhir_bundle(struct kura_fhir_req *fr);
 
 /* ---- capability.c ---- */
 

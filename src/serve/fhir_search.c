@@ -477,6 +477,13 @@ static int links(struct kura_fhir_req *fr, struct kura_buf *b, const char *path,
 	return r ? r : kura_buf_append_byte(b, ']');
 }
 
+int kura_fhir_links(struct kura_fhir_req *fr, struct kura_buf *b, const char *path, size_t total,
+		    unsigned count, unsigned offset)
+{
+	struct page pg = {count, offset};
+	return links(fr, b, path, total, &pg);
+}
+
 /* request and response of a history entry. */
 static int history_parts(struct kura_buf *b, const struct kura_leaf *l)
 {

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sodium.h>
+
 #include "serve/fhir_int.h"
 #include "util/err.h"
 #include "util/fs.h"
@@ -25,8 +27,11 @@ struct fx {
 	char dir[64];
 	struct kura_vault *v;
 	struct kura_actor where;
-	struct kura_http_auth doc, clerk;
+	struct kura_http_auth doc, clerk, auditor;
 	struct kura_http_resp resp;
+	struct kura_scanner *scanner;
+	int scan_off;
+	unsigned max_entries;
 };
 
 static void add(struct fx *f, const char *id, const char *role, const char *deps)
@@ -67,7 +72,16 @@ static int setup(void **state)
 	add(f, "clerk.ono", "clerk", "internal");
 	login(f, "dr.sato", &f->doc);
 	login(f, "clerk.ono", &f->clerk);
+	add(f, "audit.kato", "auditor", "internal");
+	login(f, "audit.kato", &f->auditor);
+	char db[4096], err[256];
+	unsigned sigs = 0;
+	const char *d = getenv("KURA_TEST_DATA");
+	snprintf(db, sizeof(db), "%s/clamav", d ? d : "tests/data");
+	if (kura_scan_open(db, &f->scanner, &sigs, err))
+		return -1;
 	kura_buf_init(&f->resp.body, KURA_HTTP_MAX_RESP_BODY);
+	f->max_entries = 1000;
 	*state = f;
 	return 0;
 }
@@ -77,6 +91,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	char cmd[128];
 	kura_buf_release(&f->resp.body);
+	kura_scan_close(f->scanner);
 	kura_vault_close(f->v);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	if (system(cmd) != 0)
@@ -93,7 +108,8 @@ static int call_h(struct fx *f, struct kura_http_auth *au, int method, const cha
 {
 	struct kura_http_req req = {method, path, query, h, nh, (const uint8_t *)body,
 				    body ? strlen(body) : 0, NULL, NULL, 1};
-	struct kura_fhir_req fr = {&req, au, &f->resp, "https://kura.test", 64, 100};
+	struct kura_fhir_req fr = {&req, au, &f->resp, "https://kura.test", 64, 100,
+				   f->scanner, f->scan_off, f->max_entries, NULL, 0};
 	f->resp.status = 0;
 	f->resp.nheaders = f->resp.store_used = 0;
 	kura_buf_reset(&f->resp.body);
@@ -185,11 +201,19 @@ static void test_metadata(void **state)
 						     "resource"), *r;
 	size_t i;
 	assert_string_equal(json_string_value(json_object_get(j, "fhirVersion")), "4.0.1");
-	assert_int_equal(json_array_size(res), 10);
+	json_t *ri = json_object_get(json_array_get(json_object_get(j, "rest"), 0), "interaction");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ri, 0), "code")),
+			    "transaction");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ri, 1), "code")), "batch");
+	assert_int_equal(json_array_size(res), 11);
 	json_array_foreach(res, i, r) {
 		json_t *in = json_object_get(r, "interaction");
+		if (i == 10) {
+			assert_string_equal(json_string_value(json_object_get(r, "type")), "AuditEvent");
+			assert_int_equal(json_array_size(in), 2);
+			continue;
+		}
 		assert_int_equal(json_array_size(in), 7);
-		assert_string_not_equal(json_string_value(json_object_get(r, "type")), "AuditEvent");
 		assert_true(json_is_false(json_object_get(r, "updateCreate")));
 	}
 	json_decref(j);
@@ -353,7 +377,7 @@ static void test_errors(void **state)
 	memset(deep + n + 70, ']', 70);
 	memcpy(deep + n + 140, "}", 2);
 	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir/Patient", NULL, deep), 400);
-	assert_int_equal(call(f, KURA_HTTP_GET, "/fhir/AuditEvent", NULL, NULL), 404);
+	assert_int_equal(call(f, KURA_HTTP_GET, "/fhir/AuditEvent", NULL, NULL), 403);
 	assert_int_equal(call(f, KURA_HTTP_DELETE, "/fhir/Patient/x", NULL, NULL), 405);
 	assert_int_equal(call(f, KURA_HTTP_GET, "/other", NULL, NULL), 404);
 	json_t *j = answer(f);
@@ -414,6 +438,442 @@ static void test_denied_audited(void **state)
 	free(pat), free(obs), free(pbody), free(o);
 }
 
+/* ---- uploads are scanned (MW-01) ---- */
+
+static uint8_t *load_bytes(const char *rel, size_t *n)
+{
+	char path[4096];
+	struct kura_buf b;
+	const char *d = getenv("KURA_TEST_DATA");
+	snprintf(path, sizeof(path), "%s/%s", d ? d : "tests/data", rel);
+	kura_buf_init(&b, 64 * 1024 * 1024);
+	assert_int_equal(kura_fs_read(path, 64 * 1024 * 1024, &b), 0);
+	*n = b.len;
+	return b.data;
+}
+
+/* EICAR from its base64 form: the raw bytes never sit in the tree. */
+static uint8_t *eicar(size_t *n)
+{
+	size_t tl;
+	char *text = (char *)load_bytes("clamav/eicar.com.b64", &tl);
+	uint8_t *out = malloc(tl);
+	assert_int_equal(sodium_base642bin(out, tl, text, tl, "\r\n", n, NULL,
+					   sodium_base64_VARIANT_ORIGINAL), 0);
+	assert_int_equal(*n, 68);
+	free(text);
+	return out;
+}
+
+static char *b64(const uint8_t *p, size_t n)
+{
+	size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+	char *s = malloc(cap);
+	sodium_bin2base64(s, cap, p, n, sodium_base64_VARIANT_ORIGINAL);
+	return s;
+}
+
+static char *binary(const char *pid, const char *ct, const char *data)
+{
+	size_t cap = strlen(data) + 512;
+	char *s = malloc(cap);
+	snprintf(s, cap, "{\"resourceType\":\"Binary\",\"contentType\":\"%s\",\"securityContext\":"
+		   "{\"reference\":\"Patient/%s\"},\"data\":\"%s\"}", ct, pid, data);
+	return s;
+}
+
+static char *docref(const char *pid, const char *ct, const char *data)
+{
+	size_t cap = strlen(data) + 512;
+	char *s = malloc(cap);
+	snprintf(s, cap, "{\"resourceType\":\"DocumentReference\",\"status\":\"current\",\"subject\":"
+		   "{\"reference\":\"Patient/%s\"},\"content\":[{\"attachment\":{\"contentType\":"
+		   "\"%s\",\"title\":\"scan\",\"data\":\"%s\"}}]}", pid, ct, data);
+	return s;
+}
+
+static int count_malware(void *ctx, const struct kura_event_row *row)
+{
+	const struct kura_event *e = &row->ev;
+	if (strcmp(e->action, "write") == 0 && e->outcome == KURA_OUTCOME_MINOR &&
+	    e->severity == KURA_SEV_ALERT && strncmp(e->detail, "malware: Eicar-Test-Signature", 29) == 0)
+		++*(unsigned *)ctx;
+	return 0;
+}
+
+static unsigned malware_events(struct fx *f)
+{
+	unsigned n = 0;
+	struct kura_store *s = kura_vault_store(f->v);
+	assert_int_equal(s->ops->event_scan(s, 0, count_malware, &n), 0);
+	return n;
+}
+
+static void refused_as_malware(struct fx *f)
+{
+	json_t *j = answer(f);
+	json_t *issue = json_array_get(json_object_get(j, "issue"), 0);
+	assert_string_equal(json_string_value(json_object_get(issue, "code")), "security");
+	assert_non_null(strstr(json_string_value(json_object_get(issue, "diagnostics")),
+			       "Eicar-Test-Signature"));
+	json_decref(j);
+}
+
+static int type_total(struct fx *f, const char *path)
+{
+	assert_int_equal(call(f, KURA_HTTP_GET, path, NULL, NULL), 200);
+	json_t *j = answer(f);
+	int n = (int)json_integer_value(json_object_get(j, "total"));
+	json_decref(j);
+	return n;
+}
+
+static void test_upload_malware(void **state)
+{
+	struct fx *f = *state;
+	char pid[64], bid[64], path[160];
+	size_t n;
+	uint8_t *ev = eicar(&n);
+	char *ev64 = b64(ev, n), *pat = load("Patient-example.json"), *pbody = edit(pat, NULL, NULL);
+	create(f, "Patient", pbody, pid);
+	char *bin = binary(pid, "application/octet-stream", ev64), *doc = docref(pid, "text/plain", ev64);
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir/Binary", NULL, bin), 422);
+	refused_as_malware(f);
+	assert_int_equal(malware_events(f), 1);
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir/DocumentReference", NULL, doc), 422);
+	refused_as_malware(f);
+	assert_int_equal(malware_events(f), 2);
+	assert_int_equal(type_total(f, "/fhir/Binary"), 0);
+	assert_int_equal(type_total(f, "/fhir/DocumentReference"), 0);
+	/* an update that carries malware leaves the clean version current */
+	char *clean = binary(pid, "text/plain", "aGVsbG8=");
+	create(f, "Binary", clean, bid);
+	snprintf(path, sizeof(path), "/fhir/Binary/%s", bid);
+	assert_int_equal(call(f, KURA_HTTP_PUT, path, NULL, bin), 422);
+	assert_int_equal(malware_events(f), 3);
+	assert_int_equal(call(f, KURA_HTTP_GET, path, NULL, NULL), 200);
+	assert_string_equal(resp_header(f, "ETag"), "W/\"1\"");
+	/* bad base64 is refused, not stored */
+	char *bad = binary(pid, "text/plain", "aGVsbG8");
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir/Binary", NULL, bad), 400);
+	/* no scanner loaded (and scanning not turned off): refused, never stored unscanned */
+	struct kura_scanner *keep = f->scanner;
+	f->scanner = NULL;
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir/Binary", NULL, clean), 500);
+	/* scanning = off: nothing is scanned (the checklist reports it) */
+	f->scan_off = 1;
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir/Binary", NULL, bin), 201);
+	f->scan_off = 0;
+	f->scanner = keep;
+	free(ev), free(ev64), free(pat), free(pbody), free(bin), free(doc), free(clean), free(bad);
+}
+
+/* Create, read back, and compare the decoded data with the file. */
+static void round_trip(struct fx *f, const char *type, const char *body, const uint8_t *file,
+		       size_t n)
+{
+	char id[64], path[160];
+	size_t len = 0;
+	create(f, type, body, id);
+	snprintf(path, sizeof(path), "/fhir/%s/%s", type, id);
+	assert_int_equal(call(f, KURA_HTTP_GET, path, NULL, NULL), 200);
+	json_t *j = answer(f), *d = json_object_get(j, "data");
+	if (!d)
+		d = json_object_get(json_object_get(json_array_get(json_object_get(j, "content"), 0),
+						    "attachment"), "data");
+	uint8_t *out = malloc(n + 16);
+	assert_int_equal(sodium_base642bin(out, n + 16, json_string_value(d), json_string_length(d),
+					   NULL, &len, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(out, file, n);
+	free(out);
+	json_decref(j);
+}
+
+static void test_upload_clean(void **state)
+{
+	struct fx *f = *state;
+	char pid[64];
+	size_t np, nd;
+	uint8_t *pdf = load_bytes("pdfjs-helloworld.pdf", &np);
+	uint8_t *dcm = load_bytes("dicom/CT_small.dcm", &nd);
+	char *pdf64 = b64(pdf, np), *dcm64 = b64(dcm, nd);
+	char *pat = load("Patient-example.json"), *pbody = edit(pat, NULL, NULL);
+	create(f, "Patient", pbody, pid);
+	char *b1 = binary(pid, "application/pdf", pdf64), *b2 = binary(pid, "application/dicom", dcm64);
+	char *d1 = docref(pid, "application/pdf", pdf64), *d2 = docref(pid, "application/dicom", dcm64);
+	round_trip(f, "Binary", b1, pdf, np);
+	round_trip(f, "Binary", b2, dcm, nd);
+	round_trip(f, "DocumentReference", d1, pdf, np);
+	round_trip(f, "DocumentReference", d2, dcm, nd);
+	assert_int_equal(malware_events(f), 0);
+	free(pdf), free(dcm), free(pdf64), free(dcm64), free(pat), free(pbody);
+	free(b1), free(b2), free(d1), free(d2);
+}
+
+/* ---- batch and transaction Bundles ---- */
+
+static json_t *entry_post(const char *full_url, json_t *res)
+{
+	return json_pack("{s:s?, s:o, s:{s:s, s:s}}", "fullUrl", full_url, "resource", res,
+			 "request", "method", "POST", "url",
+			 json_string_value(json_object_get(res, "resourceType")));
+}
+
+static json_t *obs_for(const char *obs_text, const char *ref)
+{
+	json_t *o = json_loads(obs_text, 0, NULL);
+	json_object_del(o, "id");
+	json_object_set_new(o, "subject", json_pack("{s:s}", "reference", ref));
+	return o;
+}
+
+static int post_bundle(struct fx *f, struct kura_http_auth *au, json_t *b)
+{
+	char *text = json_dumps(b, JSON_PRESERVE_ORDER);
+	int st = call_h(f, au, KURA_HTTP_POST, "/fhir", NULL, text, json_ct, 1);
+	free(text);
+	return st;
+}
+
+static const char *entry_status(json_t *j, size_t i)
+{
+	return json_string_value(json_object_get(
+		json_object_get(json_array_get(json_object_get(j, "entry"), i), "response"), "status"));
+}
+
+static void test_transaction(void **state)
+{
+	struct fx *f = *state;
+	char *gimei = load("patients-ts-gimei-transaction.json"), *obs = load("Observation-example.json");
+	json_t *b = json_loads(gimei, JSON_PRESERVE_ORDER, NULL), *entries = json_object_get(b, "entry");
+	const char *u1 = json_string_value(json_object_get(json_array_get(entries, 0), "fullUrl"));
+	const char *u2 = json_string_value(json_object_get(json_array_get(entries, 1), "fullUrl"));
+	/* Observations first: they wait for the Patients they name */
+	json_array_insert_new(entries, 0, entry_post(NULL, obs_for(obs, u1)));
+	json_array_insert_new(entries, 1, entry_post(NULL, obs_for(obs, u2)));
+	assert_int_equal(post_bundle(f, &f->doc, b), 200);
+	json_t *j = answer(f);
+	assert_string_equal(json_string_value(json_object_get(j, "type")), "transaction-response");
+	assert_int_equal(json_array_size(json_object_get(j, "entry")), 12);
+	for (size_t i = 0; i < 12; i++)
+		assert_string_equal(entry_status(j, i), "201 Created");
+	/* the first Observation's subject is the first Patient's new id */
+	const char *loc = json_string_value(json_object_get(json_object_get(
+		json_array_get(json_object_get(j, "entry"), 2), "response"), "location"));
+	const char *p = strstr(loc, "/fhir/Patient/");
+	char pid[64], q[128];
+	snprintf(pid, sizeof(pid), "%.36s", p + 14);
+	snprintf(q, sizeof(q), "patient=Patient/%s", pid);
+	assert_int_equal(total(f, q), 1);
+	assert_int_equal(type_total(f, "/fhir/Patient"), 10);
+	assert_true(type_total(f, "/fhir/Provenance") >= 12);
+	/* the Japanese names round-trip through the transaction */
+	snprintf(q, sizeof(q), "/fhir/Patient/%s", pid);
+	assert_int_equal(call(f, KURA_HTTP_GET, q, NULL, NULL), 200);
+	assert_non_null(strstr((const char *)f->resp.body.data, "\"大平 澪保\""));
+	json_decref(j);
+	json_decref(b);
+	free(gimei), free(obs);
+}
+
+static void test_transaction_atomic(void **state)
+{
+	struct fx *f = *state;
+	char *pat = load("Patient-example.json"), *obs = load("Observation-example.json");
+	json_t *p = json_loads(pat, 0, NULL);
+	unsigned before = 0, after = 0;
+	struct kura_store *s = kura_vault_store(f->v);
+	json_object_del(p, "id");
+	/* one bad entry (a subject that does not resolve): nothing is stored */
+	json_t *b = json_pack("{s:s, s:s, s:[o, o]}", "resourceType", "Bundle", "type", "transaction",
+			      "entry", entry_post("urn:uuid:11111111-1111-4111-8111-111111111111",
+						  json_deep_copy(p)),
+			      entry_post(NULL, obs_for(obs, "Patient/0190aaaa-0000-7000-8000-000000000000")));
+	assert_int_equal(post_bundle(f, &f->doc, b), 422);
+	json_t *j = answer(f);
+	assert_string_equal(json_string_value(json_object_get(j, "resourceType")), "OperationOutcome");
+	json_decref(j);
+	json_decref(b);
+	assert_int_equal(type_total(f, "/fhir/Patient"), 0);
+	assert_int_equal(type_total(f, "/fhir/Provenance"), 0);
+	/* a denial inside aborts everything and is recorded */
+	assert_int_equal(s->ops->event_scan(s, 0, count_cb, &before), 0);
+	b = json_pack("{s:s, s:s, s:[o, o]}", "resourceType", "Bundle", "type", "transaction", "entry",
+		      entry_post("urn:uuid:22222222-2222-4222-8222-222222222222", json_deep_copy(p)),
+		      entry_post(NULL, obs_for(obs, "urn:uuid:22222222-2222-4222-8222-222222222222")));
+	assert_int_equal(post_bundle(f, &f->clerk, b), 403);
+	assert_int_equal(s->ops->event_scan(s, 0, count_cb, &after), 0);
+	assert_int_equal(after, before + 1);
+	assert_int_equal(type_total(f, "/fhir/Patient"), 0);
+	json_decref(b);
+	/* malware inside: refused, audited, nothing stored */
+	size_t n;
+	uint8_t *ev = eicar(&n);
+	char *ev64 = b64(ev, n);
+	json_t *bin = json_pack("{s:s, s:s, s:{s:s}, s:s}", "resourceType", "Binary", "contentType",
+				"text/plain", "securityContext", "reference",
+				"urn:uuid:33333333-3333-4333-8333-333333333333", "data", ev64);
+	b = json_pack("{s:s, s:s, s:[o, o]}", "resourceType", "Bundle", "type", "transaction", "entry",
+		      entry_post("urn:uuid:33333333-3333-4333-8333-333333333333", json_deep_copy(p)),
+		      entry_post(NULL, bin));
+	assert_int_equal(post_bundle(f, &f->doc, b), 422);
+	refused_as_malware(f);
+	assert_int_equal(malware_events(f), 1);
+	assert_int_equal(type_total(f, "/fhir/Patient"), 0);
+	json_decref(b);
+	/* entries that name each other in a cycle; DELETE; too many entries */
+	b = json_pack("{s:s, s:s, s:[o]}", "resourceType", "Bundle", "type", "transaction", "entry",
+		      entry_post("urn:uuid:44444444-4444-4444-8444-444444444444",
+				 obs_for(obs, "urn:uuid:44444444-4444-4444-8444-444444444444")));
+	assert_int_equal(post_bundle(f, &f->doc, b), 400);
+	json_array_append_new(json_object_get(b, "entry"),
+			      json_pack("{s:{s:s, s:s}}", "request", "method", "DELETE", "url",
+					"Patient/x"));
+	assert_int_equal(post_bundle(f, &f->doc, b), 405);
+	f->max_entries = 1;
+	assert_int_equal(post_bundle(f, &f->doc, b), 413);
+	f->max_entries = 1000;
+	json_decref(b);
+	assert_int_equal(type_total(f, "/fhir/Observation"), 0);
+	json_decref(p);
+	free(pat), free(obs), free(ev), free(ev64);
+}
+
+static void test_batch(void **state)
+{
+	struct fx *f = *state;
+	char pid[64], url[128];
+	char *pat = load("Patient-example.json"), *pbody = edit(pat, NULL, NULL);
+	create(f, "Patient", pbody, pid);
+	snprintf(url, sizeof(url), "Patient/%s", pid);
+	json_t *p = json_loads(pbody, 0, NULL);
+	json_t *b = json_pack("{s:s, s:s, s:[o, {s:{s:s, s:s}}, {s:{s:s, s:s}}, {s:{s:s, s:s}}, "
+			      "{s:{s:s, s:s}}]}", "resourceType", "Bundle", "type", "batch", "entry",
+			      entry_post(NULL, p), "request", "method", "GET", "url", url,
+			      "request", "method", "GET", "url", "Patient/no-such-id",
+			      "request", "method", "DELETE", "url", url,
+			      "request", "method", "GET", "url", "Patient?_count=1");
+	assert_int_equal(post_bundle(f, &f->doc, b), 200);
+	json_t *j = answer(f);
+	assert_string_equal(json_string_value(json_object_get(j, "type")), "batch-response");
+	assert_string_equal(entry_status(j, 0), "201 Created");
+	assert_string_equal(entry_status(j, 1), "200 OK");
+	assert_string_equal(entry_status(j, 2), "404 Not Found");
+	assert_string_equal(entry_status(j, 3), "405 Method Not Allowed");
+	assert_string_equal(entry_status(j, 4), "200 OK");
+	json_t *e1 = json_array_get(json_object_get(j, "entry"), 1);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(e1, "resource"), "id")),
+			    pid);
+	json_t *e2 = json_array_get(json_object_get(j, "entry"), 2);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+				    json_object_get(e2, "response"), "outcome"), "resourceType")),
+			    "OperationOutcome");
+	json_decref(j);
+	json_decref(b);
+	assert_int_equal(type_total(f, "/fhir/Patient"), 2);
+	/* not a Bundle, or a Bundle of another type; a Bundle inside is not followed */
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir", NULL, pbody), 400);
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir", NULL,
+			      "{\"resourceType\":\"Bundle\",\"type\":\"collection\"}"), 400);
+	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir", NULL,
+			      "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[{\"request\":"
+			      "{\"method\":\"POST\",\"url\":\"\"},\"resource\":{\"resourceType\":"
+			      "\"Bundle\",\"type\":\"batch\"}}]}"), 200);
+	j = answer(f);
+	assert_string_equal(entry_status(j, 0), "404 Not Found");
+	json_decref(j);
+	assert_int_equal(call(f, KURA_HTTP_GET, "/fhir", NULL, NULL), 405);
+	free(pat), free(pbody);
+}
+
+/* ---- AuditEvent for auditors ---- */
+
+struct ev_count {
+	const char *actor, *action;
+	int outcome;
+	unsigned n;
+};
+
+static int count_ev(void *ctx, const struct kura_event_row *row)
+{
+	struct ev_count *c = ctx;
+	if (strcmp(row->ev.actor, c->actor) == 0 && strcmp(row->ev.action, c->action) == 0 &&
+	    row->ev.outcome == c->outcome)
+		c->n++;
+	return 0;
+}
+
+static unsigned events_of(struct fx *f, const char *actor, const char *action, int outcome)
+{
+	struct ev_count c = {actor, action, outcome, 0};
+	struct kura_store *s = kura_vault_store(f->v);
+	assert_int_equal(s->ops->event_scan(s, 0, count_ev, &c), 0);
+	return c.n;
+}
+
+static int audit_total(struct fx *f, const char *query)
+{
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_GET, "/fhir/AuditEvent", query, NULL,
+				NULL, 0), 200);
+	json_t *j = answer(f);
+	int n = (int)json_integer_value(json_object_get(j, "total"));
+	json_t *e0 = json_object_get(json_array_get(json_object_get(j, "entry"), 0), "resource");
+	if (n)
+		assert_string_equal(json_string_value(json_object_get(e0, "resourceType")),
+				    "AuditEvent");
+	json_decref(j);
+	return n;
+}
+
+static void test_audit_events(void **state)
+{
+	struct fx *f = *state;
+	char pid[64], q[160], id[32], path[96];
+	char *pat = load("Patient-example.json"), *pbody = edit(pat, NULL, NULL);
+	create(f, "Patient", pbody, pid);
+	/* not an auditor: 403, and the attempt is recorded */
+	unsigned denied = events_of(f, "dr.sato", "audit-search", KURA_OUTCOME_MINOR);
+	assert_int_equal(call(f, KURA_HTTP_GET, "/fhir/AuditEvent", "agent=dr.sato", NULL), 403);
+	assert_int_equal(events_of(f, "dr.sato", "audit-search", KURA_OUTCOME_MINOR), denied + 1);
+	/* an auditor searches; each reading is recorded */
+	unsigned reads = events_of(f, "audit.kato", "audit-search", KURA_OUTCOME_SUCCESS);
+	assert_true(audit_total(f, "agent=dr.sato") >= 3);
+	assert_int_equal(events_of(f, "audit.kato", "audit-search", KURA_OUTCOME_SUCCESS), reads + 1);
+	snprintf(q, sizeof(q), "patient=Patient/%s", pid);
+	assert_true(audit_total(f, q) >= 2); /* the write and its Provenance */
+	assert_true(audit_total(f, "date=ge2020-01-01&agent=dr.sato") >= 3);
+	assert_int_equal(audit_total(f, "date=lt2000-01-01"), 0);
+	/* paging */
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_GET, "/fhir/AuditEvent", "_count=1",
+				NULL, NULL, 0), 200);
+	json_t *j = answer(f);
+	json_t *e0 = json_array_get(json_object_get(j, "entry"), 0);
+	assert_int_equal(json_array_size(json_object_get(j, "entry")), 1);
+	snprintf(id, sizeof(id), "%s",
+		 json_string_value(json_object_get(json_object_get(e0, "resource"), "id")));
+	json_decref(j);
+	/* read one by its leaf index */
+	snprintf(path, sizeof(path), "/fhir/AuditEvent/%s", id);
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_GET, path, NULL, NULL, NULL, 0), 200);
+	j = answer(f);
+	assert_string_equal(json_string_value(json_object_get(j, "resourceType")), "AuditEvent");
+	assert_string_equal(json_string_value(json_object_get(j, "id")), id);
+	json_decref(j);
+	snprintf(path, sizeof(path), "/fhir/AuditEvent/kura-%s", id);
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_GET, path, NULL, NULL, NULL, 0), 200);
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_GET, "/fhir/AuditEvent/99999999", NULL,
+				NULL, NULL, 0), 404);
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_GET, "/fhir/AuditEvent", "family=x",
+				NULL, NULL, 0), 400);
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_POST, "/fhir/AuditEvent", NULL, "{}",
+				json_ct, 1), 405);
+	/* an auditor reads the trail, not the records */
+	snprintf(path, sizeof(path), "/fhir/Patient/%s", pid);
+	assert_int_equal(call_h(f, &f->auditor, KURA_HTTP_GET, path, NULL, NULL, NULL, 0), 403);
+	free(pat), free(pbody);
+}
+
 static void test_dates(void **state)
 {
 	int64_t lo, hi;
@@ -440,6 +900,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retracted_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_denied_audited, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upload_malware, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upload_clean, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transaction_atomic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_events, setup, teardown),
 	};
 	if (kura_crypto_init())
 		return 1;
