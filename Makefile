@@ -6,7 +6,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 MESON ?= meson
 
-.PHONY: all build bootstrap test test-unit test-asan test-tsan test-e2e checksrc demo bench bench-ingest bench-backup fuzz clean
+.PHONY: all build bootstrap test test-unit test-asan test-tsan test-e2e checksrc demo bench bench-ingest bench-backup bench-serve fuzz clean
 
 all: build
 
@@ -62,14 +62,18 @@ demo: build
 	scripts/demo
 
 # bench/run (ingest, verify, audit), then bench/backup (issue 4: backup and
-# restore beside restic and borg; ~1.2 GB of data, about 10 minutes).
-bench: bench-ingest bench-backup
+# restore beside restic and borg; ~1.2 GB of data, about 10 minutes), then
+# bench/serve (issue 5: kura serve under wrk beside nginx; about 2.5 minutes).
+bench: bench-ingest bench-backup bench-serve
 
 bench-ingest: build
 	bench/run
 
 bench-backup: build
 	bench/backup
+
+bench-serve: build
+	bench/serve
 
 # libFuzzer targets (clang): make fuzz, then run e.g. build-fuzz/tests/fuzz_leaf
 fuzz:
