@@ -443,6 +443,13 @@ static int patient_of(struct kura_fhir_req *fr, const struct kura_fhir_type *t, 
 	}
 	if (r)
 		return r;
+	/* subject and patient name the Patient itself; target and
+	 * securityContext may name any record of the patient. */
+	if ((strcmp(t->patient_ref, "subject") == 0 || strcmp(t->patient_ref, "patient") == 0) &&
+	    strcmp(l.type, "Patient") != 0) {
+		*why = "subject and patient must refer to a Patient";
+		return 422;
+	}
 	memcpy(out, l.patient_id, sizeof(l.patient_id));
 	return 0;
 }

@@ -529,7 +529,9 @@ static int bundle(struct kura_fhir_req *fr, const char *path, const struct hits 
 				history ? "history" : "searchset", h->n);
 	if (!r)
 		r = links(fr, b, path, h->n, pg);
-	if (!r)
+	/* FHIR JSON has no empty arrays: no "entry" on an empty page. */
+	int any = pg->offset < h->n && pg->count > 0;
+	if (!r && any)
 		r = kura_buf_append_str(b, ",\"entry\":[");
 	for (size_t i = pg->offset; !r && i < h->n && i < (size_t)pg->offset + pg->count; i++) {
 		if (i > pg->offset)
@@ -539,7 +541,7 @@ static int bundle(struct kura_fhir_req *fr, const char *path, const struct hits 
 	}
 	kura_buf_release_secret(&c);
 	if (!r)
-		r = kura_buf_append_str(b, "]}");
+		r = kura_buf_append_str(b, any ? "]}" : "}");
 	if (!r) {
 		fr->resp->status = 200;
 		memcpy(fr->resp->content_type, KURA_FHIR_CT, sizeof(KURA_FHIR_CT));
