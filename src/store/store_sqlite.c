@@ -7,9 +7,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -129,6 +131,7 @@ struct sqlite_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	int in_txn;
+	int holds_write_mu; /* this connection holds write_mu (a write transaction) */
 };
 
 static struct sqlite_store *S(struct kura_store *s)
@@ -190,6 +193,22 @@ static int exec(struct sqlite_store *ss, const char *sql)
 	return map_rc(sqlite3_exec(ss->db, sql, NULL, NULL, NULL));
 }
 
+/*
+ * Writers of one process (the event loops of kura serve, each with its own
+ * connection) queue on this mutex rather than on SQLite's busy handler,
+ * which sleeps 1 to 25 ms between retries: a loop waiting there holds up
+ * every request it serves.  Other processes still meet the busy handler.
+ */
+static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void release_write(struct sqlite_store *ss)
+{
+	if (ss->holds_write_mu) {
+		ss->holds_write_mu = 0;
+		pthread_mutex_unlock(&write_mu);
+	}
+}
+
 static void sq_close(struct kura_store *s)
 {
 	struct sqlite_store *ss = S(s);
@@ -199,6 +218,7 @@ static void sq_close(struct kura_store *s)
 		sqlite3_finalize(ss->st[i]);
 	if (ss->in_txn)
 		exec(ss, "ROLLBACK");
+	release_write(ss);
 	sqlite3_close_v2(ss->db);
 	free(ss);
 }
@@ -206,11 +226,22 @@ static void sq_close(struct kura_store *s)
 static int sq_begin(struct kura_store *s, int write)
 {
 	struct sqlite_store *ss = S(s);
+	if (write && !ss->holds_write_mu) {
+		/* As long as SQLite's own busy timeout, then KURA_EBUSY. */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += KURA_BUSY_TIMEOUT_MS / 1000;
+		if (pthread_mutex_timedlock(&write_mu, &until) != 0)
+			return KURA_EBUSY;
+		ss->holds_write_mu = 1;
+	}
 	/* IMMEDIATE takes the write lock now, so two writers queue on the busy
 	 * handler instead of failing later with a deadlock. */
 	int r = exec(ss, write ? "BEGIN IMMEDIATE" : "BEGIN");
 	if (!r)
 		ss->in_txn = 1;
+	else
+		release_write(ss);
 	return r;
 }
 
@@ -222,6 +253,7 @@ static int sq_commit(struct kura_store *s)
 		exec(ss, "ROLLBACK");
 	}
 	ss->in_txn = 0;
+	release_write(ss);
 	return r;
 }
 
@@ -231,6 +263,7 @@ static void sq_abort(struct kura_store *s)
 	if (ss->in_txn)
 		exec(ss, "ROLLBACK");
 	ss->in_txn = 0;
+	release_write(ss);
 }
 
 static int copy_blob(sqlite3_stmt *st, int col, struct kura_buf *out)
