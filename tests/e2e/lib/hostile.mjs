@@ -138,7 +138,14 @@ export function jsonOf(r) {
 // bytes}.  Writes each chunk (Buffer or string) in order, gapMs apart, then
 // waits until the server closes, an answer has arrived completely enough
 // (a status line and the end of the headers, plus idleMs of silence), or timeout.
-export function raw(s, port, chunks, { client, timeout = 10_000, gapMs = 0, idleMs = 150 } = {}) {
+// TLS sessions to resume, per port and client (fewer full handshakes).
+const sessions = new Map();
+
+// endAfterMs: half-close (TLS close_notify) that long after the last chunk
+// if nothing has come back, so that an incomplete request ends then rather
+// than at the server's deadline.  (A half-close right after a complete
+// request can lose its answer: evhttp 2.1 frees a connection at EOF.)
+export function raw(s, port, chunks, { client, timeout = 10_000, gapMs = 0, idleMs = 150, resume = true, endAfterMs = 0 } = {}) {
   if (!Array.isArray(chunks)) chunks = [chunks];
   let c = {};
   if (client === undefined) c = { cert: s.files.cert, key: s.files.key };
@@ -146,8 +153,11 @@ export function raw(s, port, chunks, { client, timeout = 10_000, gapMs = 0, idle
   else if (client && typeof client === 'object') c = client;
   return new Promise((resolve) => {
     let buf = Buffer.alloc(0), done = false, idle = null, error = null;
+    const skey = `${port} ${client}`;
     const sock = tls.connect({ host: '127.0.0.1', port, ca: s.files.ca, servername: 'localhost',
-      ...(c.cert ? { cert: c.cert, key: c.key } : {}) });
+      ...(c.cert ? { cert: c.cert, key: c.key } : {}),
+      ...(resume && sessions.has(skey) ? { session: sessions.get(skey) } : {}) });
+    if (resume) sock.on('session', (x) => sessions.set(skey, x));
     const finish = (closed) => {
       if (done) return;
       done = true;
@@ -156,7 +166,8 @@ export function raw(s, port, chunks, { client, timeout = 10_000, gapMs = 0, idle
       sock.destroy();
       const text = buf.toString('latin1');
       const statuses = [...text.matchAll(/(?:^|\r\n)HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
-      resolve({ status: statuses[0] ?? null, statuses, closed, error, bytes: buf.length, text });
+      resolve({ status: statuses[0] ?? null, statuses, closed, error, bytes: buf.length, text,
+        resumed: sock.isSessionReused?.() || false });
     };
     const timer = setTimeout(() => finish(false), timeout);
     sock.on('error', (e) => { error = e.code || e.message; finish(true); });
@@ -173,6 +184,7 @@ export function raw(s, port, chunks, { client, timeout = 10_000, gapMs = 0, idle
         if (done) break;
         await new Promise((res) => sock.write(chunks[i], () => res()));
       }
+      if (endAfterMs && !done) setTimeout(() => { if (!done && !buf.length) sock.end(); }, endAfterMs);
     });
   });
 }
