@@ -7,14 +7,39 @@
 
 #include "serve/fhir_int.h"
 #include "util/err.h"
+#include "util/utf8.h"
 #include "util/banned.h"
+
+/* diagnostics often quote the client's bytes (a search parameter, cut with
+ * "%.100s" possibly inside a character): anything that is not well-formed
+ * UTF-8, and control characters, become '?', or jansson refuses the string
+ * and a hostile query would be a 500. */
+static void clean_text(char *dst, size_t cap, const char *src)
+{
+	const uint8_t *p = (const uint8_t *)src;
+	size_t n = strlen(src), i = 0, o = 0;
+	while (i < n && o + 5 < cap) {
+		size_t len = p[i] < 0x80 ? 1 : kura_utf8_seq_len(p + i, n - i);
+		if (len == 0 || (len == 1 && (p[i] < 0x20 || p[i] == 0x7f))) {
+			dst[o++] = '?';
+			i++;
+			continue;
+		}
+		memcpy(dst + o, p + i, len);
+		o += len;
+		i += len;
+	}
+	dst[o] = '\0';
+}
 
 int kura_fhir_outcome(struct kura_http_resp *resp, int status, const char *code,
 		      const char *diagnostics)
 {
+	char diag[1024];
+	clean_text(diag, sizeof(diag), diagnostics ? diagnostics : "");
 	json_t *o = json_pack("{s:s, s:[{s:s, s:s, s:s}]}", "resourceType", "OperationOutcome",
 			      "issue", "severity", status >= 400 ? "error" : "information", "code",
-			      code, "diagnostics", diagnostics ? diagnostics : "");
+			      code, "diagnostics", diag);
 	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(o);
 	if (!text)

@@ -244,7 +244,8 @@ static void on_complete(struct evhttp_request *req, void *arg)
 	atomic_fetch_sub(&w->srv->metrics.inflight, 1);
 }
 
-static void send_resp(struct worker *w, struct evhttp_request *r, struct kura_http_resp *resp)
+static void send_resp(struct worker *w, struct evhttp_request *r, int method,
+		      struct kura_http_resp *resp)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r);
 	struct evbuffer *out = evbuffer_new();
@@ -258,6 +259,10 @@ static void send_resp(struct worker *w, struct evhttp_request *r, struct kura_ht
 		evhttp_add_header(h, "Retry-After", ra);
 	}
 	security_headers(w, h, resp->content_type);
+	/* (evhttp does not read a body for a method it does not know: what the
+	 * client sent after the head must not be taken for the next request) */
+	if (method == KURA_HTTP_OTHER && !w->draining)
+		evhttp_add_header(h, "Connection", "close");
 	if (out && resp->body.len)
 		evbuffer_add(out, resp->body.data, resp->body.len);
 	evhttp_send_reply(r, resp->status, NULL, out);
@@ -360,7 +365,7 @@ static void on_request(struct evhttp_request *r, void *arg)
 	atomic_fetch_add(&w->srv->metrics.inflight, 1);
 	evhttp_request_set_on_complete_cb(r, on_complete, w);
 	handle(w, c, resp, &route);
-	send_resp(w, r, resp);
+	send_resp(w, r, c->req.method, resp);
 	uint64_t us = (uint64_t)(kura_time_now_us() - t0);
 	kura_metrics_request(&w->srv->metrics, route, resp->status, us);
 	log_line("\"event\":\"request\",\"thread\":%u,\"id\":%llu,\"method\":\"%s\",\"route\":\"%s\","
@@ -492,10 +497,13 @@ static int worker_setup(struct kura_server *srv, struct worker *w, unsigned inde
 		*ls = (struct lsn){.w = w, .index = i, .http = evhttp_new(w->base)};
 		if (!ls->http)
 			return KURA_ENOMEM;
-		evhttp_set_allowed_methods(ls->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-							     EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-							     EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-							     EVHTTP_REQ_OPTIONS);
+		/* Every method reaches the router, which answers 404 or 405 with
+		 * Allow: a method evhttp is not allowed to pass (TRACE, CONNECT, or
+		 * an unknown name, which 2.1 marks with an internal bit) would get
+		 * evhttp's own 501 without the security headers (and the issue
+		 * allows no 5xx but 503).  A request with a method kura has no use
+		 * for ends its connection (send_resp). */
+		evhttp_set_allowed_methods(ls->http, 0xffff);
 		/* evhttp's own limit answers a bare 400: ours (431) comes first. */
 		evhttp_set_max_headers_size(ls->http, (ev_ssize_t)l->max_header_bytes * HDR_SLACK);
 		evhttp_set_max_body_size(ls->http, (ev_ssize_t)l->max_body_bytes);
