@@ -71,7 +71,8 @@ static X509 *cert_base(const char *cn, unsigned days, EVP_PKEY *key)
 	bn = BN_bin2bn(serial, sizeof(serial), NULL);
 	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) || X509_set_version(x, 2) != 1 ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -300) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400) ||
+	    /* the whole period, from the backdated start, is at most `days` */
+	    !X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400 - 300) ||
 	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
 				       0) != 1 ||
 	    X509_set_pubkey(x, key) != 1)

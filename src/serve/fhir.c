@@ -460,8 +460,17 @@ int kura_fhir_content_type_ok(const struct kura_http_req *req)
 	if (!ct)
 		return 0;
 	size_t n = strcspn(ct, "; \t");
-	return (n == 21 && strncasecmp(ct, "application/fhir+json", n) == 0) ||
-	       (n == 16 && strncasecmp(ct, "application/json", n) == 0);
+	int json = (n == 21 && strncasecmp(ct, "application/fhir+json", n) == 0) ||
+		   (n == 16 && strncasecmp(ct, "application/json", n) == 0);
+	/* FHIR JSON is UTF-8: another charset label is refused (415). */
+	const char *cs = strcasestr(ct + n, "charset=");
+	if (json && cs) {
+		cs += 8;
+		cs += *cs == '"';
+		json = strncasecmp(cs, "utf-8", 5) == 0 &&
+		       (cs[5] == 0 || cs[5] == ';' || cs[5] == '"' || cs[5] == ' ' || cs[5] == '\t');
+	}
+	return json;
 }
 
 /* The Provenance of a write: a record of its own for the same patient. */

@@ -6,18 +6,12 @@
 // mtls=required listener.  scripts/bootstrap installs both; the tests skip
 // (saying so) only when a tool is missing.
 //
-// Exceptions to "no finding above LOW", each caused by the test's own local
-// CA rather than by kura serve's TLS configuration:
+// The exception to "no finding above LOW", caused by the test's own local CA
+// rather than by kura serve's TLS configuration:
 //  - cert_revocation (HIGH, "Neither CRL nor OCSP URI provided"): the
 //    certificates of `kura cert` carry no CRL distribution point or OCSP URL
 //    (a site's own PKI provides revocation of the server certificate; kura
 //    honours CRLs for client certificates, `crl` in serve.ini).
-//  - cert_validityPeriod (MEDIUM, "825 > 825 days"): `kura cert server`
-//    backdates notBefore by 5 minutes (clock skew) and sets notAfter to
-//    now + 825 days, so the period is 825 days and 5 minutes - over the
-//    CA/Browser Forum's 825 days by the backdating.  Accepted here only in
-//    exactly that form (a known defect of src/crypto/x509_issue.c, reported
-//    with this suite); any other validity finding fails.
 //  - cert_chain_of_trust / cert_expirationStatus would be findings without
 //    --add-ca or with a short-lived certificate: the test passes its CA and
 //    the certificate lives 825 days, so neither is excepted.
@@ -92,7 +86,6 @@ test('testssl: TLS 1.2 and 1.3 only, AEAD suites with forward secrecy, nothing a
 
     const known = {
       cert_revocation: /^Neither CRL nor OCSP URI provided$/,
-      cert_validityPeriod: /^825 > 825 days$/,
     };
     const above = findings.filter((f) => ['MEDIUM', 'HIGH', 'CRITICAL', 'WARN', 'FATAL'].includes(f.severity));
     const excepted = above.filter((f) => known[f.id] && known[f.id].test(f.finding));
