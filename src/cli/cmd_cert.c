@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,8 @@ static const char usage_all[] =
 	"kura cert ca --out DIR [--name NAME]\n"
 	"kura cert server --ca DIR --host NAME_OR_IP [--host ...] --out PREFIX [--days N]\n"
 	"kura cert client --ca DIR --name CN [--account ID] --out PREFIX [--days N]";
+/* Errors are one line (cli_fail). */
+static const char usage_line[] = "kura cert ca|server|client ... (kura cert --help)";
 
 struct opts {
 	const char *out, *ca, *name, *account;
@@ -50,10 +53,10 @@ static int parse(struct cli *c, int argc, char **argv, struct opts *o)
 		else if (ch == 'd' && cli_parse_u64(optarg, &d) == 0 && d > 0 && d <= KURA_CA_DAYS)
 			o->days = (unsigned)d;
 		else
-			return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage_all);
+			return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage_line);
 	}
 	if (!o->out || optind != argc)
-		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage_all);
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage_line);
 	return 0;
 }
 
@@ -119,7 +122,7 @@ static int cert_issue(struct cli *c, const struct opts *o, int kind)
 								   : o->name,
 				    .days = o->days ? o->days : KURA_SERVER_DAYS};
 	if (!o->ca || !req.cn)
-		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage_all);
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage_line);
 	snprintf(kpath, sizeof(kpath), "%s.key", o->out);
 	snprintf(cpath, sizeof(cpath), "%s.pem", o->out);
 	kura_buf_init(&cakey, KURA_MAX_CERTFILE);
@@ -151,8 +154,12 @@ int cmd_cert(struct cli *c, int argc, char **argv)
 	for (int i = 0; argc > 1 && i < 3; i++)
 		if (strcmp(argv[1], subs[i]) == 0)
 			which = i;
+	if (which < 0 && argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("%s\n", usage_all);
+		return EXIT_OK;
+	}
 	if (which < 0)
-		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage_all);
+		return cli_fail(c, KURA_EUSAGE, "usage: %s", "使い方: %s", usage_line);
 	int e = parse(c, argc - 1, argv + 1, &o);
 	if (e)
 		return e;
