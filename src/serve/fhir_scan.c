@@ -5,6 +5,11 @@
  * refused with an OperationOutcome and an audit event.  Nothing is ever
  * stored unscanned while scanning is on: no scanner, a scan error or an
  * attachment larger than the scanner takes refuses the write.
+ *
+ * The whole resource is walked (contained resources, extensions, any
+ * Attachment anywhere): every string member named "data" or
+ * "valueBase64Binary" is scanned, decoded when it is base64 and as its
+ * own text when it is not (SampledData.data is not base64).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,21 +20,6 @@
 #include "serve/fhir_int.h"
 #include "util/err.h"
 #include "util/banned.h"
-
-/* Where a type carries Attachment.data: array[].data, or
- * array[].sub.data, or the resource's own data (array NULL). */
-struct where {
-	const char *type;
-	const char *array;
-	const char *sub;
-};
-
-static const struct where places[] = {
-	{"Binary", NULL, NULL},
-	{"DocumentReference", "content", "attachment"},
-	{"DiagnosticReport", "presentedForm", NULL},
-	{"Patient", "photo", NULL},
-};
 
 /* The event of a refused upload (kept by the transaction when in one). */
 static int audit_refusal(struct kura_fhir_req *fr, const char *patient, const char *type,
@@ -69,10 +59,14 @@ static int decode(const char *s, size_t n, struct kura_buf *out)
 
 /* Scan one attachment's data: 0 clean, else the status answered. */
 static int scan_one(struct kura_fhir_req *fr, const char *type, const char *patient,
-		    const json_t *data, struct kura_buf *bytes)
+		    const json_t *data, int text, struct kura_buf *bytes)
 {
 	char virus[KURA_SCAN_MAX_NAME], detail[KURA_SCAN_MAX_NAME + 64], msg[KURA_SCAN_MAX_NAME + 160];
-	int r = decode(json_string_value(data), json_string_length(data), bytes);
+	int r = text ? 0 : decode(json_string_value(data), json_string_length(data), bytes);
+	if (text) { /* SampledData.data is text, not base64: scan it as it is */
+		kura_buf_reset(bytes);
+		r = kura_buf_append(bytes, json_string_value(data), json_string_length(data));
+	}
 	if (r == KURA_EINVAL)
 		return kura_fhir_outcome(fr->resp, 400, "structure",
 					 "an attachment's data is not base64") ? -1 : 400;
@@ -102,28 +96,41 @@ static int scan_one(struct kura_fhir_req *fr, const char *type, const char *pati
 		       ? -1 : 500;
 }
 
-/* The data member of one element (or of sub inside it), if any. */
-static const json_t *data_of(const json_t *el, const char *sub)
+#define SCAN_MAX_DEPTH 128 /* deeper resources are refused before this (max_json_depth) */
+
+static int is_data_member(const char *key)
 {
-	if (sub)
-		el = json_object_get(el, sub);
-	return json_object_get(el, "data");
+	return strcmp(key, "data") == 0 || strcmp(key, "valueBase64Binary") == 0;
 }
 
-static int scan_place(struct kura_fhir_req *fr, const struct where *w, const json_t *j,
-		      const char *patient, struct kura_buf *bytes)
+/* Every data member anywhere in v: 0 when all are clean, else the status. */
+static int scan_tree(struct kura_fhir_req *fr, const char *type, const json_t *v,
+		     const char *patient, struct kura_buf *bytes, unsigned depth)
 {
-	const json_t *arr = w->array ? json_object_get(j, w->array) : NULL;
-	const json_t *d;
-	size_t n = w->array ? json_array_size(arr) : 1;
+	const char *key;
+	json_t *m;
+	size_t i;
 	int st = 0;
-	for (size_t i = 0; !st && i < n; i++) {
-		d = w->array ? data_of(json_array_get(arr, i), w->sub) : json_object_get(j, "data");
-		if (d && !json_is_string(d))
-			st = kura_fhir_outcome(fr->resp, 400, "structure",
-					       "an attachment's data is not a string") ? -1 : 400;
-		else if (d)
-			st = scan_one(fr, w->type, patient, d, bytes);
+	if (depth > SCAN_MAX_DEPTH)
+		return kura_fhir_outcome(fr->resp, 400, "structure", "the resource is nested too deeply")
+			       ? -1 : 400;
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, m) {
+			if ((st = scan_tree(fr, type, m, patient, bytes, depth + 1)))
+				break;
+		}
+		return st;
+	}
+	json_object_foreach((json_t *)v, key, m) {
+		if (is_data_member(key) && json_is_string(m))
+			/* a SampledData (it has dimensions) carries text, the rest base64 */
+			st = scan_one(fr, type, patient, m,
+				      strcmp(key, "data") == 0 && json_object_get(v, "dimensions") != NULL,
+				      bytes);
+		else if (json_is_object(m) || json_is_array(m))
+			st = scan_tree(fr, type, m, patient, bytes, depth + 1);
+		if (st)
+			break;
 	}
 	return st;
 }
@@ -132,13 +139,10 @@ int kura_fhir_scan(struct kura_fhir_req *fr, const struct kura_fhir_type *t, con
 		   const char *patient)
 {
 	struct kura_buf bytes;
-	int st = 0;
 	if (fr->scan_off)
 		return 0; /* the configuration said so; the checklist reports it */
 	kura_buf_init(&bytes, (size_t)KURA_SCAN_MAX_BYTES);
-	for (size_t i = 0; !st && i < sizeof(places) / sizeof(places[0]); i++)
-		if (strcmp(places[i].type, t->name) == 0)
-			st = scan_place(fr, &places[i], j, patient, &bytes);
+	int st = scan_tree(fr, t->name, j, patient, &bytes, 0);
 	kura_buf_release_secret(&bytes);
 	return st;
 }

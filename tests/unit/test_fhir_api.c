@@ -553,6 +553,28 @@ static void test_upload_malware(void **state)
 	assert_int_equal(malware_events(f), 3);
 	assert_int_equal(call(f, KURA_HTTP_GET, path, NULL, NULL), 200);
 	assert_string_equal(resp_header(f, "ETag"), "W/\"1\"");
+	/* attachments anywhere in a resource are scanned: contained, value[x],
+	 * extensions, an object where an array belongs, SampledData text */
+	const char *hidden[] = {
+		"{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"x\"},"
+		"\"subject\":{\"reference\":\"Patient/%s\"},\"contained\":[{\"resourceType\":\"Binary\","
+		"\"contentType\":\"text/plain\",\"data\":\"%s\"}]}",
+		"{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"x\"},"
+		"\"subject\":{\"reference\":\"Patient/%s\"},\"valueAttachment\":{\"data\":\"%s\"}}",
+		"{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"x\"},"
+		"\"subject\":{\"reference\":\"Patient/%s\"},\"extension\":[{\"url\":\"urn:x\","
+		"\"valueAttachment\":{\"data\":\"%s\"}}]}",
+		"{\"resourceType\":\"DocumentReference\",\"status\":\"current\","
+		"\"subject\":{\"reference\":\"Patient/%s\"},\"content\":{\"attachment\":{\"data\":\"%s\"}}}",
+	};
+	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+		char body[4096];
+		snprintf(body, sizeof(body), hidden[i], pid, ev64);
+		int st = call(f, KURA_HTTP_POST, i == 3 ? "/fhir/DocumentReference" : "/fhir/Observation",
+			      NULL, body);
+		assert_true(st == 422 || st == 400); /* never stored */
+		assert_int_not_equal(st, 201);
+	}
 	/* bad base64 is refused, not stored */
 	char *bad = binary(pid, "text/plain", "aGVsbG8");
 	assert_int_equal(call(f, KURA_HTTP_POST, "/fhir/Binary", NULL, bad), 400);
