@@ -57,16 +57,21 @@ static int decode(const char *s, size_t n, struct kura_buf *out)
 	return r == KURA_ETOOBIG && max <= KURA_SCAN_MAX_BYTES ? KURA_ENOMEM : r;
 }
 
+/* The bytes to scan: base64 decoded, or the text as it is (SampledData). */
+static int bytes_of(const json_t *data, int text, struct kura_buf *bytes)
+{
+	if (!text)
+		return decode(json_string_value(data), json_string_length(data), bytes);
+	kura_buf_reset(bytes);
+	return kura_buf_append(bytes, json_string_value(data), json_string_length(data));
+}
+
 /* Scan one attachment's data: 0 clean, else the status answered. */
 static int scan_one(struct kura_fhir_req *fr, const char *type, const char *patient,
 		    const json_t *data, int text, struct kura_buf *bytes)
 {
 	char virus[KURA_SCAN_MAX_NAME], detail[KURA_SCAN_MAX_NAME + 64], msg[KURA_SCAN_MAX_NAME + 160];
-	int r = text ? 0 : decode(json_string_value(data), json_string_length(data), bytes);
-	if (text) { /* SampledData.data is text, not base64: scan it as it is */
-		kura_buf_reset(bytes);
-		r = kura_buf_append(bytes, json_string_value(data), json_string_length(data));
-	}
+	int r = bytes_of(data, text, bytes);
 	if (r == KURA_EINVAL)
 		return kura_fhir_outcome(fr->resp, 400, "structure",
 					 "an attachment's data is not base64") ? -1 : 400;
