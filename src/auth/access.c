@@ -282,7 +282,9 @@ static int listing(struct kura_access *a, const char *action, const char *record
 {
 	struct kura_txn *t;
 	struct kura_event e;
-	struct rows rs = {a, strcmp(action, "read") == 0 ? KURA_ACT_READ : KURA_ACT_SEARCH,
+	/* A search that shows content (FHIR) needs read, not only search. */
+	struct rows rs = {a, strcmp(action, "read") == 0 || strcmp(action, "search") == 0
+				     ? KURA_ACT_READ : KURA_ACT_SEARCH,
 			  NULL, 0, 0, 0, 0};
 	struct kura_store *s = kura_vault_store(a->v);
 	int r = kura_txn_begin(a->v, &t);
@@ -327,6 +329,25 @@ int kura_access_list(struct kura_access *a, const char *patient, kura_version_cb
 int kura_access_search(struct kura_access *a, const char *query, kura_version_cb cb, void *ctx)
 {
 	return listing(a, "search", NULL, NULL, query, cb, ctx);
+}
+
+int kura_access_disclosed(struct kura_access *a, const char *const *patients,
+			  const unsigned *counts, size_t n, const char *query)
+{
+	struct kura_txn *t = NULL;
+	struct kura_event e;
+	int r = kura_txn_begin(a->v, &t);
+	for (size_t i = 0; !r && i < n; i++) {
+		base_event(a, &e, "read");
+		KURA_AUDIT_SET(e.patient_id, patients[i]);
+		snprintf(e.query, sizeof(e.query), "%s", query ? query : "");
+		snprintf(e.detail, sizeof(e.detail), "%u records of this patient in one answer",
+			 counts[i]);
+		r = kura_txn_event(t, &e, NULL);
+	}
+	if (!r)
+		r = kura_auth_touch(t, a->id);
+	return t ? kura_txn_finish(t, r, NULL) : r;
 }
 
 /* One import item: the role must allow the action on its type (decided

@@ -52,6 +52,12 @@ int kura_access_import(struct kura_access *a, const struct kura_import *imp,
 		       const struct kura_write *w, kura_progress_fn progress, void *pctx,
 		       uint64_t *ret_count, struct kura_sth *ret_sth);
 
+/* Record that an answer showed the content of counts[i] records of each
+ * patients[i] (FHIR search and history pages): one read event per
+ * patient, durable before the answer is sent. */
+int kura_access_disclosed(struct kura_access *a, const char *const *patients,
+			  const unsigned *counts, size_t n, const char *query);
+
 /* The Provenance kura writes after a write of a record of type of_type for
  * patient (FHIR): authorized by that write's permission, audited as a write. */
 int kura_access_put_provenance(struct kura_access *a, const char *patient, const char *of_type,

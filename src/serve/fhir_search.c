@@ -519,9 +519,38 @@ static int entry(struct kura_fhir_req *fr, struct kura_buf *b, const struct kura
 	return r ? r : kura_buf_append_byte(b, '}');
 }
 
+/* Before a page's content leaves: one read event per patient on it. */
+static int disclose(struct kura_fhir_req *fr, const struct hits *h, const struct page *pg)
+{
+	size_t end = (size_t)pg->offset + pg->count < h->n ? (size_t)pg->offset + pg->count : h->n;
+	size_t n = 0, cap = end > pg->offset ? end - pg->offset : 0;
+	const char **pats = calloc(cap ? cap : 1, sizeof(*pats));
+	unsigned *counts = calloc(cap ? cap : 1, sizeof(*counts));
+	char query[512];
+	int r = pats && counts ? 0 : KURA_ENOMEM;
+	for (size_t i = pg->offset; !r && i < end; i++) {
+		size_t k = 0;
+		while (k < n && strcmp(pats[k], h->v[i].patient_id) != 0)
+			k++;
+		if (k == n)
+			pats[n++] = h->v[i].patient_id;
+		counts[k]++;
+	}
+	snprintf(query, sizeof(query), "fhir %s?%.400s", h->t->name,
+		 fr->http->query ? fr->http->query : "");
+	if (!r && n)
+		r = kura_access_disclosed(&fr->au->a, pats, counts, n, query);
+	free(pats);
+	free(counts);
+	return r;
+}
+
 static int bundle(struct kura_fhir_req *fr, const char *path, const struct hits *h,
 		  const struct page *pg, int history)
 {
+	int d = disclose(fr, h, pg);
+	if (d)
+		return d;
 	struct kura_buf *b = &fr->resp->body, c;
 	kura_buf_reset(b);
 	kura_buf_init(&c, KURA_MAX_CONTENT);

@@ -304,6 +304,23 @@ static int total(struct fx *f, const char *query)
 	return n;
 }
 
+static int count_disclosed(void *ctx, const struct kura_event_row *row)
+{
+	if (strcmp(row->ev.action, "read") == 0 &&
+	    strstr(row->ev.detail, "records of this patient in one answer"))
+		++*(unsigned *)ctx;
+	return 0;
+}
+
+/* Read events naming each patient a search or history answer showed. */
+static unsigned disclosed_events(struct fx *f)
+{
+	unsigned n = 0;
+	struct kura_store *s = kura_vault_store(f->v);
+	assert_int_equal(s->ops->event_scan(s, 0, count_disclosed, &n), 0);
+	return n;
+}
+
 static void test_observation_search(void **state)
 {
 	struct fx *f = *state;
@@ -329,7 +346,10 @@ static void test_observation_search(void **state)
 	assert_int_equal(total(f, "date=2016-03-28"), 2);
 	assert_int_equal(total(f, "date=ge2016-01-01&date=lt2017"), 2);
 	assert_int_equal(total(f, "date=lt2016-03-28"), 0);
+	unsigned before = disclosed_events(f);
 	assert_int_equal(total(f, "status=final"), 3);
+	/* the answer showed records of two patients: a read event for each */
+	assert_int_equal(disclosed_events(f), before + 2);
 	assert_int_equal(total(f, "status=final,cancelled&date=2016"), 2);
 	assert_int_equal(total(f, "_lastUpdated=ge2020-01-01"), 3);
 	snprintf(q, sizeof(q), "_id=%s", oid);
