@@ -462,6 +462,8 @@ static int refuse_methods(struct bundle_ctx *b)
 	return 0;
 }
 
+static int run_gets(struct bundle_ctx *b);
+
 /* After the vault transaction ended with e (why: what it was ended with). */
 static int concluded(struct bundle_ctx *b, int why, int e, const struct ent *bad, int cycle)
 {
@@ -474,10 +476,27 @@ static int concluded(struct bundle_ctx *b, int why, int e, const struct ent *bad
 		return fail_at(b, bad) ? KURA_EINTERNAL : 1;
 	if (e)
 		return kura_fhir_error(b->fr->resp, e) ? e : 1;
+	return run_gets(b);
+}
+
+/* The writes are committed: GET entries past the answer budget are
+ * answered 413 each (without their resource), not the whole Bundle. */
+static int run_gets(struct bundle_ctx *b)
+{
 	int r = 0;
-	for (size_t i = 0; !r && i < b->n; i++)
-		if (b->e[i].method == KURA_HTTP_GET)
-			r = run_entry(b->fr, &b->e[i], NULL, b->e[i].res);
+	size_t total = 0;
+	for (size_t i = 0; !r && i < b->n; i++) {
+		struct ent *x = &b->e[i];
+		if (x->method != KURA_HTTP_GET)
+			continue;
+		if (total <= KURA_HTTP_MAX_RESP_BODY / 2)
+			r = run_entry(b->fr, x, NULL, x->res);
+		total += x->body.len;
+		if (!r && total > KURA_HTTP_MAX_RESP_BODY / 2) {
+			kura_buf_release_secret(&x->body);
+			x->status = 413;
+		}
+	}
 	return r;
 }
 
@@ -498,11 +517,31 @@ static int transaction(struct bundle_ctx *b)
 	return r ? r : concluded(b, why, e, bad, cycle);
 }
 
+/* The entries' answers are kept until the Bundle is written: their total
+ * is bounded like any answer (KURA_HTTP_MAX_RESP_BODY), or one small
+ * request could make the server hold gigabytes. */
+static int over_budget(struct bundle_ctx *b, size_t upto)
+{
+	size_t total = 0;
+	for (size_t i = 0; i <= upto; i++)
+		total += b->e[i].body.len;
+	if (total <= KURA_HTTP_MAX_RESP_BODY / 2)
+		return 0;
+	for (size_t i = 0; i <= upto; i++)
+		kura_buf_release_secret(&b->e[i].body);
+	return reply_bad(b->fr, 413, "too-costly",
+			 "the entries' answers together exceed the answer size limit; "
+			 "ask for fewer at a time") ? KURA_EINTERNAL : 1;
+}
+
 static int batch(struct bundle_ctx *b)
 {
 	int r = 0;
-	for (size_t i = 0; !r && i < b->n; i++)
+	for (size_t i = 0; !r && i < b->n; i++) {
 		r = run_entry(b->fr, &b->e[i], NULL, b->e[i].res);
+		if (!r)
+			r = over_budget(b, i);
+	}
 	return r;
 }
 

@@ -372,7 +372,7 @@ static void on_request(struct evhttp_request *r, void *arg)
 		 "\"status\":%d,\"us\":%llu,\"tls_client\":%s", w->t.index,
 		 (unsigned long long)c->req.id, method_names[c->req.method], kura_route_name(route),
 		 resp->status, (unsigned long long)us, c->peer.cert_fp[0] ? "true" : "false");
-	kura_buf_release(&resp->body);
+	kura_buf_release_secret(&resp->body); /* answers carry record content */
 	free(resp);
 	free(c);
 }
