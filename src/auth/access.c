@@ -513,8 +513,10 @@ static int txn_check(struct kura_access *a, struct kura_access_txn *t, enum kura
 int kura_access_txn_locate(struct kura_access *a, struct kura_access_txn *t, const char *record,
 			   uint32_t version, struct kura_leaf *ret)
 {
-	(void)a;
-	return kura_txn_locate(t->t, record, version, ret);
+	int r = kura_txn_locate(t->t, record, version, ret);
+	/* Only for a write to it: nothing about a record outside the caller's
+	 * reach (its version, its patient) may be learnt before this check. */
+	return r ? r : txn_check(a, t, KURA_ACT_WRITE, "write", ret->patient_id, ret->type, ret);
 }
 
 int kura_access_txn_put(struct kura_access *a, struct kura_access_txn *t, const char *patient,

@@ -93,8 +93,9 @@ int kura_access_txn_put_provenance(struct kura_access *a, struct kura_access_txn
 				   const char *patient, const char *of_type,
 				   const uint8_t *content, size_t len,
 				   const struct kura_write *w, struct kura_written *ret);
-/* The fields of a version (0: latest) inside t, not decrypted and not
- * audited (the write that follows is): KURA_ENOTFOUND. */
+/* The fields of a version (0: latest) inside t, for a write to that
+ * record: not decrypted; KURA_ENOTFOUND, or KURA_EDENIED (noted, recorded
+ * when t ends) when the caller may not write it. */
 int kura_access_txn_locate(struct kura_access *a, struct kura_access_txn *t, const char *record,
 			   uint32_t version, struct kura_leaf *ret);
 /* Record e after t ends (copied; at most KURA_ACCESS_TXN_NOTES). */
