@@ -186,38 +186,51 @@ int kura_access_retract(struct kura_access *a, const char *record, const struct 
 	return do_change(a, record, &c, w, ret);
 }
 
+int kura_access_get_prepare(struct kura_access *a, const char *record, uint32_t version,
+			    enum kura_action act, struct kura_leaf *ret_leaf,
+			    struct kura_buf *content, struct kura_event *ret_event)
+{
+	struct kura_version_row row;
+	struct kura_buf lb;
+	const char *why = NULL, *action = kura_action_name(act);
+	memset(ret_leaf, 0, sizeof(*ret_leaf));
+	kura_buf_init(&lb, 4096);
+	int r = kura_vault_locate(a->v, record, version, &row, &lb);
+	kura_buf_release(&lb);
+	if (r)
+		return r;
+	*ret_leaf = row.leaf;
+	r = kura_authz_check(a->v, a->id, act, row.leaf.patient_id, row.leaf.type, &a->how, &why);
+	if (r)
+		return r == KURA_EDENIED ? deny(a, action, NULL, ret_leaf, why) : r;
+	base_event(a, ret_event, action);
+	note_how(ret_event, a->how);
+	KURA_AUDIT_SET(ret_event->patient_id, row.leaf.patient_id);
+	KURA_AUDIT_SET(ret_event->record_id, row.leaf.record_id);
+	ret_event->version = row.leaf.version;
+	/* The version authorized, not whatever is latest by now. */
+	r = kura_vault_get(a->v, record, row.leaf.version, ret_leaf, content);
+	if (r && r != KURA_ESTATE)
+		kura_buf_release_secret(content);
+	return r;
+}
+
 int kura_access_get(struct kura_access *a, const char *record, uint32_t version,
 		    enum kura_action act, struct kura_leaf *ret_leaf, struct kura_buf *content)
 {
 	struct kura_txn *t;
 	struct kura_event e;
-	const char *why = NULL, *action = kura_action_name(act);
-	memset(ret_leaf, 0, sizeof(*ret_leaf));
-	int r = kura_txn_begin(a->v, &t);
-	if (r)
+	int r = kura_access_get_prepare(a, record, version, act, ret_leaf, content, &e);
+	int tomb = r == KURA_ESTATE; /* reading a retraction's fields is a read too */
+	if (r && !tomb)
 		return r;
-	r = kura_txn_locate(t, record, version, ret_leaf);
-	if (!r)
-		r = kura_authz_check(a->v, a->id, act, ret_leaf->patient_id, ret_leaf->type, &a->how,
-				     &why);
-	if (r) {
-		kura_txn_abort(t);
-		return r == KURA_EDENIED ? deny(a, action, NULL, ret_leaf, why) : r;
-	}
-	base_event(a, &e, action);
-	note_how(&e, a->how);
-	KURA_AUDIT_SET(e.patient_id, ret_leaf->patient_id);
-	KURA_AUDIT_SET(e.record_id, ret_leaf->record_id);
-	e.version = ret_leaf->version;
-	r = kura_vault_get(a->v, record, ret_leaf->version, ret_leaf, content);
-	int tomb = r == KURA_ESTATE;
-	if (tomb)
-		r = 0; /* reading a retraction's fields is a read too */
-	if (!r)
+	r = kura_txn_begin(a->v, &t);
+	if (!r) {
 		r = kura_txn_event(t, &e, NULL);
-	if (!r)
-		r = kura_auth_touch(t, a->id);
-	r = kura_txn_finish(t, r, NULL);
+		if (!r)
+			r = kura_auth_touch(t, a->id);
+		r = kura_txn_finish(t, r, NULL);
+	}
 	if (r)
 		kura_buf_release_secret(content);
 	return r ? r : tomb ? KURA_ESTATE : 0;

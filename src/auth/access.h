@@ -36,6 +36,16 @@ int kura_access_retract(struct kura_access *a, const char *record, const struct 
 /* action "read" (or "print"/"export" for those uses of the content). */
 int kura_access_get(struct kura_access *a, const char *record, uint32_t version,
 		    enum kura_action act, struct kura_leaf *ret_leaf, struct kura_buf *content);
+/* kura_access_get without its commit (the server's group commit): locate,
+ * authorize (a denial is recorded, as always, before KURA_EDENIED is
+ * returned), decrypt, and fill ret_event with the read event to commit.
+ * 0 or KURA_ESTATE (a tombstone: ret_leaf filled, content empty) with
+ * ret_event filled; the content may be shown only once ret_event is
+ * durable, with a touch of the session.  On any other error content is
+ * released. */
+int kura_access_get_prepare(struct kura_access *a, const char *record, uint32_t version,
+			    enum kura_action act, struct kura_leaf *ret_leaf,
+			    struct kura_buf *content, struct kura_event *ret_event);
 /* history of one record (action read); list of records (action search):
  * rows outside the identity's permission are left out, and one event says
  * what was asked and how many rows were shown. */
