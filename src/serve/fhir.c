@@ -326,13 +326,32 @@ static int set_location(struct kura_fhir_req *fr, const struct kura_leaf *l)
 
 /* ---- read and vread ---- */
 
+/* The read's event is committed by the server's committer with others
+ * (http.h, struct kura_http_defer): the answer waits for it. */
+static int get_deferred(struct kura_fhir_req *fr, const char *id, uint32_t version,
+			struct kura_leaf *l, struct kura_buf *c)
+{
+	struct kura_http_defer *d = &fr->resp->defer;
+	int r = kura_access_get_prepare(&fr->au->a, id, version, KURA_ACT_READ, l, c, &d->event);
+	if (!r || r == KURA_ESTATE) {
+		d->on = 1;
+		memcpy(d->session, fr->au->id.session, sizeof(d->session));
+	}
+	return r;
+}
+
 static int do_read(struct kura_fhir_req *fr, const struct kura_fhir_type *t, const char *id,
 		   uint32_t version)
 {
 	struct kura_leaf l;
 	struct kura_buf c;
+	int r;
 	kura_buf_init(&c, KURA_MAX_CONTENT);
-	int r = kura_access_get(&fr->au->a, id, version, KURA_ACT_READ, &l, &c);
+	const struct kura_serve_thread *th = fr->http->thread;
+	if (th && th->committer && !fr->nested && !fr->tx)
+		r = get_deferred(fr, id, version, &l, &c);
+	else
+		r = kura_access_get(&fr->au->a, id, version, KURA_ACT_READ, &l, &c);
 	if ((!r || r == KURA_ESTATE) && strcmp(l.type, t->name) != 0)
 		r = KURA_ENOTFOUND;
 	if (!r)

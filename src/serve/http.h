@@ -62,6 +62,19 @@ struct kura_http_req {
 	uint64_t id;               /* request number, for logs */
 };
 
+/*
+ * An answer that may be sent only once an audit event is durable (the
+ * content of a read): a handler of a loop with a committer (serve.h) sets
+ * `on` and fills event and session instead of committing the event itself;
+ * the server commits it with others (commit.h) and then sends the answer,
+ * or a 500 without it (the prepared body wiped) if the commit failed.
+ */
+struct kura_http_defer {
+	int on;
+	struct kura_event event;
+	char session[KURA_TOKEN_HEX + 1]; /* the session to touch, "" for none */
+};
+
 struct kura_http_resp {
 	int status;                /* 200 ... */
 	char content_type[96];     /* "" for none */
@@ -70,6 +83,7 @@ struct kura_http_resp {
 	char header_store[4096];   /* where kura_http_set_header copies names and values */
 	size_t nheaders, store_used;
 	unsigned retry_after;      /* with 503: seconds */
+	struct kura_http_defer defer;
 };
 
 #define KURA_HTTP_MAX_RESP_BODY (80u * 1024 * 1024)

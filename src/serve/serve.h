@@ -150,6 +150,8 @@ int kura_serve_rate_account(const struct kura_http_req *req, const char *account
 /* Count an authentication failure for /metrics (session.c calls it). */
 void kura_serve_count_auth_failure(const struct kura_http_req *req);
 
+struct kura_committer;
+
 /* One event loop's state.  Each loop opens the vault itself (its own
  * SQLite connection); handlers use only their own loop's. */
 struct kura_serve_thread {
@@ -164,6 +166,8 @@ struct kura_serve_thread {
 					    * NULL at start, freed by kura_serve_auth_cache_free */
 	struct kura_serve_metrics *metrics;  /* shared by the loops (serve_int.h); may be NULL */
 	struct kura_serve_limiter *limiter;  /* shared; NULL: no limits (tests) */
+	struct kura_committer *committer;    /* shared (commit.h); NULL: reads commit
+					      * their own event (tests) */
 };
 
 /* ---- who is asking (session.c; docs/formats/http-api.md) ---- */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "crypto/tls_server.h"
+#include "serve/commit.h"
 #include "serve/serve_int.h"
 #include "util/err.h"
 #include "util/time.h"
@@ -40,6 +41,7 @@
 enum { CMD_NONE = 0, CMD_CLOSE, CMD_OPEN, CMD_STOP };
 
 struct worker;
+struct pend;
 
 /* One (loop, listener) pair: its evhttp and bound socket. */
 struct lsn {
@@ -61,6 +63,14 @@ struct worker {
 	int draining;
 	int64_t drain_deadline_us, last_request_us;
 	int64_t inflight;
+	/* Answers waiting for their read event (commit.h): waiting is the
+	 * loop's own list; done gets them back from the committer's thread
+	 * (under mu), then wake runs on the loop. */
+	struct event *wake;
+	pthread_mutex_t mu;
+	int mu_ok;
+	struct pend *done, *waiting;
+	unsigned ndeferred;
 };
 
 struct kura_server {
@@ -69,6 +79,7 @@ struct kura_server {
 	struct kura_scanner *scanner;
 	struct kura_serve_metrics metrics;
 	struct kura_serve_limiter *limiter;
+	struct kura_committer *committer;
 	struct worker *w;
 	unsigned nw;
 	char url[KURA_SERVE_MAX_LISTENERS][300];
@@ -340,8 +351,157 @@ static void handle(struct worker *w, struct call *c, struct kura_http_resp *resp
 			 kura_route_name(*route), kura_strerror(r));
 		memset(resp->headers, 0, sizeof(resp->headers));
 		resp->nheaders = resp->store_used = 0;
+		resp->defer.on = 0; /* nothing of the prepared answer is sent */
+		kura_buf_reset(&resp->body);
 		kura_http_reply(resp, 500, "application/json", fail, sizeof(fail) - 1);
 	}
+}
+
+/* Send the answer, count and log it, free the request's memory. */
+static void finish(struct worker *w, struct evhttp_request *r, struct call *c,
+		   struct kura_http_resp *resp, int route, int64_t t0)
+{
+	send_resp(w, r, c->req.method, resp);
+	uint64_t us = (uint64_t)(kura_time_now_us() - t0);
+	kura_metrics_request(&w->srv->metrics, route, resp->status, us);
+	log_line("\"event\":\"request\",\"thread\":%u,\"id\":%llu,\"method\":\"%s\",\"route\":\"%s\","
+		 "\"status\":%d,\"us\":%llu,\"tls_client\":%s", w->t.index,
+		 (unsigned long long)c->req.id, method_names[c->req.method], kura_route_name(route),
+		 resp->status, (unsigned long long)us, c->peer.cert_fp[0] ? "true" : "false");
+	kura_buf_release_secret(&resp->body); /* answers carry record content */
+	free(resp);
+	free(c);
+}
+
+/* ---- answers waiting for their read event (group commit, commit.h) ---- */
+
+struct pend {
+	struct pend *prev, *next; /* in worker.waiting */
+	struct pend *dnext;       /* in worker.done */
+	struct worker *w;
+	struct evhttp_request *r; /* NULL once evhttp took the request back */
+	struct call *c;
+	struct kura_http_resp *resp;
+	int route, result;
+	int64_t t0;
+};
+
+/* The committer's thread: hand p back to its loop. */
+static void on_durable(void *ctx, int result)
+{
+	struct pend *p = ctx;
+	struct worker *w = p->w;
+	p->result = result;
+	pthread_mutex_lock(&w->mu);
+	p->dnext = w->done;
+	w->done = p;
+	pthread_mutex_unlock(&w->mu);
+	event_active(w->wake, EV_READ, 0);
+}
+
+/* The read was not recorded: nothing of the prepared answer goes out. */
+static void commit_failed(struct pend *p)
+{
+	static const char body[] = "{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":"
+		"\"error\",\"code\":\"exception\",\"diagnostics\":\"the read could not be "
+		"recorded; nothing was sent\"}]}";
+	struct kura_http_resp *resp = p->resp;
+	log_line("\"event\":\"handler_error\",\"thread\":%u,\"id\":%llu,\"route\":\"%s\","
+		 "\"error\":\"%s\"", p->w->t.index, (unsigned long long)p->c->req.id,
+		 kura_route_name(p->route), kura_strerror(p->result));
+	kura_buf_release_secret(&resp->body);
+	kura_buf_init(&resp->body, KURA_HTTP_MAX_RESP_BODY);
+	memset(resp->headers, 0, sizeof(resp->headers));
+	memset(resp->header_store, 0, sizeof(resp->header_store));
+	resp->nheaders = resp->store_used = 0;
+	kura_http_reply(resp, 500, "application/fhir+json; charset=utf-8", body, sizeof(body) - 1);
+}
+
+static void unlink_pend(struct worker *w, struct pend *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		w->waiting = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	w->ndeferred--;
+}
+
+static void complete(struct pend *p)
+{
+	struct worker *w = p->w;
+	unlink_pend(w, p);
+	if (p->result)
+		commit_failed(p);
+	if (!p->r) {
+		kura_buf_release_secret(&p->resp->body);
+		free(p->resp);
+		free(p->c);
+	} else {
+		/* A request whose connection is gone is freed by the send,
+		 * without on_complete. */
+		if (!evhttp_request_get_connection(p->r))
+			on_complete(p->r, w);
+		finish(w, p->r, p->c, p->resp, p->route, p->t0);
+	}
+	free(p);
+}
+
+/* The loop: answer what the committer finished, in submission order. */
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct pend *list, *rev = NULL;
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&w->mu);
+	list = w->done;
+	w->done = NULL;
+	pthread_mutex_unlock(&w->mu);
+	while (list) {
+		struct pend *next = list->dnext;
+		list->dnext = rev;
+		rev = list;
+		list = next;
+	}
+	while (rev) {
+		struct pend *next = rev->dnext;
+		complete(rev);
+		rev = next;
+	}
+}
+
+/* Keep the request until its read event is durable; 0 or an error (then
+ * the caller answers at once). */
+static int defer(struct worker *w, struct evhttp_request *r, struct call *c,
+		 struct kura_http_resp *resp, int route, int64_t t0)
+{
+	struct pend *p = calloc(1, sizeof(*p));
+	if (!p)
+		return KURA_ENOMEM;
+	*p = (struct pend){.w = w, .r = r, .c = c, .resp = resp, .route = route, .t0 = t0};
+	int e = kura_committer_submit(w->srv->committer, &resp->defer.event, resp->defer.session,
+				      on_durable, p);
+	if (e) {
+		free(p);
+		return e;
+	}
+	p->next = w->waiting;
+	if (w->waiting)
+		w->waiting->prev = p;
+	w->waiting = p;
+	w->ndeferred++;
+	return 0;
+}
+
+/* evhttp called on_request again for a request still waiting (a broken
+ * connection): it is evhttp's again, the waiting answer must not use it. */
+static void forget(struct worker *w, struct evhttp_request *r)
+{
+	for (struct pend *p = w->waiting; p; p = p->next)
+		if (p->r == r)
+			p->r = NULL;
 }
 
 static void on_request(struct evhttp_request *r, void *arg)
@@ -350,8 +510,10 @@ static void on_request(struct evhttp_request *r, void *arg)
 	struct worker *w = ls->w;
 	int64_t t0 = kura_time_now_us();
 	w->last_request_us = t0;
-	if (!evhttp_request_get_uri(r))
+	if (!evhttp_request_get_uri(r)) {
+		forget(w, r);
 		return evhttp_send_error(r, 400, NULL); /* evhttp answers these itself in 2.1 */
+	}
 	struct call *c = calloc(1, sizeof(*c));
 	struct kura_http_resp *resp = calloc(1, sizeof(*resp));
 	int route = KURA_ROUTE_NONE;
@@ -365,16 +527,14 @@ static void on_request(struct evhttp_request *r, void *arg)
 	atomic_fetch_add(&w->srv->metrics.inflight, 1);
 	evhttp_request_set_on_complete_cb(r, on_complete, w);
 	handle(w, c, resp, &route);
-	send_resp(w, r, c->req.method, resp);
-	uint64_t us = (uint64_t)(kura_time_now_us() - t0);
-	kura_metrics_request(&w->srv->metrics, route, resp->status, us);
-	log_line("\"event\":\"request\",\"thread\":%u,\"id\":%llu,\"method\":\"%s\",\"route\":\"%s\","
-		 "\"status\":%d,\"us\":%llu,\"tls_client\":%s", w->t.index,
-		 (unsigned long long)c->req.id, method_names[c->req.method], kura_route_name(route),
-		 resp->status, (unsigned long long)us, c->peer.cert_fp[0] ? "true" : "false");
-	kura_buf_release_secret(&resp->body); /* answers carry record content */
-	free(resp);
-	free(c);
+	if (resp->defer.on && w->srv->committer) {
+		struct pend fail = {.w = w, .c = c, .resp = resp, .route = route};
+		fail.result = defer(w, r, c, resp, route, t0);
+		if (!fail.result)
+			return;
+		commit_failed(&fail);
+	}
+	finish(w, r, c, resp, route, t0);
 }
 
 /* ---- listeners ---- */
@@ -430,6 +590,8 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
 	int64_t now = kura_time_now_us();
 	int64_t conns = atomic_load(&w->srv->metrics.connections);
 	int quiet = w->inflight <= 0 && now - w->last_request_us > DRAIN_QUIET_US;
+	if (w->ndeferred)
+		return; /* the committer answers every one of them, then the loop may end */
 	if (!(conns <= 0 || quiet || now > w->drain_deadline_us))
 		return;
 	for (unsigned i = 0; i < w->srv->cfg.nlisten; i++)
@@ -490,8 +652,12 @@ static int worker_setup(struct kura_server *srv, struct worker *w, unsigned inde
 		return KURA_ENOMEM;
 	w->ctl = event_new(w->base, -1, 0, on_ctl, w);
 	w->tick = event_new(w->base, -1, EV_PERSIST, drain_tick, w);
-	if (!w->ctl || !w->tick)
+	w->wake = event_new(w->base, -1, 0, on_wake, w);
+	if (!w->ctl || !w->tick || !w->wake)
 		return KURA_ENOMEM;
+	if (pthread_mutex_init(&w->mu, NULL))
+		return KURA_ENOMEM;
+	w->mu_ok = 1;
 	for (unsigned i = 0; i < srv->cfg.nlisten; i++) {
 		struct lsn *ls = &w->lsn[i];
 		*ls = (struct lsn){.w = w, .index = i, .http = evhttp_new(w->base)};
@@ -582,6 +748,20 @@ static int open_vaults(struct kura_server *srv, const char *pass, size_t passlen
 	return 0;
 }
 
+/* The group committer of reads (commit.h), with a vault handle of its own. */
+static int open_committer(struct kura_server *srv, const char *pass, size_t passlen,
+			  char err[256])
+{
+	int r = kura_committer_new(srv->cfg.vault_dir, pass, passlen, &srv->committer);
+	if (r) {
+		snprintf(err, 256, "cannot start the committer: %.80s", kura_strerror(r));
+		return r;
+	}
+	for (unsigned i = 0; i < srv->nw; i++)
+		srv->w[i].t.committer = srv->committer;
+	return 0;
+}
+
 static int server_open(struct kura_server *srv, const char *pass, size_t passlen, char err[256])
 {
 	int r = kura_limiter_new(&srv->cfg.limits, &srv->limiter);
@@ -599,6 +779,8 @@ static int server_open(struct kura_server *srv, const char *pass, size_t passlen
 		r = worker_setup(srv, &srv->w[i], i);
 	if (!r)
 		r = open_vaults(srv, pass, passlen, err);
+	if (!r)
+		r = open_committer(srv, pass, passlen, err);
 	return r;
 }
 
@@ -723,6 +905,7 @@ void kura_server_free(struct kura_server *srv)
 {
 	if (!srv)
 		return;
+	kura_committer_free(srv->committer); /* the loops waited for its answers */
 	for (unsigned i = 0; i < srv->nw; i++) {
 		struct worker *w = &srv->w[i];
 		for (unsigned k = 0; k < srv->cfg.nlisten; k++)
@@ -732,6 +915,10 @@ void kura_server_free(struct kura_server *srv)
 			event_free(w->ctl);
 		if (w->tick)
 			event_free(w->tick);
+		if (w->wake)
+			event_free(w->wake);
+		if (w->mu_ok)
+			pthread_mutex_destroy(&w->mu);
 		if (w->base)
 			event_base_free(w->base);
 		kura_serve_auth_cache_free(&w->t); /* before the vault it refers to */
