@@ -107,6 +107,13 @@ void cli_random_password(char out[17]);
 /* The message for a rejected password (KURA_EPOLICY with its reason). */
 int cli_password_error(struct cli *c, int r, int reason);
 
+/* Create path empty (mode 0600, O_EXCL) before a secret is made for it, so
+ * an existing file or an unwritable place is refused first; option names
+ * the option in the message.  0, or the printed error's exit code. */
+int cli_claim_new_file(const struct cli *c, const char *path, const char *option);
+/* A secret (a recovery key) as one line into path, mode 0600, durably. */
+int cli_write_secret_line(const char *path, const char *text);
+
 /* Print JSON to stdout and free it. */
 int cli_print_json(json_t *j);
 /* Progress bar on stderr when c->progress. */

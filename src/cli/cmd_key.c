@@ -26,31 +26,6 @@ static const char key_usage[] =
 	"  it (docs/RECOVERY.md).  The key is printed once, or written to FILE,\n"
 	"  which must not exist (mode 0600).  Print it and keep it offline.";
 
-static int write_key_file(const char *path, const char *key)
-{
-	char line[KURA_RECOVERY_KEY_TEXT_LEN + 2];
-	size_t n = strlen(key);
-	memcpy(line, key, n);
-	line[n] = '\n';
-	int r = kura_fs_write_atomic(path, line, n + 1, 0600);
-	kura_wipe(line, sizeof(line));
-	return r;
-}
-
-/* Claim the output file (created empty, 0600) before the key changes. */
-static int claim_file(struct cli *c, const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return close(fd) ? cli_fail_file(c, KURA_EIO, path) : 0;
-	if (errno == EEXIST)
-		return cli_fail(c, KURA_EEXIST, "'%s' already exists; choose another --out FILE",
-				"'%s' は既に存在します。別の --out FILE を指定してください", path);
-	return cli_fail(c, KURA_EIO,
-			"cannot create '%s'; check that its directory exists and is writable",
-			"'%s' を作成できません。ディレクトリが存在し書き込めるか確認してください", path);
-}
-
 /* The new key and its event in one transaction; out (if any) written
  * before the commit.  ret_file_err tells a failed file write apart. */
 static int replace_key(struct cli_op *op, const char *out, char *key, int *ret_file_err)
@@ -65,7 +40,7 @@ static int replace_key(struct cli_op *op, const char *out, char *key, int *ret_f
 		r = kura_txn_recovery_new(t, key);
 	if (!r)
 		r = kura_txn_event(t, &e, NULL);
-	if (!r && out && (r = write_key_file(out, key)))
+	if (!r && out && (r = cli_write_secret_line(out, key)))
 		*ret_file_err = 1;
 	return t ? kura_txn_finish(t, r, NULL) : r;
 }
@@ -106,7 +81,7 @@ static int key_recovery(struct cli *c, const char *out)
 		cli_op_close(&op);
 		return cli_fail_code(c, KURA_ENOMEM, "key recovery");
 	}
-	if ((e = out ? claim_file(c, out) : 0) == 0) {
+	if ((e = out ? cli_claim_new_file(c, out, "--out FILE") : 0) == 0) {
 		r = replace_key(&op, out, key, &file_err);
 		if (r && out)
 			unlink(out);

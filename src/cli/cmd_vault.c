@@ -26,35 +26,6 @@ static const char init_usage[] =
 	"  comes from KURA_PASSPHRASE_FILE, KURA_PASSPHRASE or the terminal.\n"
 	"  Argon2id defaults: 3 passes, 64 MiB.";
 
-/* The recovery key to a new file of mode 0600, one line. */
-static int write_key_file(const char *path, const char *key)
-{
-	char line[KURA_RECOVERY_KEY_TEXT_LEN + 2];
-	size_t n = strlen(key);
-	memcpy(line, key, n);
-	line[n] = '\n';
-	int r = kura_fs_write_atomic(path, line, n + 1, 0600);
-	kura_wipe(line, sizeof(line));
-	return r;
-}
-
-/* Make the recovery key file, empty, before anything else is done: a path
- * that cannot be written, or a file that exists (perhaps another vault's
- * key), is refused before the vault is created. */
-static int claim_key_file(struct cli *c, const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return close(fd) ? cli_fail_file(c, KURA_EIO, path) : 0;
-	if (errno == EEXIST)
-		return cli_fail(c, KURA_EEXIST, "'%s' already exists; choose another --recovery-key-file",
-				"'%s' は既に存在します。別の --recovery-key-file を指定してください", path);
-	return cli_fail(c, KURA_EIO,
-			"cannot create the recovery key file '%s'; check that its directory exists and is writable",
-			"復旧鍵のファイル '%s' を作成できません。ディレクトリが存在し書き込めるか確認してください",
-			path);
-}
-
 /* The first administrator and the recovery key, in one transaction with
  * its event; the key file (if any) is written before the commit (cmd_init
  * removes it if anything fails), so a key that works is never lost. */
@@ -69,7 +40,7 @@ static int admin_txn(struct kura_vault *v, const struct kura_account_spec *spec,
 		r = kura_txn_recovery_new(t, rkey);
 	if (!r)
 		r = kura_txn_event(t, e, NULL);
-	if (!r && rkfile && (r = write_key_file(rkfile, rkey)))
+	if (!r && rkfile && (r = cli_write_secret_line(rkfile, rkey)))
 		*ret_file_err = 1;
 	return t ? kura_txn_finish(t, r, NULL) : r;
 }
@@ -221,7 +192,7 @@ int cmd_init(struct cli *c, int argc, char **argv)
 {
 	struct init_args ia = {{KURA_KDF_DEFAULT_OPS, KURA_KDF_DEFAULT_MEM_KIB}, "admin", NULL, NULL};
 	int e = parse_init(c, argc, argv, &ia);
-	if (e || (ia.rkfile && (e = claim_key_file(c, ia.rkfile))))
+	if (e || (ia.rkfile && (e = cli_claim_new_file(c, ia.rkfile, "--recovery-key-file"))))
 		return e;
 	e = init_vault(c, &ia);
 	if (e && ia.rkfile)

@@ -481,3 +481,29 @@ void cli_random_password(char out[17])
 	out[16] = 0;
 	kura_wipe(raw, sizeof(raw));
 }
+
+int cli_claim_new_file(const struct cli *c, const char *path, const char *option)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return close(fd) ? cli_fail_file(c, KURA_EIO, path) : 0;
+	if (errno == EEXIST)
+		return cli_fail(c, KURA_EEXIST, "'%s' already exists; choose another %s",
+				"'%s' は既に存在します。別の %s を指定してください", path, option);
+	return cli_fail(c, KURA_EIO,
+			"cannot create '%s'; check that its directory exists and is writable",
+			"'%s' を作成できません。ディレクトリが存在し書き込めるか確認してください", path);
+}
+
+int cli_write_secret_line(const char *path, const char *text)
+{
+	size_t n = strlen(text);
+	char *line = kura_secret_alloc(n + 1);
+	if (!line)
+		return KURA_ENOMEM;
+	memcpy(line, text, n);
+	line[n] = '\n';
+	int r = kura_fs_write_atomic(path, line, n + 1, 0600);
+	kura_secret_free(line); /* wiped */
+	return r;
+}
