@@ -32,6 +32,7 @@
 #include "backup/manifest.h"
 #include "crypto/crypto.h"
 #include "crypto/tls_server.h"
+#include "util/conf.h"
 #include "util/err.h"
 #include "util/fs.h"
 #include "util/limits.h"
@@ -133,58 +134,25 @@ int kura_receiver_parse_path(const char *p, size_t n, struct kura_recv_path *ret
 
 /* ---- configuration ---- */
 
-int kura_receiver_parse_size(const char *s, uint64_t *ret)
-{
-	char *end = NULL;
-	*ret = 0;
-	if (!s || *s < '0' || *s > '9')
-		return KURA_EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return KURA_EINVAL;
-	unsigned shift = 0;
-	if (*end) {
-		const char *units = "KMGT";
-		const char *u = strchr(units, *end);
-		if (!u || end[1] != '\0')
-			return KURA_EINVAL;
-		shift = 10u * (unsigned)(u - units + 1);
-	}
-	if (shift && v > (UINT64_MAX >> shift))
-		return KURA_EINVAL;
-	*ret = (uint64_t)v << shift;
-	return 0;
-}
-
 struct conf_ctx {
 	struct kura_receiver_config *cfg;
-	char msg[200];
+	char msg[KURA_CONF_MSG];
 };
 
 static int conf_fail(struct conf_ctx *c, const char *fmt, const char *a, const char *b)
 {
-	snprintf(c->msg, sizeof(c->msg), fmt, a, b);
-	return 0;
+	return kura_conf_fail(c->msg, fmt, a, b);
 }
 
 static int set_str(struct conf_ctx *c, char *dst, size_t cap, const char *name, const char *v)
 {
-	size_t n = strlen(v);
-	if (n == 0 || n >= cap)
-		return conf_fail(c, "%s: '%s' is empty or too long", name, v);
-	memcpy(dst, v, n + 1);
-	return 1;
+	return kura_conf_str(c->msg, dst, cap, name, v);
 }
 
 static int set_uint(struct conf_ctx *c, unsigned *dst, unsigned max, const char *name,
 		    const char *v)
 {
-	uint64_t x;
-	if (kura_receiver_parse_size(v, &x) || x > max || strpbrk(v, "KMGT"))
-		return conf_fail(c, "%s: '%s' is not a number in range", name, v);
-	*dst = (unsigned)x;
-	return 1;
+	return kura_conf_uint(c->msg, dst, 0, max, 0, name, v);
 }
 
 /* allow=<SHA-256 fingerprint>, 64 hex digits, colons allowed. */
@@ -226,10 +194,10 @@ static int conf_receiver(struct conf_ctx *c, const char *name, const char *v)
 		if (strcmp(name, strs[i].name) == 0)
 			return set_str(c, strs[i].dst, strs[i].cap, name, v);
 	if (strcmp(name, "quota") == 0)
-		return kura_receiver_parse_size(v, &cfg->quota) == 0 ||
+		return kura_parse_size(v, &cfg->quota) == 0 ||
 		       conf_fail(c, "quota: '%s' is not a size (like 500G)%s", v, "");
 	if (strcmp(name, "max_object") == 0)
-		return (kura_receiver_parse_size(v, &cfg->max_object) == 0 && cfg->max_object &&
+		return (kura_parse_size(v, &cfg->max_object) == 0 && cfg->max_object &&
 			cfg->max_object <= KURA_OBJ_MAX) ||
 		       conf_fail(c, "max_object: '%s' is not a size up to 64M%s", v, "");
 	if (strcmp(name, "allow") == 0)

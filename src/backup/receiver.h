@@ -75,8 +75,6 @@ struct kura_receiver_config {
 int kura_receiver_config_load(const char *path, struct kura_receiver_config *ret,
 			      char err[256]);
 
-/* "123", "10K", "5M", "2G", "1T" (powers of 1024).  KURA_EINVAL. */
-int kura_receiver_parse_size(const char *s, uint64_t *ret);
 
 /* ---- the server ---- */
 

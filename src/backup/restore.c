@@ -50,7 +50,7 @@ struct rst {
 	struct kura_restore_writer *w;
 	struct kura_scanq *scanq;
 	uint8_t pub[KURA_PUBKEY_LEN];
-	uint64_t done, todo;
+	uint64_t done, total;
 	int err_set;
 };
 
@@ -329,8 +329,8 @@ static void count_entry(struct rst *s, const struct kura_seg_entry *e, size_t cl
 		s->res->events++;
 	s->res->content_bytes += clen;
 	s->done++;
-	if (s->o->progress && (s->done % 1024 == 0 || s->done == s->todo))
-		s->o->progress(s->o->pctx, s->done, s->todo);
+	if (s->o->progress && (s->done % 1024 == 0 || s->done == s->total))
+		s->o->progress(s->o->pctx, s->done, s->total);
 }
 
 static int on_entry(void *ctx, uint64_t index, const struct kura_seg_entry *e)
@@ -716,7 +716,7 @@ static int restore_leaves(struct rst *s, struct gen_ctx *g)
 	int r = kura_restore_begin(g->v, &s->w);
 	if (!r)
 		r = kura_scanq_start(s->o->scanner, 2, 16u << 20, &s->scanq);
-	s->todo = g->m.sth.tree_size;
+	s->total = g->m.sth.tree_size;
 	for (size_t i = 0; !r && i < g->m.nsegs; i++)
 		r = restore_segment(s, g, i);
 	if (!r)

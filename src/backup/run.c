@@ -130,7 +130,7 @@ struct run {
 	size_t ncbuf, capcbuf;
 	struct kura_sth *sths;          /* tree heads up to the generation's, by size */
 	size_t nsths, next_sth;
-	uint64_t done, todo;
+	uint64_t done, total;
 	struct ioq q;
 	/* The generation being made, and the one it builds on. */
 	struct kura_manifest m, pm;
@@ -475,8 +475,8 @@ static int on_leaf(void *ctx, const struct kura_vault_leaf *l)
 	if (!r && cut_here(u, l->index + 1))
 		r = seg_close(u, l->index + 1);
 	u->done++;
-	if (u->o && u->o->progress && (u->done % 1024 == 0 || u->done == u->todo))
-		u->o->progress(u->o->pctx, u->done, u->todo);
+	if (u->o && u->o->progress && (u->done % 1024 == 0 || u->done == u->total))
+		u->o->progress(u->o->pctx, u->done, u->total);
 	return r;
 }
 
@@ -805,7 +805,7 @@ static int load_sths(struct run *u)
 	u->res->generation = u->m.generation;
 	u->res->base_generation = u->have_prev ? u->pm.generation : 0;
 	u->res->sth = u->m.sth;
-	u->todo = u->m.sth.tree_size - (u->have_prev ? u->pm.sth.tree_size : 0);
+	u->total = u->m.sth.tree_size - (u->have_prev ? u->pm.sth.tree_size : 0);
 	return r;
 }
 
@@ -835,7 +835,7 @@ static int carry_prev(struct run *u)
 	if (!u->have_prev)
 		return 0;
 	if (prev_missing(u)) {
-		u->todo += pm->sth.tree_size;
+		u->total += pm->sth.tree_size;
 		r = emit_range(u, 0, pm->sth.tree_size, pm->segs, pm->nsegs);
 	} else {
 		u->segs = malloc((pm->nsegs ? pm->nsegs : 1) * sizeof(*u->segs));

@@ -40,15 +40,18 @@ struct kura_scanner {
  */
 static void private_tmpdir(struct kura_scanner *s)
 {
+	static const char pattern[] = "/dev/shm/kura-scan-XXXXXX"; /* mkdtemp fills the X's */
 	struct stat st;
 	s->tmpdir[0] = 0;
 	if (stat("/dev/shm", &st) != 0 || !S_ISDIR(st.st_mode))
 		return;
-	snprintf(s->tmpdir, sizeof(s->tmpdir), "/dev/shm/kura-scan-XXXXXX");
-	if (!mkdtemp(s->tmpdir) ||
-	    cl_engine_set_str(s->engine, CL_ENGINE_TMPDIR, s->tmpdir) != CL_SUCCESS) {
-		if (s->tmpdir[0] && strcmp(s->tmpdir, "/dev/shm/kura-scan-XXXXXX") != 0)
-			rmdir(s->tmpdir);
+	memcpy(s->tmpdir, pattern, sizeof(pattern));
+	if (!mkdtemp(s->tmpdir)) {
+		s->tmpdir[0] = 0; /* libclamav's default directory, then */
+		return;
+	}
+	if (cl_engine_set_str(s->engine, CL_ENGINE_TMPDIR, s->tmpdir) != CL_SUCCESS) {
+		rmdir(s->tmpdir);
 		s->tmpdir[0] = 0;
 	}
 }

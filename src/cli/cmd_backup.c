@@ -1412,7 +1412,7 @@ static int make_scratch(const char *base, struct kura_buf *tmpl, char **ret)
 {
 	if (!base)
 		base = getenv("TMPDIR");
-	int r = kura_buf_printf(tmpl, "%s/kura-drill-XXXXXX", base && *base ? base : "/tmp");
+	int r = kura_buf_printf(tmpl, "%s/kura-drill-XXXXXX", base && *base ? base : "/tmp"); /* mkdtemp fills the X's */
 	if (!r)
 		r = kura_buf_append_byte(tmpl, 0);
 	*ret = r ? NULL : mkdtemp((char *)tmpl->data);

@@ -11,6 +11,7 @@
 
 #include "backup/receiver.h"
 #include "serve/serve.h"
+#include "util/conf.h"
 #include "util/err.h"
 #include "util/banned.h"
 
@@ -19,13 +20,12 @@
 
 struct conf_ctx {
 	struct kura_serve_config *cfg;
-	char msg[200];
+	char msg[KURA_CONF_MSG];
 };
 
 static int fail(struct conf_ctx *c, const char *fmt, const char *a, const char *b)
 {
-	snprintf(c->msg, sizeof(c->msg), fmt, a, b);
-	return 0;
+	return kura_conf_fail(c->msg, fmt, a, b);
 }
 
 void kura_serve_config_default(struct kura_serve_config *cfg)
@@ -102,21 +102,13 @@ int kura_serve_parse_listen(const char *s, struct kura_serve_listener *ret)
 
 static int set_str(struct conf_ctx *c, char *dst, const char *name, const char *v)
 {
-	size_t n = strlen(v);
-	if (n == 0 || n >= KURA_SERVE_PATH)
-		return fail(c, "%s: '%s' is empty or too long", name, v);
-	memcpy(dst, v, n + 1);
-	return 1;
+	return kura_conf_str(c->msg, dst, KURA_SERVE_PATH, name, v);
 }
 
 static int set_uint(struct conf_ctx *c, unsigned *dst, uint64_t min, uint64_t max,
 		    const char *name, const char *v)
 {
-	uint64_t x;
-	if (kura_receiver_parse_size(v, &x) || x < min || x > max)
-		return fail(c, "%s: '%s' is not a number in range", name, v);
-	*dst = (unsigned)x;
-	return 1;
+	return kura_conf_uint(c->msg, dst, min, max, 1, name, v);
 }
 
 static int conf_server(struct conf_ctx *c, const char *name, const char *v)

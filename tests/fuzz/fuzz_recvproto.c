@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backup/receiver.h"
+#include "util/conf.h"
 #include "util/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (p.route == KURA_RECV_MANIFEST && p.generation == 0)
 			abort();
 	}
-	(void)kura_receiver_parse_size(s, &v);
+	(void)kura_parse_size(s, &v);
 	free(s);
 	return 0;
 }

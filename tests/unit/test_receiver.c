@@ -17,6 +17,7 @@
 
 #include "backup/manifest.h"
 #include "backup/receiver.h"
+#include "util/conf.h"
 #include "backup/repo.h"
 #include "util/err.h"
 #include "util/fs.h"
@@ -281,10 +282,10 @@ static void test_parse_path(void **state)
 	assert_int_equal(kura_receiver_parse_path("/v1/manifests", 13, &p), 0);
 	assert_int_equal(p.route, KURA_RECV_MANIFESTS);
 	uint64_t v;
-	assert_int_equal(kura_receiver_parse_size("5M", &v), 0);
+	assert_int_equal(kura_parse_size("5M", &v), 0);
 	assert_true(v == 5u << 20);
-	assert_int_equal(kura_receiver_parse_size("5X", &v), KURA_EINVAL);
-	assert_int_equal(kura_receiver_parse_size("-1", &v), KURA_EINVAL);
+	assert_int_equal(kura_parse_size("5X", &v), KURA_EINVAL);
+	assert_int_equal(kura_parse_size("-1", &v), KURA_EINVAL);
 }
 
 static void test_objects(void **state)
