@@ -186,32 +186,43 @@ int kura_access_retract(struct kura_access *a, const char *record, const struct 
 	return do_change(a, record, &c, w, ret);
 }
 
+/* The authorization of a read, asked by the vault between finding the
+ * version and decrypting it (kura_vault_get_checked). */
+struct get_check {
+	struct kura_access *a;
+	enum kura_action act;
+	const char *why;
+	int denied;
+};
+
+static int authorize_leaf(void *ctx, const struct kura_leaf *l)
+{
+	struct get_check *c = ctx;
+	int r = kura_authz_check(c->a->v, c->a->id, c->act, l->patient_id, l->type, &c->a->how,
+				 &c->why);
+	c->denied = r == KURA_EDENIED;
+	return r;
+}
+
 int kura_access_get_prepare(struct kura_access *a, const char *record, uint32_t version,
 			    enum kura_action act, struct kura_leaf *ret_leaf,
 			    struct kura_buf *content, struct kura_event *ret_event)
 {
-	struct kura_version_row row;
-	struct kura_buf lb;
-	const char *why = NULL, *action = kura_action_name(act);
-	memset(ret_leaf, 0, sizeof(*ret_leaf));
-	kura_buf_init(&lb, 4096);
-	int r = kura_vault_locate(a->v, record, version, &row, &lb);
-	kura_buf_release(&lb);
-	if (r)
+	struct get_check c = {a, act, NULL, 0};
+	const char *action = kura_action_name(act);
+	/* The version authorized is the one opened, whatever is latest by then. */
+	int r = kura_vault_get_checked(a->v, record, version, authorize_leaf, &c, ret_leaf, content);
+	if (c.denied) /* recorded now that the lookup is over */
+		return deny(a, action, NULL, ret_leaf, c.why);
+	if (r && r != KURA_ESTATE) {
+		kura_buf_release_secret(content);
 		return r;
-	*ret_leaf = row.leaf;
-	r = kura_authz_check(a->v, a->id, act, row.leaf.patient_id, row.leaf.type, &a->how, &why);
-	if (r)
-		return r == KURA_EDENIED ? deny(a, action, NULL, ret_leaf, why) : r;
+	}
 	base_event(a, ret_event, action);
 	note_how(ret_event, a->how);
-	KURA_AUDIT_SET(ret_event->patient_id, row.leaf.patient_id);
-	KURA_AUDIT_SET(ret_event->record_id, row.leaf.record_id);
-	ret_event->version = row.leaf.version;
-	/* The version authorized, not whatever is latest by now. */
-	r = kura_vault_get(a->v, record, row.leaf.version, ret_leaf, content);
-	if (r && r != KURA_ESTATE)
-		kura_buf_release_secret(content);
+	KURA_AUDIT_SET(ret_event->patient_id, ret_leaf->patient_id);
+	KURA_AUDIT_SET(ret_event->record_id, ret_leaf->record_id);
+	ret_event->version = ret_leaf->version;
 	return r;
 }
 

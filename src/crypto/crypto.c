@@ -260,6 +260,19 @@ int kura_ed25519_sign(const uint8_t seed[KURA_KEY_LEN], const void *msg, size_t 
 	return r;
 }
 
+int kura_ed25519_sign_kp(const uint8_t seed[KURA_KEY_LEN], const uint8_t pub[KURA_PUBKEY_LEN],
+			 const void *msg, size_t len, uint8_t sig[KURA_SIG_LEN])
+{
+	/* libsodium's secret key is the seed followed by the public key. */
+	uint8_t sk[crypto_sign_ed25519_SECRETKEYBYTES];
+	_Static_assert(sizeof(sk) == KURA_KEY_LEN + KURA_PUBKEY_LEN, "Ed25519 key sizes");
+	memcpy(sk, seed, KURA_KEY_LEN);
+	memcpy(sk + KURA_KEY_LEN, pub, KURA_PUBKEY_LEN);
+	int r = crypto_sign_ed25519_detached(sig, NULL, msg, len, sk) == 0 ? 0 : KURA_EINTERNAL;
+	sodium_memzero(sk, sizeof(sk));
+	return r;
+}
+
 int kura_ed25519_verify(const uint8_t pub[KURA_PUBKEY_LEN], const void *msg,
 			size_t len, const uint8_t sig[KURA_SIG_LEN])
 {

@@ -73,6 +73,11 @@ int kura_ed25519_keygen(uint8_t seed[KURA_KEY_LEN], uint8_t pub[KURA_PUBKEY_LEN]
 int kura_ed25519_public(const uint8_t seed[KURA_KEY_LEN], uint8_t pub[KURA_PUBKEY_LEN]);
 int kura_ed25519_sign(const uint8_t seed[KURA_KEY_LEN], const void *msg, size_t len,
 		      uint8_t sig[KURA_SIG_LEN]);
+/* The same signature for a signer that knows its public key (it must be the
+ * seed's): the key is not derived again, which halves the cost of signing a
+ * tree head on every commit. */
+int kura_ed25519_sign_kp(const uint8_t seed[KURA_KEY_LEN], const uint8_t pub[KURA_PUBKEY_LEN],
+			 const void *msg, size_t len, uint8_t sig[KURA_SIG_LEN]);
 int kura_ed25519_verify(const uint8_t pub[KURA_PUBKEY_LEN], const void *msg,
 			size_t len, const uint8_t sig[KURA_SIG_LEN]);
 

@@ -32,7 +32,7 @@ int kura_sth_sign(struct kura_sth *sth, const uint8_t seed[KURA_KEY_LEN],
 	uint8_t msg[KURA_STH_SIGNED_LEN];
 	kura_sha256(pub, KURA_PUBKEY_LEN, sth->log_id);
 	kura_sth_signed_bytes(sth, msg);
-	return kura_ed25519_sign(seed, msg, sizeof(msg), sth->signature);
+	return kura_ed25519_sign_kp(seed, pub, msg, sizeof(msg), sth->signature);
 }
 
 int kura_sth_verify(const struct kura_sth *sth, const uint8_t pub[KURA_PUBKEY_LEN])

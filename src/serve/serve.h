@@ -176,6 +176,14 @@ struct kura_serve_thread {
  * token), so a certificate client is not logged in anew on every request;
  * the least recently used entry makes room. */
 #define KURA_SERVE_CERT_CACHE 64
+/* Sessions resumed lately, kept per loop (session.c resume): an entry is
+ * used for up to KURA_SERVE_SESSION_RECHECK_US, then read and checked again;
+ * a logout through the server ends every copy at once. */
+#define KURA_SERVE_SESSION_CACHE 256
+#define KURA_SERVE_SESSION_RECHECK_US 1000000
+/* Every loop reads its cached sessions again before their next use: for a
+ * handler of this process that ends sessions or changes accounts. */
+void kura_serve_sessions_changed(void);
 /* The largest body POST /api/login reads (413 above). */
 #define KURA_SERVE_MAX_LOGIN_BODY 8192u
 /* The session cookie and the header that carries its CSRF token. */

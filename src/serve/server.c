@@ -17,6 +17,8 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -552,6 +554,11 @@ static int lsn_bind(struct lsn *ls)
 		BACKLOG, (struct sockaddr *)&srv->addr[i], (int)srv->addrlen[i]);
 	if (!l)
 		return KURA_EIO;
+	/* Accepted sockets inherit TCP_NODELAY from the listener (Linux).
+	 * Without it Nagle holds a response's last TLS record until the
+	 * client's delayed ACK, some 40 ms later, on every keep-alive request. */
+	int one = 1;
+	(void)setsockopt(evconnlistener_get_fd(l), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ls->bound = evhttp_bind_listener(ls->http, l);
 	if (!ls->bound) {
 		evconnlistener_free(l);

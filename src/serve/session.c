@@ -7,7 +7,9 @@
  * failures only HTTP has (an unknown token, a CSRF mismatch, a person's
  * certificate without a password).
  */
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -24,9 +26,25 @@ struct cert_entry {
 	int64_t used_us; /* 0: free */
 };
 
+/* A session resumed lately, kept so that a client's next requests need not
+ * read its session, account and role again (three state reads of the
+ * audited read's dozen).  The entry holds no secret: the state key is the
+ * hash of the token, and a hit needs the token itself. */
+struct session_entry {
+	char key[KURA_TOKEN_HEX + 1];
+	struct kura_identity id; /* as kura_auth_resume gave it */
+	int64_t checked_us;      /* 0: free */
+	unsigned epoch;
+};
+
 struct auth_cache {
 	struct cert_entry e[KURA_SERVE_CERT_CACHE];
+	struct session_entry *s; /* KURA_SERVE_SESSION_CACHE of them, plain memory */
 };
+
+/* Bumped whenever this process ends a session (logout): every loop's cached
+ * sessions are then read again before their next use. */
+static atomic_uint session_epoch;
 
 /* Why a request failed to authenticate: the answer to give. */
 struct fail {
@@ -35,6 +53,9 @@ struct fail {
 	const char *code; /* the OperationOutcome issue code */
 	int cookie;       /* the cookie was the credential: clear it */
 };
+
+static int resume(struct kura_serve_thread *th, const char *token, struct kura_actor *where,
+		  struct kura_identity *ret);
 
 void session_where(const struct kura_http_req *req, struct kura_actor *ret)
 {
@@ -134,7 +155,7 @@ static int by_token(const struct kura_http_req *req, const char *tok, struct kur
 		    struct kura_http_auth *ret, struct fail *f)
 {
 	struct kura_vault *v = req->thread->v;
-	int r = tok[0] ? kura_auth_resume(v, tok, where, &ret->id) : KURA_EAUTH;
+	int r = tok[0] ? resume(req->thread, tok, where, &ret->id) : KURA_EAUTH;
 	if (r == KURA_EAUTH) {
 		f->msg = "unknown session: log in again at /api/login";
 		int e = audit_failure(v, where, "", tok[0] ? "unknown session token"
@@ -208,16 +229,27 @@ int session_cert_account(struct kura_vault *v, const char *fp, char ret_user[KUR
 
 static struct auth_cache *cache_of(struct kura_serve_thread *th)
 {
-	if (!th->auth_cache)
-		th->auth_cache = kura_secret_alloc(sizeof(struct auth_cache)); /* zeroed */
-	return th->auth_cache;
+	struct auth_cache *c = th->auth_cache;
+	if (!c) {
+		c = kura_secret_alloc(sizeof(struct auth_cache)); /* zeroed */
+		if (c)
+			c->s = calloc(KURA_SERVE_SESSION_CACHE, sizeof(*c->s));
+		if (c && !c->s) {
+			kura_secret_free(c);
+			c = NULL;
+		}
+		th->auth_cache = c;
+	}
+	return c;
 }
 
 void kura_serve_auth_cache_free(struct kura_serve_thread *th)
 {
-	if (!th)
+	struct auth_cache *c = th ? th->auth_cache : NULL;
+	if (!c)
 		return;
-	kura_secret_free(th->auth_cache); /* wiped */
+	free(c->s);
+	kura_secret_free(c); /* wiped */
 	th->auth_cache = NULL;
 }
 
@@ -226,12 +258,57 @@ static void entry_clear(struct cert_entry *e)
 	kura_wipe(e, sizeof(*e));
 }
 
+void kura_serve_sessions_changed(void)
+{
+	atomic_fetch_add(&session_epoch, 1);
+}
+
 void session_forget(struct kura_serve_thread *th, const char *session_key)
 {
 	struct auth_cache *c = th ? th->auth_cache : NULL;
+	kura_serve_sessions_changed(); /* the other loops' copies too */
 	for (size_t i = 0; c && i < KURA_SERVE_CERT_CACHE; i++)
 		if (c->e[i].used_us && strcmp(c->e[i].key, session_key) == 0)
 			entry_clear(&c->e[i]);
+}
+
+/*
+ * kura_auth_resume through the loop's session cache (AC-01): a session
+ * checked less than KURA_SERVE_SESSION_RECHECK_US ago, with no logout in
+ * this process since, is taken as it was; any other is read and checked
+ * again.  So a logout here ends the session at once, and a lock, disable or
+ * session end made by another process (the CLI) within that interval.
+ */
+static int resume(struct kura_serve_thread *th, const char *token, struct kura_actor *where,
+		  struct kura_identity *ret)
+{
+	uint8_t h[KURA_HASH_LEN];
+	char key[KURA_TOKEN_HEX + 1];
+	struct auth_cache *c = cache_of(th);
+	if (!c || strlen(token) != KURA_TOKEN_HEX)
+		return kura_auth_resume(th->v, token, where, ret);
+	kura_sha256(token, KURA_TOKEN_HEX, h);
+	kura_hex_encode(h, sizeof(h), key);
+	struct session_entry *e = &c->s[(h[0] | (unsigned)h[1] << 8) % KURA_SERVE_SESSION_CACHE];
+	int64_t now = kura_time_now_us();
+	unsigned epoch = atomic_load(&session_epoch);
+	if (e->checked_us && e->epoch == epoch && now - e->checked_us < KURA_SERVE_SESSION_RECHECK_US &&
+	    now >= e->checked_us && strcmp(e->key, key) == 0) {
+		*ret = e->id;
+		ret->actor = *where;
+		memcpy(ret->actor.user, e->id.actor.user, sizeof(ret->actor.user));
+		memcpy(ret->actor.role, e->id.actor.role, sizeof(ret->actor.role));
+		return 0;
+	}
+	int r = kura_auth_resume(th->v, token, where, ret);
+	memset(e, 0, sizeof(*e));
+	if (!r) {
+		memcpy(e->key, key, sizeof(key));
+		e->id = *ret;
+		e->checked_us = now;
+		e->epoch = epoch;
+	}
+	return r;
 }
 
 /* The entry of fp, or else the free or least recently used one (cleared). */
@@ -284,7 +361,7 @@ static int by_cert(const struct kura_http_req *req, struct kura_actor *where,
 		struct cert_entry *e = c ? cache_slot(c, where->cert_fp, &hit) : NULL;
 		if (!e)
 			return KURA_ENOMEM;
-		r = hit ? kura_auth_resume(v, e->token, where, &ret->id) : KURA_EEXPIRED;
+		r = hit ? resume(req->thread, e->token, where, &ret->id) : KURA_EEXPIRED;
 		if (!r)
 			e->used_us = kura_time_now_us();
 		else if (r == KURA_EEXPIRED || r == KURA_EAUTH)

@@ -41,8 +41,6 @@ static void batch_release(struct vault_batch *b)
 	kura_buf_release(&b->leaf);
 	kura_buf_release(&b->aad);
 	kura_buf_release(&b->sealed);
-	kura_envelope_ctx_free(b->zctx);
-	b->zctx = NULL;
 }
 
 int vault_batch_begin(struct vault_batch *b, struct kura_vault *v)
@@ -52,7 +50,7 @@ int vault_batch_begin(struct vault_batch *b, struct kura_vault *v)
 	kura_buf_init(&b->leaf, 16384);
 	kura_buf_init(&b->aad, 1024);
 	kura_buf_init(&b->sealed, KURA_MAX_CONTENT + 4096);
-	b->zctx = kura_envelope_ctx_new();
+	b->zctx = vault_zctx(v);
 	int r = v->readonly ? KURA_EDENIED : v->store->ops->txn_begin(v->store, 1);
 	if (r) {
 		batch_release(b);
@@ -517,6 +515,8 @@ struct get_ctx {
 	struct kura_vault *v;
 	struct kura_leaf *leaf;
 	struct kura_buf *content;
+	kura_leaf_check_fn check; /* may be NULL */
+	void *cctx;
 };
 
 static int open_row(void *ctx, const struct kura_version_row *row)
@@ -526,17 +526,20 @@ static int open_row(void *ctx, const struct kura_version_row *row)
 	uint8_t sha[KURA_HASH_LEN], commit[KURA_HASH_LEN];
 	struct kura_buf aad;
 	*g->leaf = row->leaf;
+	int r = g->check ? g->check(g->cctx, &row->leaf) : 0;
+	if (r)
+		return r;
 	if (row->leaf.status == KURA_STATUS_ENTERED_IN_ERROR)
 		return KURA_ESTATE;
 	kura_buf_init(&aad, 1024);
-	int r = vault_patient_keys(g->v, row->leaf.patient_id, 0, &k);
+	r = vault_patient_keys(g->v, row->leaf.patient_id, 0, &k);
 	if (r == KURA_ENOTFOUND)
 		r = KURA_ECORRUPT;
 	if (!r)
 		r = kura_envelope_aad(row->leaf.record_id, row->leaf.version,
 				      row->leaf.patient_id, &aad);
 	if (!r)
-		r = kura_envelope_open(NULL, k->enc, kura_buf_slice(&aad), row->sealed, KURA_MAX_CONTENT,
+		r = kura_envelope_open(vault_zctx(g->v), k->enc, kura_buf_slice(&aad), row->sealed, KURA_MAX_CONTENT,
 				       g->content, sha);
 	if (!r)
 		r = vault_commitment(k, sha, commit);
@@ -548,12 +551,19 @@ static int open_row(void *ctx, const struct kura_version_row *row)
 	return r == KURA_ECRYPTO ? KURA_ECORRUPT : r;
 }
 
+int kura_vault_get_checked(struct kura_vault *v, const char *record_id, uint32_t version,
+			   kura_leaf_check_fn check, void *cctx, struct kura_leaf *ret_leaf,
+			   struct kura_buf *content)
+{
+	struct get_ctx g = {v, ret_leaf, content, check, cctx};
+	memset(ret_leaf, 0, sizeof(*ret_leaf));
+	return v->store->ops->version_get(v->store, record_id, version, open_row, &g);
+}
+
 int kura_vault_get(struct kura_vault *v, const char *record_id, uint32_t version,
 		   struct kura_leaf *ret_leaf, struct kura_buf *content)
 {
-	struct get_ctx g = {v, ret_leaf, content};
-	memset(ret_leaf, 0, sizeof(*ret_leaf));
-	return v->store->ops->version_get(v->store, record_id, version, open_row, &g);
+	return kura_vault_get_checked(v, record_id, version, NULL, NULL, ret_leaf, content);
 }
 
 int kura_vault_locate(struct kura_vault *v, const char *record_id, uint32_t version,

@@ -184,7 +184,7 @@ void kura_vault_id(const struct kura_vault *v, uint8_t out[16])
 
 int kura_vault_sign(struct kura_vault *v, const void *msg, size_t len, uint8_t sig[KURA_SIG_LEN])
 {
-	return kura_ed25519_sign(v->sec->sign_seed, msg, len, sig);
+	return kura_ed25519_sign_kp(v->sec->sign_seed, v->pub, msg, len, sig);
 }
 
 /* meta[name] as a JSON value: the kdf object, or the hex of a box. */

@@ -34,7 +34,15 @@ void kura_vault_close(struct kura_vault *v)
 		return;
 	kura_store_close(v->store);
 	kura_secret_free(v->sec); /* wipes */
+	kura_envelope_ctx_free(v->zctx);
 	free(v);
+}
+
+struct kura_envelope_ctx *vault_zctx(struct kura_vault *v)
+{
+	if (!v->zctx)
+		v->zctx = kura_envelope_ctx_new();
+	return v->zctx;
 }
 
 struct kura_store *kura_vault_store(struct kura_vault *v)

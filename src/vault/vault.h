@@ -108,6 +108,14 @@ int kura_vault_retract(struct kura_vault *v, const char *record_id,
  * KURA_ESTATE with ret_leaf filled if that version is a tombstone. */
 int kura_vault_get(struct kura_vault *v, const char *record_id, uint32_t version,
 		   struct kura_leaf *ret_leaf, struct kura_buf *content);
+/* As kura_vault_get, with check(cctx, leaf) asked first: when it answers
+ * nonzero that is returned (ret_leaf filled) and nothing is decrypted.  One
+ * lookup where a locate and a get would be two; check may read the vault
+ * (not its versions) but not write it. */
+typedef int (*kura_leaf_check_fn)(void *cctx, const struct kura_leaf *leaf);
+int kura_vault_get_checked(struct kura_vault *v, const char *record_id, uint32_t version,
+			   kura_leaf_check_fn check, void *cctx, struct kura_leaf *ret_leaf,
+			   struct kura_buf *content);
 
 /* Ingest a parsed import: batches of KURA_IMPORT_BATCH versions, each durable
  * before the next starts (an atomic import is one batch).  progress (may be

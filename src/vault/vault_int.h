@@ -35,7 +35,16 @@ struct kura_vault {
 	uint8_t vault_id[VAULT_ID_LEN];
 	uint8_t pub[KURA_PUBKEY_LEN];
 	int readonly;
+	/* zstd contexts kept for the handle's life (a handle is used by one
+	 * thread at a time): a server loop reads and writes thousands of
+	 * versions a second, and a fresh context per call costs more than the
+	 * compression of a 2 KB resource.  Made on first use (vault_zctx). */
+	struct kura_envelope_ctx *zctx;
 };
+
+/* The handle's zstd contexts, made on first use; NULL when out of memory
+ * (the envelope then compresses one-shot). */
+struct kura_envelope_ctx *vault_zctx(struct kura_vault *v);
 
 /* keys.c */
 #define VAULT_AAD_MASTER "kura.master.v1"

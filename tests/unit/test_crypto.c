@@ -62,6 +62,9 @@ static void test_ed25519_vector(void **state)
 	assert_string_equal(s, "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
 			       "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b");
 	assert_int_equal(kura_ed25519_verify(pub, "", 0, sig), 0);
+	uint8_t sig2[64]; /* with the public key given: the same bytes */
+	assert_int_equal(kura_ed25519_sign_kp(seed, pub, "", 0, sig2), 0);
+	assert_memory_equal(sig, sig2, 64);
 	sig[0] ^= 1;
 	assert_int_equal(kura_ed25519_verify(pub, "", 0, sig), KURA_ECRYPTO);
 }
