@@ -34,6 +34,22 @@ static const struct {
 			     M(KURA_HTTP_GET) | M(KURA_HTTP_HEAD) | M(KURA_HTTP_POST) |
 				     M(KURA_HTTP_PUT) | M(KURA_HTTP_DELETE) | M(KURA_HTTP_PATCH),
 			     "GET, HEAD, POST, PUT, DELETE, PATCH", "fhir"},
+	[KURA_ROUTE_PASSWORD] = {"/api/password", 0, M(KURA_HTTP_POST), "POST", "password"},
+	[KURA_ROUTE_FACTORS] = {"/api/factors", 1, M(KURA_HTTP_POST), "POST", "factors"},
+	[KURA_ROUTE_PATIENTS] = {"/api/patients", 1, M(KURA_HTTP_GET) | M(KURA_HTTP_HEAD),
+				 "GET, HEAD", "patients"},
+	[KURA_ROUTE_RECORDS] = {"/api/records", 1,
+				M(KURA_HTTP_GET) | M(KURA_HTTP_HEAD) | M(KURA_HTTP_POST),
+				"GET, HEAD, POST", "records"},
+	[KURA_ROUTE_BREAKGLASS] = {"/api/breakglass", 0,
+				   M(KURA_HTTP_GET) | M(KURA_HTTP_HEAD) | M(KURA_HTTP_POST),
+				   "GET, HEAD, POST", "breakglass"},
+	[KURA_ROUTE_AUDIT] = {"/api/audit", 1, M(KURA_HTTP_GET) | M(KURA_HTTP_HEAD) | M(KURA_HTTP_POST),
+			      "GET, HEAD, POST", "audit"},
+	[KURA_ROUTE_ADMIN] = {"/api/admin", 1, M(KURA_HTTP_GET) | M(KURA_HTTP_HEAD), "GET, HEAD",
+			      "admin"},
+	[KURA_ROUTE_UI_ROOT] = {"/", 0, M(KURA_HTTP_GET) | M(KURA_HTTP_HEAD), "GET, HEAD", "ui"},
+	[KURA_ROUTE_UI] = {"/ui", 1, M(KURA_HTTP_GET) | M(KURA_HTTP_HEAD), "GET, HEAD", "ui-assets"},
 };
 
 /* A segment of len bytes at p that may not appear: "" (but the last), ".", "..". */
@@ -211,7 +227,12 @@ int kura_serve_dispatch(const struct kura_http_req *req, struct kura_http_resp *
 		[KURA_ROUTE_HEALTHZ] = healthz,         [KURA_ROUTE_METRICS] = metrics,
 		[KURA_ROUTE_LOGIN] = kura_api_login,    [KURA_ROUTE_LOGOUT] = kura_api_logout,
 		[KURA_ROUTE_ME] = kura_api_me,          [KURA_ROUTE_LEDGER] = kura_api_ledger,
-		[KURA_ROUTE_FHIR] = kura_fhir_handle};
+		[KURA_ROUTE_FHIR] = kura_fhir_handle,
+		[KURA_ROUTE_PASSWORD] = kura_api_password, [KURA_ROUTE_FACTORS] = kura_api_factors,
+		[KURA_ROUTE_PATIENTS] = kura_api_patients, [KURA_ROUTE_RECORDS] = kura_api_records,
+		[KURA_ROUTE_BREAKGLASS] = kura_api_breakglass, [KURA_ROUTE_AUDIT] = kura_api_audit,
+		[KURA_ROUTE_ADMIN] = kura_api_admin,     [KURA_ROUTE_UI_ROOT] = kura_ui_static,
+		[KURA_ROUTE_UI] = kura_ui_static};
 	int allowed;
 	int route = kura_route(req->path, req->method, &allowed);
 	*ret_route = route;

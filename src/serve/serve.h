@@ -116,6 +116,15 @@ enum kura_route_id {
 	KURA_ROUTE_ME,
 	KURA_ROUTE_LEDGER,
 	KURA_ROUTE_FHIR,
+	KURA_ROUTE_PASSWORD,  /* the web UI's API (issue 6; docs/formats/ui-api.md) */
+	KURA_ROUTE_FACTORS,
+	KURA_ROUTE_PATIENTS,
+	KURA_ROUTE_RECORDS,
+	KURA_ROUTE_BREAKGLASS,
+	KURA_ROUTE_AUDIT,
+	KURA_ROUTE_ADMIN,
+	KURA_ROUTE_UI_ROOT,   /* the web UI's page and assets (static.c) */
+	KURA_ROUTE_UI,
 	KURA_ROUTE_COUNT
 };
 
@@ -241,5 +250,14 @@ int kura_api_logout(const struct kura_http_req *req, struct kura_http_resp *resp
 int kura_api_me(const struct kura_http_req *req, struct kura_http_resp *resp);      /* GET /api/me */
 int kura_api_ledger(const struct kura_http_req *req, struct kura_http_resp *resp);  /* GET /api/ledger/... */
 int kura_fhir_handle(const struct kura_http_req *req, struct kura_http_resp *resp); /* /fhir... */
+/* The web UI's API (docs/formats/ui-api.md). */
+int kura_api_password(const struct kura_http_req *req, struct kura_http_resp *resp); /* /api/password */
+int kura_api_factors(const struct kura_http_req *req, struct kura_http_resp *resp);  /* /api/factors/... */
+int kura_api_patients(const struct kura_http_req *req, struct kura_http_resp *resp); /* /api/patients... */
+int kura_api_records(const struct kura_http_req *req, struct kura_http_resp *resp);  /* /api/records/... */
+int kura_api_breakglass(const struct kura_http_req *req, struct kura_http_resp *resp); /* /api/breakglass */
+int kura_api_audit(const struct kura_http_req *req, struct kura_http_resp *resp);    /* /api/audit/... */
+int kura_api_admin(const struct kura_http_req *req, struct kura_http_resp *resp);    /* /api/admin/... */
+int kura_ui_static(const struct kura_http_req *req, struct kura_http_resp *resp);    /* / and /ui/... */
 
 #endif

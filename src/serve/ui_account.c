@@ -1,0 +1,15 @@
+/* ui_account.c - part of the web UI (issue 6; docs/formats/ui-api.md): being written. */
+#include "serve/api_int.h"
+#include "util/banned.h"
+
+int kura_api_password(const struct kura_http_req *req, struct kura_http_resp *resp)
+{
+	(void)req;
+	return api_reply_error(resp, 0, "not-found", 404, "not available yet");
+}
+
+int kura_api_factors(const struct kura_http_req *req, struct kura_http_resp *resp)
+{
+	(void)req;
+	return api_reply_error(resp, 0, "not-found", 404, "not available yet");
+}
