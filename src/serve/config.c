@@ -28,12 +28,34 @@ static int fail(struct conf_ctx *c, const char *fmt, const char *a, const char *
 	return kura_conf_fail(c->msg, fmt, a, b);
 }
 
+/* Meson compiles in where the web UI's files are (src/serve/meson.build). */
+#ifndef KURA_WEB_DIR
+#define KURA_WEB_DIR "/usr/share/kura/web"
+#endif
+
+const char *kura_serve_ui_default_dir(void)
+{
+#if defined(KURA_WEB_SRC_DIR) && defined(KURA_BUILD_ROOT)
+	/* a binary run from its own build tree serves the source tree's files,
+	 * so a developer never sees a stale installed copy */
+	char exe[KURA_SERVE_PATH];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	size_t root = strlen(KURA_BUILD_ROOT);
+	if (n > 0 && (size_t)n > root && memcmp(exe, KURA_BUILD_ROOT, root) == 0 &&
+	    exe[root] == '/')
+		return KURA_WEB_SRC_DIR;
+#endif
+	return KURA_WEB_DIR;
+}
+
 void kura_serve_config_default(struct kura_serve_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->hsts_max_age = TWO_YEARS_S;
 	cfg->ticket_rotate_s = 3600;
 	cfg->scanning = 1;
+	cfg->ui_enabled = 1;
+	snprintf(cfg->ui_dir, sizeof(cfg->ui_dir), "%s", kura_serve_ui_default_dir());
 	cfg->limits = (struct kura_serve_limits){
 		.max_header_bytes = 16384, .max_headers = KURA_HTTP_MAX_HEADERS,
 		.max_body_bytes = 16u * 1024 * 1024, .max_json_depth = 64,
@@ -162,6 +184,22 @@ static int conf_scan(struct conf_ctx *c, const char *name, const char *v)
 	return fail(c, "unknown key '%s' in [scan]%s", name, "");
 }
 
+static int conf_ui(struct conf_ctx *c, const char *name, const char *v)
+{
+	if (strcmp(name, "dir") == 0) {
+		if (v[0] != '/')
+			return fail(c, "dir: '%s' is not an absolute path%s", v, "");
+		return set_str(c, c->cfg->ui_dir, name, v);
+	}
+	if (strcmp(name, "enabled") == 0) {
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return fail(c, "enabled: '%s' is neither on nor off%s", v, "");
+		c->cfg->ui_enabled = strcmp(v, "on") == 0;
+		return 1;
+	}
+	return fail(c, "unknown key '%s' in [ui]%s", name, "");
+}
+
 static int conf_limits(struct conf_ctx *c, const char *name, const char *v)
 {
 	struct kura_serve_limits *l = &c->cfg->limits;
@@ -214,6 +252,8 @@ static int conf_handler(void *user, const char *section, const char *name, const
 		return conf_limits(c, name, value);
 	if (strcmp(section, "scan") == 0)
 		return conf_scan(c, name, value);
+	if (strcmp(section, "ui") == 0)
+		return conf_ui(c, name, value);
 	return fail(c, "unknown section [%s]%s", section, "");
 }
 

@@ -67,9 +67,15 @@ struct kura_serve_config {
 	char clamav_db[KURA_SERVE_PATH];
 	int scanning;                 /* 1 unless `scanning = off` */
 	char log[KURA_SERVE_PATH];    /* "" or "-": stderr */
+	char ui_dir[KURA_SERVE_PATH]; /* [ui] dir: the web UI's files (default: kura_serve_ui_default_dir) */
+	int ui_enabled;               /* [ui] enabled: 1 unless `enabled = off` */
 };
 
-/* Defaults: no listener, safe limits, scanning on. */
+/* Where the web UI's files are when [ui] dir is not set: the source tree's
+ * web/ for a binary run from its Meson build tree, datadir/kura/web for an
+ * installed one (both compiled in by Meson; docs/SERVE.md "[ui]"). */
+const char *kura_serve_ui_default_dir(void);
+/* Defaults: no listener, safe limits, scanning on, the web UI on. */
 void kura_serve_config_default(struct kura_serve_config *cfg);
 /*
  * Read the INI file at path over the defaults.  Unknown sections and keys,
@@ -177,6 +183,7 @@ struct kura_serve_thread {
 	struct kura_serve_limiter *limiter;  /* shared; NULL: no limits (tests) */
 	struct kura_committer *committer;    /* shared (commit.h); NULL: reads commit
 					      * their own event (tests) */
+	const char *ui_dir;                  /* the web UI's files (static.c); NULL: no UI */
 };
 
 /* ---- who is asking (session.c; docs/formats/http-api.md) ---- */

@@ -239,10 +239,12 @@ static void security_headers(struct worker *w, struct evkeyvalq *h, const char *
 {
 	evhttp_add_header(h, "Strict-Transport-Security", w->srv->hsts);
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	evhttp_add_header(h, "Cache-Control", "no-store");
+	/* the web UI's files (static.c) set their own caching and policy */
+	if (!evhttp_find_header(h, "Cache-Control"))
+		evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Frame-Options", "DENY");
 	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
-	if (strncmp(type, "text/html", 9) != 0)
+	if (strncmp(type, "text/html", 9) != 0 && !evhttp_find_header(h, "Content-Security-Policy"))
 		evhttp_add_header(h, "Content-Security-Policy",
 				  "default-src 'none'; frame-ancestors 'none'");
 	if (w->draining)
@@ -653,7 +655,8 @@ static int worker_setup(struct kura_server *srv, struct worker *w, unsigned inde
 	w->t = (struct kura_serve_thread){.scanner = srv->scanner, .scan_off = !srv->cfg.scanning,
 					  .limits = l, .base_url = srv->url[0], .index = index,
 					  .server = w, .metrics = &srv->metrics,
-					  .limiter = srv->limiter};
+					  .limiter = srv->limiter,
+					  .ui_dir = srv->cfg.ui_enabled ? srv->cfg.ui_dir : NULL};
 	w->base = event_base_new();
 	if (!w->base)
 		return KURA_ENOMEM;

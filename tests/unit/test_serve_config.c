@@ -46,6 +46,29 @@ static void test_minimal(void **state)
 	assert_int_equal(cfg.hsts_max_age, 63072000u);
 }
 
+/* [ui]: on by default with the compiled-in directory (the source tree's
+ * web/ for a binary of this build tree: the unit tests are one), dir must
+ * be absolute, enabled on or off. */
+static void test_ui(void **state)
+{
+	(void)state;
+	static struct kura_serve_config cfg;
+	char err[256];
+	assert_int_equal(load(BASE "[scan]\nscanning = off\n", &cfg, err), 0);
+	assert_int_equal(cfg.ui_enabled, 1);
+	assert_string_equal(cfg.ui_dir, kura_serve_ui_default_dir());
+	assert_non_null(strstr(cfg.ui_dir, "/web"));
+	assert_int_equal(load(BASE "[scan]\nscanning = off\n[ui]\ndir = /srv/kura-web\nenabled = off\n",
+			      &cfg, err), 0);
+	assert_string_equal(cfg.ui_dir, "/srv/kura-web");
+	assert_int_equal(cfg.ui_enabled, 0);
+	assert_int_equal(load(BASE "[scan]\nscanning = off\n[ui]\ndir = web\n", &cfg, err), KURA_EINVAL);
+	assert_non_null(strstr(err, "absolute"));
+	assert_int_equal(load(BASE "[scan]\nscanning = off\n[ui]\nenabled = yes\n", &cfg, err), KURA_EINVAL);
+	assert_int_equal(load(BASE "[scan]\nscanning = off\n[ui]\ncolour = red\n", &cfg, err), KURA_EINVAL);
+	assert_non_null(strstr(err, "unknown key 'colour' in [ui]"));
+}
+
 static void test_listeners_limits(void **state)
 {
 	(void)state;
@@ -138,7 +161,7 @@ static void test_query(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_minimal), cmocka_unit_test(test_listeners_limits),
+		cmocka_unit_test(test_minimal), cmocka_unit_test(test_ui), cmocka_unit_test(test_listeners_limits),
 		cmocka_unit_test(test_refused), cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_query),
 	};
