@@ -176,7 +176,8 @@ static int serve_file(const struct kura_http_req *req, struct kura_http_resp *re
 
 int kura_ui_static(const struct kura_http_req *req, struct kura_http_resp *resp)
 {
-	const char *dir = req->thread ? req->thread->ui_dir : NULL;
+	const struct kura_serve_config *cfg = req->thread ? req->thread->cfg : NULL;
+	const char *dir = cfg && cfg->ui_enabled ? cfg->ui_dir : NULL;
 	const char *rel = NULL;
 	int r = api_only(req, resp, KURA_HTTP_GET, "GET, HEAD");
 	if (r)
