@@ -54,6 +54,25 @@ test('the dictionaries have the same keys in Japanese and English', () => {
   for (const [k, s] of Object.entries(T.ja)) assert.ok(s.trim(), `ja ${k} is empty`);
 });
 
+test('the page\'s verifier (web/ui/verify.js) accepts kura\'s inclusion proofs and refuses altered ones', { skip: NO_CHROMIUM }, async () => {
+  const { verifyInclusion } = await import(join(ROOT, 'web/ui/verify.js'));
+  const pem = F.pubkey;
+  for (const [rid, ver] of [[F.rec.obs, 1], [F.rec.obs, 2], [F.rec.dicom, 1]]) {
+    const proof = F.proofs[`${rid}@${ver}`];
+    const ok = await verifyInclusion(proof, pem, rid, ver);
+    assert.equal(ok.leaf.record, rid);
+    assert.equal(ok.leaf.version, ver);
+    const bad = (f) => { const c = structuredClone(proof); f(c); return verifyInclusion(c, pem, rid, ver); };
+    const flip = (hex) => (hex[0] === '0' ? '1' : '0') + hex.slice(1);
+    await assert.rejects(bad((c) => { c.sth.root_hash = flip(c.sth.root_hash); }), /signature/);
+    await assert.rejects(bad((c) => { c.sth.signature = flip(c.sth.signature); }), /signature/);
+    await assert.rejects(bad((c) => { c.leaf = c.leaf.slice(0, -2) + (c.leaf.endsWith('00') ? '01' : '00'); }), /root|leaf/);
+    if (proof.path.length) await assert.rejects(bad((c) => { c.path[0] = flip(c.path[0]); }), /root/);
+    await assert.rejects(bad((c) => { c.leaf_index += 1; }), /root|beyond|path/);
+    await assert.rejects(verifyInclusion(proof, pem, rid, ver + 5), /another version/);
+  }
+});
+
 test('static files: strict CSP and security headers, ETag, no traversal, no listing', { skip: NO_CHROMIUM }, async () => {
   const ca = F.pki && undefined;
   const get = (path, headers = {}) => request(`${F.base}${path}`, { ca: undefined, headers, ...{} });

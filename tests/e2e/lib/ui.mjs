@@ -50,6 +50,14 @@ export async function setupUi() {
   rec.hl7 = put(readFileSync(join(DATA, 'hl7v2/oru_r01_v23_lipid_panel.hl7')), 'jp1001', 'hl7v2', 'x-application/hl7-v2+er7');
   rec.pdf = put(readFileSync(join(DATA, 'pdfjs-helloworld.pdf')), 'jp1001', 'application/pdf', 'application/pdf');
   rec.dicom = put(readFileSync(join(DATA, 'dicom/CT_small.dcm')), 'jp1001', 'application/dicom', 'application/dicom');
+  // proofs from the CLI, to check the page's verifier against (ui.test.mjs)
+  const proofs = {};
+  for (const [rid, ver] of [[rec.obs, 1], [rec.obs, 2], [rec.dicom, 1]]) {
+    const r = v.run(['proof', `${rid}@${ver}`]);
+    if (r.status !== 0) throw new Error(`kura proof: ${r.stderr}`);
+    proofs[`${rid}@${ver}`] = JSON.parse(r.stdout);
+  }
+  const pubkey = v.run(['pubkey']).stdout;
   // (after the writes: with a second factor the CLI would need a code too)
   for (const id of ['dr.sato', 'dr.er', 'au.kimura', 'sec.tanaka']) secrets[id] = v.enrollTotp(id);
   const server = await startServe(writeConfig(v, pki));
@@ -66,7 +74,7 @@ export async function setupUi() {
     }
   };
   const password = (id) => v.users.get(id).password;
-  return { v, pki, server, base, rec, secrets, code, password,
+  return { v, pki, server, base, rec, secrets, code, password, proofs, pubkey,
     async cleanup() { await server.stop(); v.cleanup(); } };
 }
 
