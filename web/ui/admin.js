@@ -2,7 +2,7 @@
 // alerts first, then accounts (dormant and locked marked), roles, the
 // password, session, lockout and TLS policy in force, the ledger, backups.
 import { get } from './api.js';
-import { clear, dl, h, table } from './dom.js';
+import { clear, dl, h, table, put } from './dom.js';
 import { route } from './core.js';
 import { fmtBytes, fmtTime, t } from './i18n.js';
 
@@ -27,7 +27,7 @@ route(/^#\/admin$/, async (el) => {
   const tls = s.tls || {};
   const dormant = accounts.filter((a) => a.dormant).length;
   const locked = accounts.filter((a) => a.locked).length;
-  clear(el).append(h('h1', t('admin.title')),
+  put(clear(el), h('h1', t('admin.title')),
     h('ul.summary-cards',
       h('li.card', h('strong', String((s.alerts || []).length)), ' ', t('admin.alerts')),
       h('li.card', h('strong', String(accounts.length)), ' ', t('admin.accounts'), ' · ', t('admin.dormantN', { n: dormant }), ' · ', t('admin.lockedN', { n: locked })),

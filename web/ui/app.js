@@ -3,9 +3,9 @@
 // change and TOTP enrolment, the session's end.  Views live in their own
 // modules and render into <main>.
 import { ApiError, get, post, setCsrf, whenExpired, lastActivity } from './api.js';
-import { clear, h } from './dom.js';
+import { clear, h, put } from './dom.js';
 import { errText, getLang, setLang, t } from './i18n.js';
-import { banner, go, homeOf, hooks, route, routes, state } from './core.js';
+import { banner, flash, go, homeOf, hooks, route, routes, showFlash, state } from './core.js';
 import './records.js';
 import './audit.js';
 import './admin.js';
@@ -21,6 +21,7 @@ async function render() {
   const hash = location.hash || '#/';
   const el = main();
   chrome();
+  showFlash();
   if (!state.me) { loginView(el); return; }
   if ((state.me.must_change && hash !== '#/password') || (!state.me.must_change && state.me.must_enroll && hash !== '#/totp')) {
     go(homeOf(state.me));
@@ -29,12 +30,12 @@ async function render() {
   for (const [re, view] of routes) {
     const m = re.exec(hash);
     if (!m) continue;
-    clear(el).append(h('p.loading', t('common.loading')));
+    put(clear(el), h('p.loading', t('common.loading')));
     try {
       await view(el, ...m.slice(1).map((x) => (x === undefined ? x : decodeURIComponent(x))));
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) return;
-      clear(el).append(h('h1', { tabindex: -1 }, t('common.error')), h('p.error', { role: 'alert' }, errText(e)));
+      put(clear(el), h('h1', { tabindex: -1 }, t('common.error')), h('p.error', { role: 'alert' }, errText(e)));
     }
     focusHeading(el);
     return;
@@ -68,8 +69,8 @@ function chrome() {
   if (me.role === 'auditor') links.push(['#/audit', t('nav.audit')]);
   if (me.role === 'security-admin') links.push(['#/admin', t('nav.admin')]);
   links.push(['#/account', t('nav.account')]);
-  nav.append(...links.map(([href, label]) => h('a', { href, 'aria-current': location.hash.startsWith(href) ? 'page' : null }, label)));
-  who.append(h('span', `${me.user} (${t(`role.${me.role}`)})`), h('span#session-left.muted', sessionLeft()));
+  put(nav, ...links.map(([href, label]) => h('a', { href, 'aria-current': location.hash.startsWith(href) ? 'page' : null }, label)));
+  put(who, h('span', `${me.user} (${t(`role.${me.role}`)})`), h('span#session-left.muted', sessionLeft()));
 }
 
 function sessionLeft() {
@@ -123,7 +124,7 @@ function loginView(el) {
   h('p.field', h('label', { for: 'password' }, t('login.password')), pass),
   h('p.field', h('label', { for: 'otp' }, t('login.otp')), otp),
   recRow, h('p', toggle), msg, h('p', submit));
-  el.append(form);
+  put(el, form);
   user.focus();
 }
 
@@ -156,7 +157,7 @@ whenExpired(() => ended(t('login.expired')));
 route(/^#\/password$/, (el) => passwordView(el));
 route(/^#\/totp$/, (el) => totpView(el));
 route(/^#\/account$/, (el) => {
-  clear(el).append(h('h1', t('account.title')), h('p', t('account.intro')),
+  put(clear(el), h('h1', t('account.title')), h('p', t('account.intro')),
     h('ul.actions', h('li', h('a.button', { href: '#/password' }, t('account.changePassword'))),
       h('li', h('a.button', { href: '#/totp' }, t('account.enrollTotp')))),
     h('p.muted', t('account.factors', { f: (state.me.factors || []).join(', ') })));
@@ -171,16 +172,16 @@ function passwordView(el) {
   const form = h('form.card', { on: { submit: async (ev) => {
     ev.preventDefault();
     clear(msg);
-    if (nw.value !== again.value) { msg.append(h('p.error', t('password.mismatch'))); return; }
+    if (nw.value !== again.value) { put(msg, h('p.error', t('password.mismatch'))); return; }
     try {
       await post('/api/password', { old: old.value, new: nw.value });
       state.me = await get('/api/me');
       setCsrf(state.me.csrf_token);
-      banner(t('password.changed'), 'ok');
+      flash(t('password.changed'));
       go(homeOf(state.me));
     } catch (e) {
-      if (e.status === 401 && e.data && /password/.test(e.data.error || '')) { msg.append(h('p.error', t('password.wrongOld'))); return; }
-      msg.append(h('p.error', errText(e)), e.data && Array.isArray(e.data.policy) ? h('ul', e.data.policy.map((p) => h('li', typeof p === 'string' ? p : (getLang() === 'ja' && p.ja) || p.en || p.text || JSON.stringify(p)))) : null);
+      if (e.status === 401 && e.data && /password/.test(e.data.error || '')) { put(msg, h('p.error', t('password.wrongOld'))); return; }
+      put(msg, h('p.error', errText(e)), e.data && Array.isArray(e.data.policy) ? h('ul', e.data.policy.map((p) => h('li', typeof p === 'string' ? p : (getLang() === 'ja' && p.ja) || p.en || p.text || JSON.stringify(p)))) : null);
     }
   } } },
   h('h1', t('password.title')), forced ? h('p.warn', t('password.forced')) : null,
@@ -189,22 +190,22 @@ function passwordView(el) {
   h('p.field', h('label', { for: 'new-password' }, t('password.new')), nw),
   h('p.field', h('label', { for: 'new-password2' }, t('password.again')), again),
   msg, h('p', h('button.primary', { type: 'submit' }, t('password.submit'))));
-  clear(el).append(form);
+  put(clear(el), form);
 }
 
 async function totpView(el) {
-  clear(el).append(h('h1', t('totp.title')), h('p', t('totp.intro')));
+  put(clear(el), h('h1', t('totp.title')), h('p', t('totp.intro')));
   const start = h('button.primary', { type: 'button', id: 'totp-start' }, t('totp.start'));
   const area = h('div');
-  el.append(h('p', start), area);
+  put(el, h('p', start), area);
   start.addEventListener('click', async () => {
     start.disabled = true;
-    const j = await post('/api/factors/totp', {}).catch((e) => { area.append(h('p.error', errText(e))); return null; });
+    const j = await post('/api/factors/totp', {}).catch((e) => { put(area, h('p.error', errText(e))); return null; });
     if (!j) { start.disabled = false; return; }
     const svg = new Blob([j.qr_svg], { type: 'image/svg+xml' });
     const code = h('input', { id: 'totp-code', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6,8}', required: true });
     const msg = h('p.error', { role: 'alert' });
-    clear(area).append(
+    put(clear(area), 
       h('img.qr', { src: URL.createObjectURL(svg), alt: t('totp.qrAlt'), width: 220, height: 220 }),
       h('p', t('totp.secret'), ' ', h('code#totp-secret', j.secret_base32)),
       h('form.card', { on: { submit: async (ev) => {
@@ -213,7 +214,7 @@ async function totpView(el) {
           await post('/api/factors/totp/confirm', { code: code.value.trim() });
           state.me = await get('/api/me');
           setCsrf(state.me.csrf_token);
-          banner(t('totp.done'), 'ok');
+          flash(t('totp.done'));
           go(homeOf(state.me));
         } catch (e) { msg.textContent = e.status === 400 ? t('totp.wrong') : errText(e); code.value = ''; code.focus(); }
       } } }, h('p.field', h('label', { for: 'totp-code' }, t('totp.code')), code), msg,

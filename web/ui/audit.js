@@ -2,7 +2,7 @@
 // patient, what an account did, anomalies (off-hours, bulk, break-glass),
 // and marking a period reviewed.
 import { get, post, q } from './api.js';
-import { clear, h, table } from './dom.js';
+import { clear, h, table, put } from './dom.js';
 import { go, route } from './core.js';
 import { errText, fmtTime, t } from './i18n.js';
 
@@ -13,7 +13,7 @@ route(/^#\/audit(?:\?(.*))?$/, async (el, qs) => {
   const inputs = Object.fromEntries(FIELDS.map((f) => [f, h('input', { id: `a-${f}`, name: f, value: params.get(f) || '', placeholder: /from|to/.test(f) ? '2026-12-01T00:00:00Z' : '' })]));
   const flagged = h('input', { id: 'a-flagged', type: 'checkbox', checked: params.get('flagged') === '1' });
   const search = (extra) => go(q('#/audit', { ...Object.fromEntries(FIELDS.map((f) => [f, inputs[f].value.trim()])), flagged: flagged.checked ? '1' : '', ...extra }));
-  clear(el).append(h('h1', t('audit.title')),
+  put(clear(el), h('h1', t('audit.title')),
     h('p.tabs', h('a.button', { href: '#/audit?flagged=1', id: 'a-anomalies' }, t('audit.anomalies')), ' ',
       h('span.muted', t('audit.tabsHint'))),
     h('form.card.filters', { on: { submit: (ev) => { ev.preventDefault(); search({}); } } },
@@ -21,14 +21,14 @@ route(/^#\/audit(?:\?(.*))?$/, async (el, qs) => {
       h('p.field.inline', flagged, h('label', { for: 'a-flagged' }, t('audit.flagged'))),
       h('p', h('button.primary', { type: 'submit', id: 'a-search' }, t('audit.search')))));
   const res = h('div#audit-results', { 'aria-live': 'polite' });
-  el.append(res, reviewForm(params));
+  put(el, res, reviewForm(params));
   if (![...params.keys()].length) return;
   const query = Object.fromEntries([...FIELDS, 'flagged'].map((f) => [f, params.get(f) || undefined]));
   const j = await get(q('/api/audit/events', { ...query, limit: 200 }));
   const events = j.events || [];
   const heading = params.get('patient') ? t('audit.whoPatient', { p: params.get('patient') })
     : params.get('user') ? t('audit.whatUser', { u: params.get('user') }) : params.get('flagged') ? t('audit.anomalies') : t('audit.events');
-  res.append(h('h2', heading), h('p', t('audit.total', { n: j.total ?? events.length, shown: events.length })),
+  put(res, h('h2', heading), h('p', t('audit.total', { n: j.total ?? events.length, shown: events.length })),
     events.length ? table([t('audit.time'), t('audit.actor'), t('audit.action'), t('audit.outcome'), t('audit.patient'), t('audit.record'), t('audit.where'), t('audit.reason'), t('audit.flags')],
       events.map((e) => h(`tr${(e.flags || []).includes('breakglass') ? '.bg-row' : ''}`,
         h('td', fmtTime(e.time)), h('td', h('a', { href: q('#/audit', { user: e.actor }) }, e.actor || ''), e.role ? h('small.muted', ` ${e.role}`) : ''),

@@ -1,6 +1,6 @@
 // core.js - what the views share: the logged-in account, the route table,
 // navigation and the status banner (app.js renders; views register routes).
-import { clear, h } from './dom.js';
+import { clear, h, put } from './dom.js';
 
 export const state = { me: null, expiredMsg: '' };
 export const routes = [];
@@ -23,5 +23,13 @@ export function homeOf(me) {
 
 export function banner(text, kind = 'info') {
   const b = clear(document.getElementById('banner'));
-  if (text) b.append(h(`p.banner.${kind}`, text));
+  if (text) put(b, h(`p.banner.${kind}`, text));
+}
+
+// A message for the next screen (after go()): shown once, then cleared.
+let pending = null;
+export function flash(text, kind = 'ok') { pending = [text, kind]; }
+export function showFlash() {
+  banner(...(pending || ['']));
+  pending = null;
 }

@@ -3,10 +3,14 @@
 
 // h('tag.class', {attr: value, on: {click: fn}}, child, ...) → Element.
 // Children: strings, numbers, Nodes, arrays, null/undefined/false (skipped).
+// spec: 'tag', 'tag.class', 'tag#id.class', 'tag.class#id'
 export function h(spec, attrs, ...children) {
-  const [tag, ...classes] = spec.split('.');
+  const [tag, ...parts] = spec.split(/(?=[.#])/);
   const el = document.createElement(tag || 'div');
+  const classes = parts.filter((x) => x[0] === '.').map((x) => x.slice(1));
+  const id = parts.find((x) => x[0] === '#');
   if (classes.length) el.className = classes.join(' ');
+  if (id) el.id = id.slice(1);
   if (attrs && (typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs))) {
     children.unshift(attrs);
     attrs = null;
@@ -22,6 +26,10 @@ export function h(spec, attrs, ...children) {
   append(el, children);
   return el;
 }
+
+// el.append(...) that skips null, undefined and false (the DOM's own
+// append would write "null").
+export function put(el, ...children) { return append(el, children); }
 
 export function append(el, children) {
   for (const c of children.flat(Infinity)) {

@@ -4,8 +4,8 @@
 // and for whom, differences between versions, the ledger proof checked in
 // this browser, writes with a reason, break-glass, and the A4 print views.
 import { api, get, post, q } from './api.js';
-import { clear, dl, h, hex, table } from './dom.js';
-import { banner, go, route, state } from './core.js';
+import { clear, dl, h, hex, table, put } from './dom.js';
+import { banner, flash, go, route, state } from './core.js';
 import { errText, fmtBytes, fmtTime, t } from './i18n.js';
 import { renderFhir } from './fhir.js';
 import { looksLikeHl7, renderHl7 } from './hl7.js';
@@ -29,7 +29,7 @@ route(/^#\/patients(?:\?(.*))?$/, async (el, qs) => {
   const text = h('input', { id: 'q', type: 'search', value: params.get('q') || '', autocomplete: 'off', 'aria-describedby': 'q-hint' });
   const bd = h('input', { id: 'birthdate', type: 'date', value: params.get('birthdate') || '' });
   const results = h('div#results', { 'aria-live': 'polite' });
-  clear(el).append(h('h1', t('patients.title')),
+  put(clear(el), h('h1', t('patients.title')),
     h('form.card.search', { role: 'search', on: { submit: (ev) => {
       ev.preventDefault();
       go(q('#/patients', { q: text.value.trim(), birthdate: bd.value }));
@@ -44,7 +44,7 @@ route(/^#\/patients(?:\?(.*))?$/, async (el, qs) => {
     h('td', { lang: 'ja' }, (p.name && p.name.kanji) || (p.name && p.name.text) || ''),
     h('td', { lang: 'ja' }, (p.name && p.name.kana) || ''), h('td', (p.name && p.name.romaji) || ''),
     h('td', p.birthdate || ''), h('td', p.gender ? t(`fhir.gender.${p.gender}`) : '')));
-  results.append(h('p', t('patients.found', { n: rows.length })),
+  put(results, h('p', t('patients.found', { n: rows.length })),
     j.hidden ? h('p.muted', t('patients.hidden', { n: j.hidden })) : null,
     rows.length ? table([t('patients.id'), t('patients.kanji'), t('patients.kana'), t('patients.romaji'), t('patients.birthdate'), t('patients.gender')], rows) : null);
 });
@@ -64,12 +64,12 @@ function showBreakglass(until) {
   tick();
   countdown = setInterval(tick, 1000);
 }
-window.addEventListener('hashchange', () => { clearInterval(countdown); banner(''); });
+window.addEventListener('hashchange', () => clearInterval(countdown));
 
 function breakglassView(el, id, err) {
-  const reason = h('textarea', { id: 'bg-reason', required: true, maxlength: 500, rows: 3 });
+  const reason = h('textarea', { id: 'bg-reason', required: true, maxlength: 4096, rows: 3 });
   const msg = h('p.error', { role: 'alert' });
-  clear(el).append(h('h1', t('bg.title')),
+  put(clear(el), h('h1', t('bg.title')),
     h('section.card.bg', { role: 'alertdialog', 'aria-labelledby': 'bg-h', 'aria-describedby': 'bg-why' },
       h('h2#bg-h', t('bg.outside', { id })),
       h('p#bg-why', t('bg.explain')), h('p.muted', errText(err)),
@@ -94,7 +94,7 @@ route(/^#\/patient\/([^/?]+)$/, async (el, id) => {
   }
   if (p.access && p.access.how === 'breakglass') showBreakglass(p.access.breakglass_until);
   const recs = p.records || [];
-  clear(el).append(h('h1', { lang: 'ja' }, nameOf(p), ' ', h('small.muted', p.id)),
+  put(clear(el), h('h1', { lang: 'ja' }, nameOf(p), ' ', h('small.muted', p.id)),
     dl([[t('patients.kana'), p.name && p.name.kana], [t('patients.romaji'), p.name && p.name.romaji],
       [t('patients.birthdate'), p.birthdate], [t('patients.gender'), p.gender && t(`fhir.gender.${p.gender}`)],
       [t('patients.identifiers'), (p.identifiers || []).map((i) => h('div', `${i.value} `, h('code.code', i.system || '')))],
@@ -180,14 +180,14 @@ async function checkProof(rid, n) {
 function proofPanel(rid, n, onDone) {
   const out = h('div#proof', { 'aria-live': 'polite' }, h('p.muted', t('proof.checking')));
   checkProof(rid, n).then((v) => {
-    clear(out).append(h('p.verified', { role: 'status' }, '✔ ', t('proof.verified')),
+    put(clear(out), h('p.verified', { role: 'status' }, '✔ ', t('proof.verified')),
       dl([[t('proof.leaf'), h('code', `${v.leaf.record}@${v.leaf.version} · ${v.leafHash}`)],
         [t('proof.treeSize'), String(v.sth.tree_size)], [t('proof.sthTime'), fmtTime(v.sth.timestamp || new Date(Number(v.sth.timestamp_us) / 1000).toISOString())],
         [t('proof.root'), h('code', v.sth.root_hash)], [t('proof.logId'), h('code', v.logId)]]),
       h('p.muted', t('proof.how')));
     if (onDone) onDone(v);
   }).catch((e) => {
-    clear(out).append(h('p.failed', { role: 'alert' }, '✘ ', t('proof.failed'), ': ', errText(e)));
+    put(clear(out), h('p.failed', { role: 'alert' }, '✘ ', t('proof.failed'), ': ', errText(e)));
     if (onDone) onDone(null);
   });
   return out;
@@ -199,7 +199,7 @@ route(/^#\/record\/([^/?]+)$/, async (el, rid) => {
   const rec = await get(`/api/records/${enc(rid)}`);
   const versions = rec.versions || [];
   const latest = versions[versions.length - 1] || rec;
-  clear(el).append(h('h1', typeLabel(rec), ' ', statusBadge(latest.status), ' ', h('small.muted', `v${latest.version}`)),
+  put(clear(el), h('h1', typeLabel(rec), ' ', statusBadge(latest.status), ' ', h('small.muted', `v${latest.version}`)),
     h('p', h('a', { href: `#/patient/${enc(rec.patient)}` }, `← ${t('record.patient')}: ${rec.patient}`)),
     versionFacts(latest));
   const body = h('div');
@@ -209,18 +209,18 @@ route(/^#\/record\/([^/?]+)$/, async (el, rid) => {
     toggle.setAttribute('aria-pressed', String(!rawBox.hidden));
     toggle.textContent = rawBox.hidden ? t('record.raw') : t('record.readable');
   } } }, t('record.raw'));
-  el.append(h('p.actions', toggle, ' ', h('a.button', { href: `#/print/record/${enc(rid)}` }, t('print.record'))));
-  el.append(h('section.card', { 'aria-label': t('record.content') }, body, rawBox));
-  if (latest.status === 'entered-in-error') body.append(h('p.warn', t('record.retracted')));
+  put(el, h('p.actions', toggle, ' ', h('a.button', { href: `#/print/record/${enc(rid)}` }, t('print.record'))));
+  put(el, h('section.card', { 'aria-label': t('record.content') }, body, rawBox));
+  if (latest.status === 'entered-in-error') put(body, h('p.warn', t('record.retracted')));
   else {
     const c = await fetchVersion(rid, latest.version);
-    body.append(renderContent(rec, c));
-    rawBox.append(rawView(c));
+    put(body, renderContent(rec, c));
+    put(rawBox, rawView(c));
   }
-  el.append(h('section.card', h('h2', t('proof.title')), proofPanel(rid, latest.version),
+  put(el, h('section.card', h('h2', t('proof.title')), proofPanel(rid, latest.version),
     h('p', t('sig.label'), ': ', latest.signature ? `${latest.signature.status || ''}` : t('sig.none'))));
-  el.append(historySection(rid, versions));
-  el.append(actionsSection(rec, latest));
+  put(el, historySection(rid, versions));
+  put(el, actionsSection(rec, latest));
 });
 
 function versionFacts(v) {
@@ -250,7 +250,7 @@ function historySection(rid, versions) {
 }
 
 function reasonField(id) {
-  return h('textarea', { id, required: true, maxlength: 500, rows: 2 });
+  return h('textarea', { id, required: true, maxlength: 4096, rows: 2 });
 }
 
 function actionsSection(rec, latest) {
@@ -258,7 +258,7 @@ function actionsSection(rec, latest) {
   const box = h('section.card.no-print', h('h2', t('actions.title')));
   const msg = h('p.error', { role: 'alert' });
   const act = async (path, body) => {
-    try { await post(path, body); banner(t('actions.done'), 'ok'); go(`#/record/${enc(rec.record)}`); } catch (e) { msg.textContent = errText(e); }
+    try { await post(path, body); flash(t('actions.done')); go(`#/record/${enc(rec.record)}`); } catch (e) { msg.textContent = errText(e); }
   };
   const mk = (what, label, extra = []) => {
     const reason = reasonField(`${what}-reason`);
@@ -271,18 +271,18 @@ function actionsSection(rec, latest) {
     } } }, extra.map((x) => x.el), h('p.field', h('label', { for: `${what}-reason` }, t('record.reason')), reason),
     h('p', h('button.primary', { type: 'submit', id: `${what}-submit` }, label))));
   };
-  if (latest.status === 'draft') box.append(mk('confirm', t('actions.confirm')));
+  if (latest.status === 'draft') put(box, mk('confirm', t('actions.confirm')));
   if (latest.status !== 'entered-in-error') {
     const ta = h('textarea', { id: 'amend-content', rows: 8 });
     const conf = h('input', { type: 'checkbox', id: 'amend-confirm' });
     if (/json|text|hl7/.test(latest.content_type || '') || latest.type === 'hl7v2') {
       fetchVersion(rec.record, latest.version).then((c) => { ta.value = decodeText(c.bytes) || ''; }).catch(() => {});
-      box.append(mk('amend', t('actions.amend'), [{ el: h('p.field', h('label', { for: 'amend-content' }, t('write.content')), ta),
+      put(box, mk('amend', t('actions.amend'), [{ el: h('p.field', h('label', { for: 'amend-content' }, t('write.content')), ta),
         collect: (b) => { b.content = ta.value; } }, { el: h('p.field.inline', conf, h('label', { for: 'amend-confirm' }, t('write.confirm'))), collect: (b) => { b.confirm = conf.checked; } }]));
     }
-    box.append(mk('retract', t('actions.retract')));
+    put(box, mk('retract', t('actions.retract')));
   }
-  box.append(msg);
+  put(box, msg);
   return box;
 }
 
@@ -295,12 +295,12 @@ route(/^#\/compare\/([^/]+)\/(\d+)\/(\d+)$/, async (el, rid, a, b) => {
   const load = async (v) => (v.status === 'entered-in-error' ? { bytes: new Uint8Array(), text: '' } : fetchVersion(rid, v.version).then((c) => ({ ...c, text: decodeText(c.bytes) })));
   const [ca, cb] = await Promise.all([load(va), load(vb)]);
   const label = (v) => `v${v.version} · ${t(`status.${v.status}`)} · ${fmtTime(v.time)} · ${v.inputter}${v.reason ? ` · ${v.reason}` : ''}`;
-  clear(el).append(h('h1', t('diff.title', { a, b })), h('p', h('a', { href: `#/record/${enc(rid)}` }, `← ${t('diff.back')}`)),
+  put(clear(el), h('h1', t('diff.title', { a, b })), h('p', h('a', { href: `#/record/${enc(rid)}` }, `← ${t('diff.back')}`)),
     h('div.cols', versionFacts(va), versionFacts(vb)));
   if (ca.text === null || cb.text === null) {
     const [ha, hb] = await Promise.all([sha256Hex(ca.bytes), sha256Hex(cb.bytes)]);
-    el.append(h('p', ha === hb ? t('diff.same') : t('diff.binary')), dl([[`v${a} SHA-256`, h('code', ha)], [`v${b} SHA-256`, h('code', hb)]]));
-  } else el.append(renderDiff(ca.text, cb.text, label(va), label(vb), rec.content_type));
+    put(el, h('p', ha === hb ? t('diff.same') : t('diff.binary')), dl([[`v${a} SHA-256`, h('code', ha)], [`v${b} SHA-256`, h('code', hb)]]));
+  } else put(el, renderDiff(ca.text, cb.text, label(va), label(vb), rec.content_type));
 });
 
 // ---- write a new record (with a reason; confirm or leave a draft) ----
@@ -315,7 +315,7 @@ route(/^#\/write\/([^/?]+)$/, async (el, pid) => {
   const conf = h('input', { id: 'w-confirm', type: 'checkbox' });
   const behalf = h('input', { id: 'w-behalf', autocomplete: 'off' });
   const msg = h('p.error', { role: 'alert' });
-  clear(el).append(h('h1', t('write.title', { id: pid })), h('form.card', { on: { submit: async (ev) => {
+  put(clear(el), h('h1', t('write.title', { id: pid })), h('form.card', { on: { submit: async (ev) => {
     ev.preventDefault();
     if (!reason.value.trim()) { msg.textContent = t('common.reasonRequired'); return; }
     const body = { patient: pid, type: type.value, content_type: ctype.value, reason: reason.value.trim(), confirm: conf.checked };
@@ -326,7 +326,7 @@ route(/^#\/write\/([^/?]+)$/, async (el, pid) => {
       for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
       body.content_base64 = btoa(s);
     } else body.content = content.value;
-    try { const r = await post('/api/records', body); banner(t('actions.done'), 'ok'); go(`#/record/${enc(r.record)}`); } catch (e) { msg.textContent = errText(e); }
+    try { const r = await post('/api/records', body); flash(t('actions.done')); go(`#/record/${enc(r.record)}`); } catch (e) { msg.textContent = errText(e); }
   } } },
   h('p.field', h('label', { for: 'w-type' }, t('write.type')), type),
   h('p.field', h('label', { for: 'w-ctype' }, t('record.contentType')), ctype),
@@ -349,15 +349,15 @@ async function printRecordBlock(rid) {
   if (v.status !== 'entered-in-error') {
     const c = await fetchVersion(rid, v.version, 'print');
     digest = await sha256Hex(c.bytes);
-    block.append(renderContent(rec, c, { print: true }));
+    put(block, renderContent(rec, c, { print: true }));
   }
   const code = h('p.vcode', t('print.checking'));
   const ver = await checkProof(rid, v.version).catch(() => null);
-  clear(code).append(h('strong', `${t('print.vcode')}: `),
+  put(clear(code), h('strong', `${t('print.vcode')}: `),
     h('code', `${rid}@${v.version}`), ' · ', ver ? h('code', `leaf ${ver.leafHash.slice(0, 16)} · tree ${ver.sth.tree_size} · root ${ver.sth.root_hash.slice(0, 16)}`) : t('proof.failed'),
     digest ? [' · ', h('code', `sha256 ${digest.slice(0, 32)}`)] : '',
     h('br'), ver ? t('print.vcodeHow') : '');
-  block.append(table([t('record.version'), t('record.status'), t('record.time'), t('record.inputter'), t('record.confirmer'), t('record.onBehalfOf'), t('record.reason')],
+  put(block, table([t('record.version'), t('record.status'), t('record.time'), t('record.inputter'), t('record.confirmer'), t('record.onBehalfOf'), t('record.reason')],
     versions.map((x) => [`v${x.version}`, t(`status.${x.status}`), fmtTime(x.time), x.inputter, x.confirmer || '', x.on_behalf_of || '', x.reason || '']), { caption: t('history.caption') }), code);
   return block;
 }
@@ -371,7 +371,7 @@ function printHeader(title) {
 
 route(/^#\/print\/record\/([^/?]+)$/, async (el, rid) => {
   const block = await printRecordBlock(rid);
-  clear(el).append(h('div.print-page', printHeader(t('print.recordTitle')), block));
+  put(clear(el), h('div.print-page', printHeader(t('print.recordTitle')), block));
   document.body.classList.add('printing');
 });
 
@@ -379,7 +379,7 @@ route(/^#\/print\/patient\/([^/?]+)$/, async (el, id) => {
   const p = await get(`/api/patients/${enc(id)}`);
   const blocks = [];
   for (const r of (p.records || []).slice(0, 50)) blocks.push(await printRecordBlock(r.record));
-  clear(el).append(h('div.print-page', printHeader(t('print.patientTitle')),
+  put(clear(el), h('div.print-page', printHeader(t('print.patientTitle')),
     h('section.print-patient', h('h2', { lang: 'ja' }, nameOf(p), ` (${p.id})`),
       dl([[t('patients.kana'), p.name && p.name.kana], [t('patients.birthdate'), p.birthdate], [t('patients.gender'), p.gender && t(`fhir.gender.${p.gender}`)]])),
     blocks));

@@ -110,10 +110,15 @@ export async function openBrowser(base, lang) {
     if (/^blob:/.test(r.url()) || /net::ERR_ABORTED/.test(r.failure()?.errorText || '') && /[?&]download=1/.test(r.url())) return;
     w.problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`);
   });
+  // Chromium's own PDF viewer (a built-in extension) loads its files from
+  // chrome-extension:// and chrome://resources: local to the browser, never
+  // the network; they are counted apart.  Anything else not of the origin is foreign.
+  w.builtin = new Set();
   page.on('request', (r) => {
     w.requests++;
     const u = r.url();
     if (/^(data|blob):/.test(u)) return;
+    if (/^chrome-extension:\/\/mhjfbmdgcfjbbpaeojofohoefgiehjai\/|^chrome:\/\/resources\//.test(u)) { w.builtin.add(new URL(u).origin); return; }
     if (new URL(u).origin !== origin) w.foreign.push(u);
   });
   page.on('response', (r) => {
