@@ -300,6 +300,42 @@ for (const lang of ['en', 'ja']) {
   });
 }
 
+test('en: a doctor writes a draft, confirms, amends and retracts it, each with a reason', { skip: NO_CHROMIUM }, async () => {
+  const b = await openBrowser(F.base, 'en');
+  try {
+    const p = b.page;
+    await b.watch.expect(401, /^\/api\/me$/, () => login(b, 'dr.sato'));
+    await p.goto(`${F.base}/#/write/jp1001`);
+    await p.locator('#w-type').selectOption('text/plain');
+    await p.locator('#w-content').fill('外来メモ: 血圧 128/82 mmHg\n');
+    await p.locator('#w-reason').fill('outpatient visit');
+    await p.locator('#w-submit').click();
+    await p.locator('.content[data-kind="text"]').waitFor();
+    assert.match(await p.locator('h1').textContent(), /draft/);
+    await p.locator('summary', { hasText: T.en['actions.confirm'] }).click();
+    await p.locator('#confirm-reason').fill('checked with the patient');
+    await p.locator('#confirm-submit').click();
+    await p.locator('h1', { hasText: 'v2' }).waitFor();
+    assert.match(await p.locator('h1').textContent(), /confirmed/);
+    await p.locator('summary', { hasText: T.en['actions.amend'] }).click();
+    await p.locator('#amend-content').fill('外来メモ: 血圧 132/84 mmHg\n');
+    await p.locator('#amend-reason').fill('second measurement');
+    await p.locator('#amend-confirm').check();
+    await p.locator('#amend-submit').click();
+    await p.locator('h1', { hasText: 'v3' }).waitFor();
+    assert.match(await p.locator('.content').textContent(), /132\/84/);
+    await b.shot('record-amended');
+    await p.locator('summary', { hasText: T.en['actions.retract'] }).click();
+    await p.locator('#retract-reason').fill('wrong patient');
+    await p.locator('#retract-submit').click();
+    await p.locator('h1', { hasText: 'v4' }).waitFor();
+    assert.ok((await p.locator('#main').textContent()).includes(T.en['record.retracted']));
+    assert.match(await p.locator('table.grid').last().textContent(), /wrong patient/);
+    await logout(b);
+    clean(b, 'writes');
+  } catch (e) { throw await explain(b, e); } finally { await b.close(); }
+});
+
 test('en: forced password change, then TOTP enrolment with the QR code', { skip: NO_CHROMIUM }, async () => {
   const b = await openBrowser(F.base, 'en');
   try {
