@@ -14,7 +14,7 @@ function kv(obj) {
   if (obj === null || obj === undefined) return '';
   if (Array.isArray(obj)) return obj.map((x) => (typeof x === 'object' ? kv(x) : String(x))).map((x, i) => [i ? ', ' : '', x]);
   if (typeof obj !== 'object') return String(obj);
-  return dl(Object.entries(obj).map(([k, v]) => [k, typeof v === 'boolean' ? yes(v) : kv(v)]));
+  return dl(Object.entries(obj).map(([k, v]) => [t(`policy.${k}`), typeof v === 'boolean' ? yes(v) : kv(v)]));
 }
 
 route(/^#\/admin$/, async (el) => {
@@ -35,7 +35,7 @@ route(/^#\/admin$/, async (el) => {
       h('li.card', t('admin.lastVerify'), ': ', ledger.last_verify ? [fmtTime(ledger.last_verify.time), ' ', okBadge(ledger.last_verify.ok)] : t('admin.never'))),
     h('section.card#alerts', h('h2', t('admin.alerts')), (s.alerts || []).length
       ? table([t('audit.time'), t('audit.actor'), t('audit.action'), t('audit.patient'), t('audit.reason')],
-        s.alerts.map((e) => h('tr.alert-row', h('td', fmtTime(e.time)), h('td', e.actor || ''), h('td', e.action), h('td', e.patient || ''), h('td', [e.reason, e.detail].filter(Boolean).join(' — ')))))
+        s.alerts.map((e) => h('tr.alert-row', h('td', fmtTime(e.time)), h('td', e.actor || ''), h('td', t(`action.${e.action}`)), h('td', e.patient || ''), h('td', [e.reason, e.detail].filter(Boolean).join(' — ')))))
       : h('p', t('admin.noAlerts'))),
     h('section.card#accounts', h('h2', t('admin.accounts')),
       table([t('admin.id'), t('admin.role'), t('admin.status'), t('admin.lastLogin'), t('admin.factors'), t('admin.flags')],
@@ -44,7 +44,7 @@ route(/^#\/admin$/, async (el) => {
           h('td', a.locked ? h('span.badge.bad', t('admin.locked'), a.locked_until ? ` → ${fmtTime(a.locked_until)}` : '') : null,
             a.dormant ? h('span.badge.warn', t('admin.dormant')) : null, a.must_change ? h('span.badge', t('admin.mustChange')) : null))))),
     h('section.card#roles', h('h2', t('admin.roles')),
-      table([t('admin.role'), t('admin.scope'), t('admin.breakglass')], (s.roles || []).map((r) => [t(`role.${r.name}`), typeof r.scope === 'object' ? kv(r.scope) : r.scope || '', yes(r.breakglass)]))),
+      table([t('admin.role'), t('admin.scope'), t('admin.breakglass')], (s.roles || []).map((r) => [t(`role.${r.name}`), typeof r.scope === 'object' ? kv(r.scope) : t(`scope.${r.scope}`), yes(r.breakglass)]))),
     h('section.card#policy', h('h2', t('admin.policy')), kv(s.policy || {})),
     h('section.card#tls', h('h2', t('admin.tls')), dl([[t('admin.protocols'), (tls.protocols || []).join(', ')],
       [t('admin.ciphers'), (tls.tls12_ciphers || []).join(', ')], [t('admin.groups'), (tls.groups || []).join(', ')],

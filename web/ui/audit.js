@@ -31,8 +31,8 @@ route(/^#\/audit(?:\?(.*))?$/, async (el, qs) => {
   put(res, h('h2', heading), h('p', t('audit.total', { n: j.total ?? events.length, shown: events.length })),
     events.length ? table([t('audit.time'), t('audit.actor'), t('audit.action'), t('audit.outcome'), t('audit.patient'), t('audit.record'), t('audit.where'), t('audit.reason'), t('audit.flags')],
       events.map((e) => h(`tr${(e.flags || []).includes('breakglass') ? '.bg-row' : ''}`,
-        h('td', fmtTime(e.time)), h('td', h('a', { href: q('#/audit', { user: e.actor }) }, e.actor || ''), e.role ? h('small.muted', ` ${e.role}`) : ''),
-        h('td', e.action), h('td', e.outcome), h('td', e.patient ? h('a', { href: q('#/audit', { patient: e.patient }) }, e.patient) : ''),
+        h('td', fmtTime(e.time)), h('td', h('a', { href: q('#/audit', { user: e.actor }) }, e.actor || ''), e.role ? h('small.muted', ` ${t(`role.${e.role}`)}`) : ''),
+        h('td', t(`action.${e.action}`)), h('td', t(`outcome.${e.outcome}`)), h('td', e.patient ? h('a', { href: q('#/audit', { patient: e.patient }) }, e.patient) : ''),
         h('td', e.record ? h('code', `${e.record.slice(0, 8)}…${e.version ? `@${e.version}` : ''}`) : ''),
         h('td', [e.client_ip, e.terminal].filter(Boolean).join(' · ')), h('td', [e.reason, e.detail].filter(Boolean).join(' — ')),
         h('td', (e.flags || []).map((f) => h(`span.badge.flag-${f}`, t(`flag.${f}`))))))) : null);

@@ -56,5 +56,5 @@ export function renderDiff(textA, textB, labelA, labelB, contentType) {
   const changed = d.filter((x) => x.op !== '=').length;
   return h('div.diff',
     h('p', changed ? t('diff.changed', { n: changed }) : t('diff.same')),
-    h('table.grid.diff', h('thead', h('tr', h('th', { scope: 'col', colspan: 2 }, labelA), h('th', { scope: 'col', colspan: 2 }, labelB))), h('tbody', rows)));
+    h('table.grid.diff', h('colgroup', h('col.ln'), h('col'), h('col.ln'), h('col')), h('thead', h('tr', h('th', { scope: 'col', colspan: 2 }, labelA), h('th', { scope: 'col', colspan: 2 }, labelB))), h('tbody', rows)));
 }
