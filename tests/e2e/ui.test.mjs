@@ -198,6 +198,7 @@ for (const lang of ['en', 'ja']) {
       await open(F.rec.pdf, 'pdf');
       const src = await p.locator('iframe.pdf').getAttribute('src');
       assert.match(src, /^blob:/);
+      await p.waitForTimeout(1500); // the viewer draws the page for the screenshot
       await b.shot('record-pdf');
       await open(F.rec.dicom, 'dicom');
       const dcm = await p.locator('.content').textContent();

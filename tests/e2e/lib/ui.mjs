@@ -14,6 +14,8 @@ import { makePki, startServe, writeConfig } from './serve.mjs';
 
 export const OUT = join(ROOT, 'tests/e2e/out/ui');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+// Chromium's built-in PDF viewer: its extension and the browser's own resources
+const BUILTIN = /^chrome-extension:\/\/mhjfbmdgcfjbbpaeojofohoefgiehjai\/|^chrome:\/\/resources\//;
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
   '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
 
@@ -107,6 +109,8 @@ export async function openBrowser(base, lang) {
   page.on('pageerror', (e) => w.problems.push(`page error: ${e.message}`));
   page.on('requestfailed', (r) => {
     // a download the test does not save, an aborted blob: navigation are not failures of the server
+    // (the browser's PDF viewer stops loading its own files when the test moves on)
+    if (BUILTIN.test(r.url()) && /ERR_ABORTED/.test(r.failure()?.errorText || '')) return;
     if (/^blob:/.test(r.url()) || /net::ERR_ABORTED/.test(r.failure()?.errorText || '') && /[?&]download=1/.test(r.url())) return;
     w.problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`);
   });
@@ -118,7 +122,7 @@ export async function openBrowser(base, lang) {
     w.requests++;
     const u = r.url();
     if (/^(data|blob):/.test(u)) return;
-    if (/^chrome-extension:\/\/mhjfbmdgcfjbbpaeojofohoefgiehjai\/|^chrome:\/\/resources\//.test(u)) { w.builtin.add(new URL(u).origin); return; }
+    if (BUILTIN.test(u)) { w.builtin.add(new URL(u).origin); return; }
     if (new URL(u).origin !== origin) w.foreign.push(u);
   });
   page.on('response', (r) => {
