@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/account_view.h"
 #include "auth/password.h"
 #include "auth/qr.h"
 #include "auth/totp.h"
@@ -346,10 +347,7 @@ static const char *jstr(const json_t *o, const char *k)
 /* AC-04: no login (or, never used, no creation) for dormant_days. */
 static int is_dormant(const json_t *acc, int64_t now, int64_t days)
 {
-	int64_t last = jint(acc, "last_login_us");
-	if (!last)
-		last = jint(acc, "created_us");
-	return now - last > days * 24 * US_PER_HOUR;
+	return kura_account_dormant(acc, now, days);
 }
 
 /* What may be shown of an account: never its password hashes or secrets. */
