@@ -177,6 +177,8 @@ struct kura_serve_thread {
 	struct kura_serve_limiter *limiter;  /* shared; NULL: no limits (tests) */
 	struct kura_committer *committer;    /* shared (commit.h); NULL: reads commit
 					      * their own event (tests) */
+	const struct kura_serve_config *cfg; /* the server's configuration, read-only
+					      * (GET /api/admin/status); NULL in tests */
 };
 
 /* ---- who is asking (session.c; docs/formats/http-api.md) ---- */

@@ -653,7 +653,7 @@ static int worker_setup(struct kura_server *srv, struct worker *w, unsigned inde
 	w->t = (struct kura_serve_thread){.scanner = srv->scanner, .scan_off = !srv->cfg.scanning,
 					  .limits = l, .base_url = srv->url[0], .index = index,
 					  .server = w, .metrics = &srv->metrics,
-					  .limiter = srv->limiter};
+					  .limiter = srv->limiter, .cfg = &srv->cfg};
 	w->base = event_base_new();
 	if (!w->base)
 		return KURA_ENOMEM;
