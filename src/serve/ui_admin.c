@@ -21,13 +21,11 @@
 #include "serve/ui_int.h"
 #include "util/err.h"
 #include "util/fs.h"
+#include "util/limits.h"
 #include "util/time.h"
 #include "util/banned.h"
 
 #define US_PER_DAY (86400LL * 1000000LL)
-#define ADMIN_MAX_ALERTS 50
-#define ADMIN_ALERT_DAYS 30 /* alerts are looked for this far back */
-#define ADMIN_MAX_CERT_FILE (1u << 20)
 
 /* A time as text, or null when 0 (never). */
 static json_t *time_or_null(int64_t us)
@@ -208,8 +206,8 @@ static json_t *certificate_json(const char *path)
 	struct kura_buf b;
 	char key[KURA_CERT_KEY_DESC];
 	json_t *j = json_null();
-	kura_buf_init(&b, ADMIN_MAX_CERT_FILE);
-	if (!kura_fs_read(path, ADMIN_MAX_CERT_FILE, &b) && b.len &&
+	kura_buf_init(&b, KURA_MAX_CERTFILE);
+	if (!kura_fs_read(path, KURA_MAX_CERTFILE, &b) && b.len &&
 	    !kura_x509_info(b.data, b.len, &ci) && !kura_x509_key_desc(b.data, b.len, key))
 		j = json_pack("{s:s, s:s, s:o, s:o, s:s, s:s}", "subject", ci.subject, "issuer",
 			      ci.issuer, "not_before", time_or_null(ci.not_before_us), "not_after",
@@ -370,9 +368,13 @@ static int alerts_json(struct kura_vault *v, int64_t now, json_t **ret)
 	unsigned *flags = NULL;
 	json_t *a = json_array();
 	*ret = NULL;
-	int r = a ? kura_audit_collect(v, now - ADMIN_ALERT_DAYS * US_PER_DAY, 0, &all, &flags)
+	int r = a ? kura_audit_collect(v, now - KURA_UI_ALERT_DAYS * US_PER_DAY, 0, &all, &flags)
 		  : KURA_ENOMEM;
-	for (size_t i = all.n; !r && i-- > 0 && json_array_size(a) < ADMIN_MAX_ALERTS;)
+	if (r == KURA_ETOOBIG) { /* a busy month: the last day only */
+		kura_audit_rows_free(&all);
+		r = kura_audit_collect(v, now - US_PER_DAY, 0, &all, &flags);
+	}
+	for (size_t i = all.n; !r && i-- > 0 && json_array_size(a) < KURA_UI_MAX_ALERTS;)
 		if (all.v[i].ev.severity == KURA_SEV_ALERT)
 			r = append(a, ui_event_json(&all.v[i], flags[i]));
 	free(flags);

@@ -19,10 +19,6 @@
 #include "util/utf8.h"
 #include "util/banned.h"
 
-#define UI_AUDIT_DEFAULT_LIMIT 100u
-#define UI_AUDIT_MAX_LIMIT 1000u
-#define UI_AUDIT_MAX_OFFSET 1000000u
-
 /* ---- what the two files share (ui_int.h) ---- */
 
 static const char *outcome_name(int o)
@@ -118,9 +114,9 @@ static int one_param(struct search *s, int k, const char *v)
 		return 0;
 	}
 	if (k == P_LIMIT)
-		return number(v, 1, UI_AUDIT_MAX_LIMIT, &s->limit);
+		return number(v, 1, KURA_UI_AUDIT_MAX_LIMIT, &s->limit);
 	if (k == P_OFFSET)
-		return number(v, 0, UI_AUDIT_MAX_OFFSET, &s->offset);
+		return number(v, 0, KURA_UI_AUDIT_MAX_OFFSET, &s->offset);
 	if (!*v || strchr(v, ' '))
 		return KURA_EINVAL;
 	return kura_buf_printf(&s->text, "%s%s=%s", s->text.len ? " " : "", key[k], v);
@@ -152,10 +148,10 @@ static int parse_search(const char *query, struct search *s)
 static int record_search(struct kura_http_auth *au, const char *query, size_t n)
 {
 	struct kura_event ev;
-	char detail[64];
+	char detail[64], text[KURA_MAX_QUERY + 1];
 	kura_audit_event(&ev, &au->id.actor, "audit-search");
-	snprintf(ev.query, sizeof(ev.query), "ui events%s%.900s", query && *query ? "?" : "",
-		 query ? query : "");
+	snprintf(text, sizeof(text), "ui events%s%s", query && *query ? "?" : "", query ? query : "");
+	KURA_AUDIT_SET(ev.query, text); /* cut at a character, controls replaced */
 	snprintf(detail, sizeof(detail), "%zu events", n);
 	KURA_AUDIT_SET(ev.detail, detail);
 	return kura_access_record(&au->a, &ev);
@@ -178,14 +174,14 @@ static int search_bad(struct kura_http_resp *resp, const char *why)
 {
 	char en[320];
 	snprintf(en, sizeof(en), "bad search: %s (parameters: patient, user, action, from, to, "
-		 "flagged=1, limit=1..%u, offset)", why, UI_AUDIT_MAX_LIMIT);
+		 "flagged=1, limit=1..%u, offset)", why, KURA_UI_AUDIT_MAX_LIMIT);
 	return ui_reply_bad(resp, 400, en, "検索条件が正しくありません");
 }
 
 static int events(const struct kura_http_req *req, struct kura_http_auth *au,
 		  struct kura_http_resp *resp)
 {
-	struct search s = {.limit = UI_AUDIT_DEFAULT_LIMIT};
+	struct search s = {.limit = KURA_UI_AUDIT_DEFAULT_LIMIT};
 	struct kura_audit_query q;
 	struct kura_event_filter f;
 	struct kura_audit_rows all = {0};

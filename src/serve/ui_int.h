@@ -8,6 +8,14 @@
 
 /* The largest body POST /api/audit/review reads (413 above). */
 #define KURA_UI_MAX_REVIEW_BODY 4096u
+/* GET /api/audit/events: limit= (default, largest) and offset= (largest). */
+#define KURA_UI_AUDIT_DEFAULT_LIMIT 100u
+#define KURA_UI_AUDIT_MAX_LIMIT 1000u
+#define KURA_UI_AUDIT_MAX_OFFSET 1000000u
+/* GET /api/admin/status: alerts shown, and how far back they are sought
+ * (a day when those days hold more than KURA_MAX_AUDIT_RESULTS events). */
+#define KURA_UI_MAX_ALERTS 50u
+#define KURA_UI_ALERT_DAYS 30
 
 /* E of ui-api.md §3: one event with its anomaly flags (KURA_FLAG_*);
  * NULL when out of memory. */
