@@ -18,7 +18,9 @@
 
 #include "backup/status.h"
 #include "crypto/crypto.h"
+#include "crypto/x509_issue.h"
 #include "serve/serve.h"
+#include "util/fs.h"
 #include "util/time.h"
 
 #define PASS "correct horse battery staple"
@@ -645,7 +647,32 @@ static void test_admin_refused(void **state)
 	done(c);
 }
 
-/* With a server's configuration: the TLS policy in force. */
+/* A server certificate for kura.example.jp from a new local CA, at path. */
+static void server_cert(const char *path)
+{
+	static const char *const hosts[] = {"kura.example.jp"};
+	struct kura_cert_req rq = {KURA_CERT_SERVER, "kura.example.jp", hosts, 1, NULL, 30};
+	struct kura_buf cak, cac, k, c;
+	kura_buf_init(&cak, 1 << 16), kura_buf_init(&cac, 1 << 16);
+	kura_buf_init(&k, 1 << 16), kura_buf_init(&c, 1 << 16);
+	assert_int_equal(kura_x509_make_ca("kura test CA", 30, &cak, &cac), 0);
+	assert_int_equal(kura_x509_issue(cac.data, cac.len, cak.data, cak.len, &rq, &k, &c), 0);
+	assert_int_equal(kura_fs_write_atomic(path, c.data, c.len, 0600), 0);
+	kura_buf_release(&cak), kura_buf_release(&cac), kura_buf_release(&k), kura_buf_release(&c);
+}
+
+/* GET /api/admin/status in a server with cfg: its "tls" member (owned
+ * by the call, which the caller ends). */
+static json_t *tls_of(struct fx *f, const char *tok, struct kura_serve_config *cfg,
+		      struct call **ret)
+{
+	f->th.cfg = cfg;
+	assert_int_equal(admin(f, tok, ret), 200);
+	f->th.cfg = NULL;
+	return json_object_get((*ret)->j, "tls");
+}
+
+/* With a server's configuration: the TLS policy in force (TLS-01..05). */
 static void test_admin_tls(void **state)
 {
 	struct fx *f = *state;
@@ -654,22 +681,35 @@ static void test_admin_tls(void **state)
 	struct call *c;
 	kura_serve_config_default(&cfg);
 	assert_int_equal(kura_serve_parse_listen("127.0.0.1:8443 mtls=optional", &cfg.listen[0]), 0);
-	cfg.nlisten = 1;
+	assert_int_equal(kura_serve_parse_listen("[::1]:9443 mtls=off", &cfg.listen[1]), 0);
+	cfg.nlisten = 2;
 	snprintf(cfg.cert, sizeof(cfg.cert), "%s/no-such-cert.pem", f->dir);
-	f->th.cfg = &cfg;
 	assert_int_equal(login(f, "sec.mori", PW2, tok, csrf), 200);
-	assert_int_equal(admin(f, tok, &c), 200);
-	f->th.cfg = NULL;
-	json_t *tls = json_object_get(c->j, "tls");
+	json_t *tls = tls_of(f, tok, &cfg, &c);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(tls, "protocols"), 0)),
 			    "TLSv1.3");
 	assert_int_equal(json_array_size(json_object_get(tls, "protocols")), 2);
-	assert_true(json_array_size(json_object_get(tls, "tls12_ciphers")) > 0);
+	assert_int_equal(json_array_size(json_object_get(tls, "tls13_suites")), 3);
+	assert_int_equal(json_array_size(json_object_get(tls, "tls12_ciphers")), 8);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(tls, "groups"), 0)),
 			    "P-256");
-	json_t *l = json_array_get(json_object_get(tls, "listeners"), 0);
-	assert_string_equal(json_string_value(json_object_get(l, "mtls")), "optional");
+	assert_int_equal(json_integer_value(json_object_get(tls, "security_level")), 2);
+	json_t *l = json_object_get(tls, "listeners");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "mtls")),
+			    "optional");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(l, 1), "mtls")), "off");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(l, 1), "address")),
+			    "[::1]:9443");
 	assert_true(json_is_null(json_object_get(tls, "certificate"))); /* unreadable */
+	done(c);
+	snprintf(cfg.cert, sizeof(cfg.cert), "%s/server.pem", f->dir);
+	server_cert(cfg.cert);
+	json_t *cert = json_object_get(tls_of(f, tok, &cfg, &c), "certificate");
+	assert_string_equal(json_string_value(json_object_get(cert, "key")), "EC P-256");
+	assert_non_null(strstr(json_string_value(json_object_get(cert, "subject")),
+			       "CN=kura.example.jp"));
+	assert_true(json_is_string(json_object_get(cert, "not_after")));
+	assert_int_equal(strlen(json_string_value(json_object_get(cert, "fingerprint"))), 64);
 	done(c);
 }
 
