@@ -505,6 +505,26 @@ static int patient_known(struct kura_vault *v, const char *id)
 	return r == 0;
 }
 
+/* R of each row, newest first, into records; *ret_res the newest Patient
+ * resource among them when the caller may read it.  The name shown is
+ * that record's content: a read the listing's permission must cover too. */
+static int patient_records(struct kura_http_auth *au, const char *id, struct rows *rs,
+			   json_t *records, json_t **ret_res)
+{
+	int r = 0;
+	*ret_res = NULL;
+	qsort(rs->v, rs->n, sizeof(*rs->v), newest_first);
+	int may_read = kura_authz_check(au->a.v, &au->id, KURA_ACT_READ, id, "Patient", NULL, NULL) == 0;
+	for (size_t i = 0; !r && i < rs->n; i++) {
+		const struct kura_leaf *l = &rs->v[i].leaf;
+		if (!*ret_res && may_read && strcmp(l->type, "Patient") == 0 &&
+		    l->status != KURA_STATUS_ENTERED_IN_ERROR)
+			*ret_res = load_patient(au->a.v, l->record_id, l->version);
+		r = json_array_append_new(records, record_json(l)) ? KURA_ENOMEM : 0;
+	}
+	return r;
+}
+
 static int show_patient(struct kura_http_auth *au, struct kura_http_resp *resp, const char *id)
 {
 	struct rows rs = {NULL, 0, 0};
@@ -518,16 +538,7 @@ static int show_patient(struct kura_http_auth *au, struct kura_http_resp *resp, 
 	if (!r && rs.n == 0 && !patient_known(au->a.v, id))
 		r = KURA_ENOTFOUND;
 	if (!r)
-		qsort(rs.v, rs.n, sizeof(*rs.v), newest_first);
-	for (size_t i = 0; !r && i < rs.n; i++) {
-		const struct kura_leaf *l = &rs.v[i].leaf;
-		/* The name shown is the newest Patient record's content: a read
-		 * the listing's permission must cover too. */
-		if (!res && strcmp(l->type, "Patient") == 0 && l->status != KURA_STATUS_ENTERED_IN_ERROR &&
-		    kura_authz_check(au->a.v, &au->id, KURA_ACT_READ, id, "Patient", NULL, NULL) == 0)
-			res = load_patient(au->a.v, l->record_id, l->version);
-		r = json_array_append_new(records, record_json(l)) ? KURA_ENOMEM : 0;
-	}
+		r = patient_records(au, id, &rs, records, &res);
 	free(rs.v);
 	json_t *p = r ? NULL : patient_json(id, res);
 	json_decref(res);
@@ -906,31 +917,43 @@ static int records_get(const struct kura_http_req *req, struct kura_http_auth *a
 	return version_content(req, au, resp, rp->rid, (uint32_t)n, &cq);
 }
 
+enum record_route { RR_NONE, RR_CREATE, RR_CHANGE, RR_READ };
+
+/* What path under /api/records names; rp filled for a record's paths. */
+static int record_route(const char *p, struct record_path *rp, const char **ret_verb)
+{
+	*ret_verb = "";
+	if (strcmp(p, "/api/records") == 0)
+		return RR_CREATE;
+	if (strncmp(p, "/api/records/", 13) != 0 || split_record_path(p + 13, rp))
+		return RR_NONE;
+	if (!*rp->rest || strncmp(rp->rest, "/versions/", 10) == 0)
+		return RR_READ;
+	*ret_verb = rp->rest + 1;
+	return strcmp(*ret_verb, "amend") == 0 || strcmp(*ret_verb, "confirm") == 0 ||
+	       strcmp(*ret_verb, "retract") == 0 ? RR_CHANGE : RR_NONE;
+}
+
 int kura_api_records(const struct kura_http_req *req, struct kura_http_resp *resp)
 {
 	struct kura_http_auth au;
 	struct record_path rp;
-	const char *p = req->path ? req->path : "";
-	int post = req->method == KURA_HTTP_POST, root = strcmp(p, "/api/records") == 0;
-	int sub = strncmp(p, "/api/records/", 13) == 0;
-	if ((!root && !sub) || (sub && split_record_path(p + 13, &rp)))
+	const char *verb;
+	int route = record_route(req->path ? req->path : "", &rp, &verb);
+	if (route == RR_NONE)
 		return api_reply_error(resp, 0, NULL, 404, "no such record resource");
-	const char *verb = sub && rp.rest[0] == '/' ? rp.rest + 1 : "";
-	int writes = root || strcmp(verb, "amend") == 0 || strcmp(verb, "confirm") == 0 ||
-		     strcmp(verb, "retract") == 0;
-	if (!writes && strncmp(verb, "versions/", 9) != 0 && *verb)
-		return api_reply_error(resp, 0, NULL, 404, "no such record resource");
-	int r = writes ? api_only(req, resp, KURA_HTTP_POST, "POST")
-		       : api_only(req, resp, KURA_HTTP_GET, "GET, HEAD");
+	int r = route != RR_READ ? api_only(req, resp, KURA_HTTP_POST, "POST")
+				 : api_only(req, resp, KURA_HTTP_GET, "GET, HEAD");
 	if (r)
 		return r < 0 ? r : 0;
-	if (post && req->query && *req->query)
+	if (route != RR_READ && req->query && *req->query)
 		return bad_request(resp, "no query parameters are taken here");
 	if ((r = kura_serve_authenticate(req, 0, &au, resp)))
 		return api_answered(r);
-	if (root)
+	if (route == RR_CREATE)
 		return create(req, &au, resp);
-	return post ? change(req, &au, resp, rp.rid, verb) : records_get(req, &au, resp, &rp);
+	return route == RR_CHANGE ? change(req, &au, resp, rp.rid, verb)
+				  : records_get(req, &au, resp, &rp);
 }
 
 /* ---- GET/POST /api/breakglass (BG-01..03) ---- */
