@@ -138,7 +138,9 @@ int kura_self_password(struct kura_access *a, const char *old, size_t old_len, c
 		       size_t len, int keep, int *ret_reason);
 /* A new TOTP secret (KURA_TOTP_SECRET_LEN bytes, auth/totp.h) for the
  * caller to show, kept sealed in the caller's session as pending: not a
- * factor until confirmed.  A second call replaces it. */
+ * factor until confirmed.  A second call replaces it.  KURA_EEXIST when
+ * the account has a TOTP factor already (replacing it is the
+ * administrator's: kura factor remove). */
 int kura_self_totp_begin(struct kura_access *a, uint8_t *ret_secret);
 /* Enrol the session's pending secret if code is its current code:
  * KURA_EAUTH (recorded; the secret stays pending), KURA_ENOTFOUND when

@@ -71,9 +71,19 @@ int kura_self_totp_begin(struct kura_access *a, uint8_t *ret_secret)
 	json_t *s = NULL;
 	if (!a->id->session[0] || pending_label(a->id, label))
 		return KURA_EINVAL;
+	/* Replacing an enrolled app would let a stolen session take over the
+	 * second factor: that goes through the administrator (kura factor). */
+	json_t *acc = NULL;
+	int r = kura_account_get(a->v, a->id->actor.user, &acc);
+	unsigned have = r ? 0 : kura_account_factors(acc);
+	json_decref(acc);
+	if (r)
+		return r;
+	if (have & KURA_FACTOR_TOTP)
+		return KURA_EEXIST;
 	kura_random(ret_secret, KURA_TOTP_SECRET_LEN);
 	kura_buf_init(&hex, 1024);
-	int r = kura_state_seal(a->v, label, ret_secret, KURA_TOTP_SECRET_LEN, &hex);
+	r = kura_state_seal(a->v, label, ret_secret, KURA_TOTP_SECRET_LEN, &hex);
 	if (!r)
 		r = kura_buf_append_byte(&hex, 0);
 	if (!r)

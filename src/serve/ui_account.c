@@ -124,6 +124,10 @@ static int totp_begin(const struct kura_http_req *req, struct kura_http_auth *au
 	int r = kura_self_totp_begin(&au->a, secret);
 	j = r ? NULL : totp_show(au->id.actor.user, secret);
 	kura_wipe(secret, sizeof(secret));
+	if (r == KURA_EEXIST)
+		return api_reply_json(resp, 409, json_pack("{s:s, s:s}", "error",
+				      "an authenticator app is enrolled already: ask the security administrator to remove it first",
+				      "error_ja", "認証アプリは登録済みです。変更するにはセキュリティ管理者に削除を依頼してください"));
 	if (r)
 		return r == KURA_EINVAL ? api_reply_error(resp, 0, NULL, 400,
 				"this session cannot enrol a factor: log in with a password first") : r;

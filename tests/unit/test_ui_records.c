@@ -354,6 +354,8 @@ static void test_totp(void **state)
 	done(c);
 	api_done(f, KURA_HTTP_POST, "/api/factors/totp/confirm", NULL, tok, b, kura_api_factors, 409);
 	api_done(f, KURA_HTTP_POST, "/api/factors/nope", NULL, tok, "{}", kura_api_factors, 404);
+	/* an enrolled app is not replaced from a session */
+	api_done(f, KURA_HTTP_POST, "/api/factors/totp", NULL, tok, "{}", kura_api_factors, 409);
 	/* the password alone no longer logs in; with the app's code it does */
 	assert_int_equal(login(f, "aud.kato", PW2, NULL, tok, NULL), 401);
 }
