@@ -1343,67 +1343,22 @@ static void alert(struct cli *c, struct cli_op *op, uint64_t leaf)
 	kura_buf_release(&cmd);
 }
 
-struct bg_ctx {
-	struct row_ctx row;
-	struct kura_event *e;
-	uint64_t leaf;
-};
-
-/* The event first, so that the row can name its leaf. */
-static int do_breakglass(struct kura_txn *t, void *ctx)
-{
-	struct bg_ctx *x = ctx;
-	int r = kura_txn_event(t, x->e, &x->leaf);
-	if (!r)
-		json_object_set_new(x->row.value, "event", json_integer((json_int_t)x->leaf));
-	return r ? r : kura_state_put(t, "breakglass", x->row.key, x->row.value);
-}
-
-static int bg_commit(struct cli_op *op, struct bg_ctx *x)
-{
-	struct kura_txn *t = NULL;
-	int r = kura_txn_begin(op->v, &t);
-	if (!r)
-		r = do_breakglass(t, x);
-	return t ? kura_txn_finish(t, r, NULL) : r;
-}
-
-static int bg_denied(struct cli *c, struct cli_op *op, const struct args *a)
-{
-	struct kura_event e;
-	event_init(&e, op, "breakglass", KURA_SEV_WARNING, a->patient);
-	e.outcome = KURA_OUTCOME_MINOR;
-	KURA_AUDIT_SET(e.reason, a->reason);
-	snprintf(e.detail, sizeof(e.detail), "role %s may not use break-glass", op->id.actor.role);
-	op->a.why = "the role may not use break-glass";
-	int r = kura_access_record(&op->a, &e);
-	return cli_access_fail(c, op, r ? r : KURA_EDENIED, "break-glass");
-}
-
 static int breakglass(struct cli *c, struct cli_op *op, const struct args *a)
 {
-	struct kura_event e;
-	struct bg_ctx x = {{"breakglass", "", NULL}, &e, 0};
 	int64_t until = 0;
+	uint64_t leaf = 0;
 	char ut[KURA_TIME_STR];
-	if (!op->id.role.breakglass)
-		return bg_denied(c, op, a);
+	struct row_ctx x = {"breakglass", "", NULL};
 	int r = until_of(c, a, kura_setting_int(op->v, "breakglass.hours", 4), &until);
-	if (r || (r = pair_check(c, op, op->id.actor.user, a->patient, &x.row)))
+	if (r || (r = pair_check(c, op, op->id.actor.user, a->patient, &x)))
 		return r;
-	kura_time_format(until, ut);
-	x.row.value = json_pack("{s:I, s:s, s:I}", "until_us", (json_int_t)until, "reason", a->reason,
-				"from_us", (json_int_t)kura_time_now_us());
-	event_init(&e, op, "breakglass", KURA_SEV_ALERT, a->patient);
-	KURA_AUDIT_SET(e.reason, a->reason);
-	snprintf(e.detail, sizeof(e.detail), "emergency access until %s", ut);
-	r = bg_commit(op, &x);
-	json_decref(x.row.value);
+	r = kura_breakglass_open(&op->a, a->patient, a->reason, until, &until, &leaf);
 	if (r)
 		return cli_access_fail(c, op, r, "break-glass");
-	alert(c, op, x.leaf);
+	kura_time_format(until, ut);
+	alert(c, op, leaf);
 	if (c->json)
-		return done(c, json_pack("{s:s, s:I}", "until", ut, "event", (json_int_t)x.leaf), "", "");
+		return done(c, json_pack("{s:s, s:I}", "until", ut, "event", (json_int_t)leaf), "", "");
 	printf(L(c, "emergency access to '%s' until %s; recorded and reported to the security administrator\n",
 		 "'%s' への緊急アクセスを %s まで許可しました。記録され、セキュリティ管理者に通知されます\n"),
 	       a->patient, ut);
