@@ -13,10 +13,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +22,7 @@
 #include "auth/password.h"
 #include "auth/qr.h"
 #include "auth/totp.h"
+#include "audit/alert.h"
 #include "audit/query.h"
 #include "cli/cli.h"
 #include "crypto/crypto.h"
@@ -34,7 +33,6 @@
 #include "util/banned.h"
 
 #define US_PER_HOUR (3600LL * 1000000LL)
-#define ALERT_WAIT_S 10 /* longest wait for alert.command */
 
 /* ---- arguments shared by the commands ---- */
 
@@ -1296,39 +1294,6 @@ static const char bg_usage[] =
 	"  emergency access to a patient outside your scope (BG-01..03); the\n"
 	"  security administrator is alerted and the access is reviewed";
 
-/* Run alert.command (no shell) with what happened but no patient id;
- * waits at most ALERT_WAIT_S.  Returns 0 or -1; never fails the command. */
-static int run_alert(const char *cmd, const char *user, uint64_t leaf)
-{
-	char eu[KURA_MAX_ID + 32], el[64];
-	snprintf(eu, sizeof(eu), "KURA_ALERT_USER=%s", user);
-	snprintf(el, sizeof(el), "KURA_ALERT_LEAF=%llu", (unsigned long long)leaf);
-	char *const argv[] = {(char *)cmd, NULL};
-	char *const envp[] = {"KURA_ALERT_ACTION=breakglass", eu, el,
-			      "PATH=/usr/local/bin:/usr/bin:/bin", NULL};
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execve(cmd, argv, envp);
-		_exit(127);
-	}
-	int status = 0;
-	for (int i = 0; i < ALERT_WAIT_S * 10; i++) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
-			return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-		if (w < 0 && errno != EINTR)
-			return -1;
-		struct timespec ts = {0, 100 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
-}
-
 static void alert(struct cli *c, struct cli_op *op, uint64_t leaf)
 {
 	struct kura_buf cmd;
@@ -1337,7 +1302,8 @@ static void alert(struct cli *c, struct cli_op *op, uint64_t leaf)
 	cli_forward_now(op);
 	kura_buf_init(&cmd, 4096);
 	if (kura_setting_get(op->v, "alert.command", &cmd) == 0 && cmd.len &&
-	    kura_buf_append(&cmd, "", 1) == 0 && run_alert((char *)cmd.data, op->id.actor.user, leaf))
+	    kura_buf_append(&cmd, "", 1) == 0 &&
+	    kura_alert_run((char *)cmd.data, "breakglass", op->id.actor.user, leaf))
 		fprintf(stderr, "%s\n", L(c, "kura: warning: alert.command failed; tell the security administrator",
 					  "kura: 警告: alert.command が失敗しました。セキュリティ管理者に連絡してください"));
 	kura_buf_release(&cmd);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/alert.h"
 #include "fhir/b64.h"
 #include "fhir/import.h"
 #include "serve/api_int.h"
@@ -958,6 +959,22 @@ int kura_api_records(const struct kura_http_req *req, struct kura_http_resp *res
 
 /* ---- GET/POST /api/breakglass (BG-01..03) ---- */
 
+/* BG-02: the security administrator hears of a break-glass at once: the
+ * site's alert.command runs on a thread of its own, so the loop does not
+ * wait for it (the event itself is already durable and carries severity
+ * alert for the syslog forwarder and the audit views). */
+static void alert_breakglass(const struct kura_http_auth *au, uint64_t leaf)
+{
+	struct kura_buf cmd;
+	kura_buf_init(&cmd, 4096);
+	if (kura_setting_get(au->a.v, "alert.command", &cmd) == 0 && cmd.len &&
+	    kura_buf_append(&cmd, "", 1) == 0 &&
+	    kura_alert_spawn((char *)cmd.data, "breakglass", au->id.actor.user, leaf))
+		fprintf(stderr, "{\"event\":\"alert_command\",\"action\":\"breakglass\",\"ok\":false,"
+				"\"error\":\"could not start\"}\n");
+	kura_buf_release(&cmd);
+}
+
 static int breakglass_reply(struct kura_http_auth *au, struct kura_http_resp *resp,
 			    const char *patient)
 {
@@ -998,8 +1015,10 @@ static int breakglass_open(const struct kura_http_req *req, struct kura_http_aut
 		r = api_reply_denied(resp, &au->a, 0, patient);
 	else if (r == KURA_EINVAL)
 		r = bad_request(resp, "a valid patient id and a reason (1-4096 bytes) are required");
-	else if (!r)
+	else if (!r) {
+		alert_breakglass(au, leaf);
 		r = breakglass_reply(au, resp, patient);
+	}
 	json_decref(j);
 	return r;
 }

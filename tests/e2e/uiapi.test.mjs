@@ -6,7 +6,7 @@
 // cookie and its CSRF token, and TOTP enrolment in two steps.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DATA, sqliteRows, totp } from './lib/kura.mjs';
 import { jsonOf, login, request, startKura } from './lib/hostile.mjs';
@@ -93,6 +93,11 @@ test('records: a PDF byte for byte, a print event, a retraction 410', async () =
 });
 
 test('break-glass: denied, opened with a reason, then an alerted read; a clerk may not', async () => {
+  // BG-02: the site's alert.command runs at once, with no patient id.
+  const script = join(s.dir, 'alert.sh'), out = join(s.dir, 'alert.out');
+  writeFileSync(script, `#!/bin/sh\nenv | grep '^KURA_ALERT' | sort > ${out}\n`);
+  chmodSync(script, 0o755);
+  s.v.admin(['config', 'set', 'alert.command', script]);
   let r = await api('dr.sur', 'GET', '/api/patients/jp1');
   assert.equal(r.status, 403);
   assert.equal(jsonOf(r).breakglass, true);
@@ -106,6 +111,12 @@ test('break-glass: denied, opened with a reason, then an alerted read; a clerk m
   assert.equal(jsonOf(r).access.how, 'breakglass');
   assert.equal(events("action = 'breakglass' AND actor = 'dr.sur' AND severity = 1 AND outcome = 0").length, 1);
   assert.ok(events("action = 'list' AND actor = 'dr.sur' AND severity = 1 AND outcome = 0").length >= 1);
+  for (let i = 0; i < 100 && !existsSync(out); i++) await new Promise((res) => setTimeout(res, 50));
+  const env = readFileSync(out, 'utf8');
+  assert.match(env, /^KURA_ALERT_ACTION=breakglass$/m);
+  assert.match(env, /^KURA_ALERT_USER=dr\.sur$/m);
+  assert.match(env, /^KURA_ALERT_LEAF=\d+$/m);
+  assert.doesNotMatch(env, /jp1/);
 });
 
 test('password change with the cookie and CSRF; TOTP enrolment in two steps', async () => {
