@@ -13,6 +13,7 @@
 #include "fhir/b64.h"
 #include "fhir/import.h"
 #include "serve/api_int.h"
+#include "serve/ui_names.h"
 #include "util/err.h"
 #include "util/limits.h"
 #include "util/time.h"
@@ -23,8 +24,6 @@
 #define UI_DEFAULT_LIMIT 20u
 #define UI_MAX_LIMIT 100u       /* ?limit= is capped here */
 #define UI_MAX_QUERY_TEXT 256u  /* ?q= bytes */
-#define UI_FOLD_MAX 1024u       /* a folded name or query, bytes */
-#define REPRESENTATION "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation"
 
 /* ---- what the answers share ---- */
 
@@ -143,152 +142,6 @@ static int oldest_version_first(const void *a, const void *b)
 	return x->leaf.version < y->leaf.version ? -1 : x->leaf.version > y->leaf.version;
 }
 
-/* ---- names: JP Core HumanName, folded for matching ---- */
-
-static void put_utf8(uint32_t cp, char *out, size_t cap, size_t *o)
-{
-	uint8_t b[4];
-	size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-	if (n == 1)
-		b[0] = (uint8_t)cp;
-	else if (n == 2)
-		b[0] = (uint8_t)(0xC0 | cp >> 6), b[1] = (uint8_t)(0x80 | (cp & 0x3F));
-	else if (n == 3)
-		b[0] = (uint8_t)(0xE0 | cp >> 12), b[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F)),
-		b[2] = (uint8_t)(0x80 | (cp & 0x3F));
-	else
-		b[0] = (uint8_t)(0xF0 | cp >> 18), b[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F)),
-		b[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F)), b[3] = (uint8_t)(0x80 | (cp & 0x3F));
-	if (*o + n < cap) {
-		memcpy(out + *o, b, n);
-		*o += n;
-	}
-}
-
-/* One code point of valid UTF-8 at s (advanced). */
-static uint32_t next_cp(const char **s)
-{
-	const uint8_t *p = (const uint8_t *)*s;
-	uint32_t cp;
-	size_t n = p[0] < 0x80 ? 1 : p[0] < 0xE0 ? 2 : p[0] < 0xF0 ? 3 : 4;
-	for (size_t i = 1; i < n; i++)
-		if ((p[i] & 0xC0) != 0x80) {
-			*s += 1;
-			return 0xFFFD;
-		}
-	cp = n == 1 ? p[0] : n == 2 ? (p[0] & 0x1Fu) << 6 | (p[1] & 0x3Fu)
-		: n == 3 ? (p[0] & 0x0Fu) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu)
-		: (p[0] & 0x07u) << 18 | (p[1] & 0x3Fu) << 12 | (p[2] & 0x3Fu) << 6 | (p[3] & 0x3Fu);
-	*s += n;
-	return cp;
-}
-
-/*
- * The form names are compared in: katakana as hiragana, full-width Latin
- * letters and digits as ASCII, Latin letters lowercase, spaces (ASCII and
- * the ideographic U+3000) and the middle dot left out, so "オオヒラ レイホ",
- * "おおひられいほ" and "ＯＯＨＩＲＡ" meet their queries.
- */
-static void fold(const char *s, char out[UI_FOLD_MAX])
-{
-	size_t o = 0;
-	while (s && *s) {
-		uint32_t cp = next_cp(&s);
-		if (cp == ' ' || cp == 0x3000 || cp == 0x30FB || cp == '\t')
-			continue;
-		if (cp >= 0xFF01 && cp <= 0xFF5E)
-			cp -= 0xFEE0; /* full-width ASCII */
-		if (cp >= 'A' && cp <= 'Z')
-			cp += 'a' - 'A';
-		else if (cp >= 0x30A1 && cp <= 0x30F6)
-			cp -= 0x60; /* katakana to hiragana */
-		put_utf8(cp, out, UI_FOLD_MAX, &o);
-	}
-	out[o] = 0;
-}
-
-static int contains(const char *hay, const char *folded_q)
-{
-	char f[UI_FOLD_MAX];
-	fold(hay, f);
-	return *folded_q && strstr(f, folded_q) != NULL;
-}
-
-/* Which representation a HumanName is (JP Core: IDE kanji, SYL kana, ABC
- * romaji); without the extension, ASCII text counts as romaji, else kanji. */
-static const char *name_kind(const json_t *n)
-{
-	json_t *x;
-	size_t i;
-	json_array_foreach(json_object_get(n, "extension"), i, x) {
-		const char *url = json_string_value(json_object_get(x, "url"));
-		const char *code = json_string_value(json_object_get(x, "valueCode"));
-		if (!url || !code || strcmp(url, REPRESENTATION) != 0)
-			continue;
-		return strcmp(code, "IDE") == 0 ? "kanji" : strcmp(code, "SYL") == 0 ? "kana"
-		       : strcmp(code, "ABC") == 0 ? "romaji" : NULL;
-	}
-	const char *t = json_string_value(json_object_get(n, "text"));
-	if (!t)
-		t = json_string_value(json_object_get(n, "family"));
-	for (const char *p = t; p && *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			return "kanji";
-	return t ? "romaji" : NULL;
-}
-
-/* A HumanName's text, or its family and given names joined by a space. */
-static int name_text(const json_t *n, struct kura_buf *b)
-{
-	const char *t = json_string_value(json_object_get(n, "text"));
-	json_t *g;
-	size_t i;
-	if (t)
-		return kura_buf_append_str(b, t);
-	int r = kura_buf_append_str(b, json_string_value(json_object_get(n, "family")) ?: "");
-	json_array_foreach(json_object_get(n, "given"), i, g)
-		if (!r && json_string_value(g))
-			r = kura_buf_printf(b, "%s%s", b->len ? " " : "", json_string_value(g));
-	return r;
-}
-
-/* Does any name (text, family, given, family+given) contain the query? */
-static int name_matches(const json_t *n, const char *fq)
-{
-	struct kura_buf b;
-	json_t *g;
-	size_t i;
-	int hit = contains(json_string_value(json_object_get(n, "text")), fq) ||
-		  contains(json_string_value(json_object_get(n, "family")), fq);
-	json_array_foreach(json_object_get(n, "given"), i, g) hit = hit || contains(json_string_value(g), fq);
-	kura_buf_init(&b, UI_FOLD_MAX);
-	if (!hit && name_text(n, &b) == 0 && kura_buf_append_byte(&b, 0) == 0)
-		hit = contains((char *)b.data, fq);
-	kura_buf_release(&b);
-	return hit;
-}
-
-/* "name": {"kanji", "kana", "romaji", "text"}: the first of each kind;
- * "text" that of the first name. */
-static json_t *names_json(const json_t *res)
-{
-	json_t *out = json_object(), *n;
-	size_t i;
-	json_array_foreach(json_object_get(res, "name"), i, n) {
-		struct kura_buf b;
-		const char *kind = name_kind(n);
-		kura_buf_init(&b, UI_FOLD_MAX);
-		if (name_text(n, &b) == 0 && kura_buf_append_byte(&b, 0) == 0 && *(char *)b.data) {
-			if (kind && !json_object_get(out, kind))
-				json_object_set_new(out, kind, json_string((char *)b.data));
-			if (i == 0)
-				json_object_set_new(out, "text", json_string((char *)b.data));
-		}
-		kura_buf_release(&b);
-	}
-	return out;
-}
-
 static json_t *identifiers_json(const json_t *res)
 {
 	json_t *out = json_array(), *x;
@@ -315,7 +168,7 @@ static json_t *patient_json(const char *id, const json_t *res)
 	const char *g = json_string_value(json_object_get(res, "gender"));
 	if (!p || !res)
 		return p;
-	json_object_set_new(p, "name", names_json(res));
+	json_object_set_new(p, "name", kura_ui_names_json(res));
 	json_object_set_new(p, "identifiers", identifiers_json(res));
 	if (bd)
 		json_object_set_new(p, "birthdate", json_string(bd));
@@ -408,7 +261,7 @@ static int count_hidden(void *ctx, const char *key, json_t *value)
 }
 
 struct patient_query {
-	char q[UI_MAX_QUERY_TEXT + 1], fq[UI_FOLD_MAX], birthdate[16];
+	char q[UI_MAX_QUERY_TEXT + 1], fq[KURA_UI_FOLD_MAX], birthdate[16];
 	uint64_t limit;
 };
 
@@ -431,7 +284,7 @@ static int patient_query(const char *query, struct patient_query *pq)
 	int l = r ? r : api_query_get(query, "limit", lim, sizeof(lim));
 	if (!r && l != KURA_ENOTFOUND)
 		r = l ? l : api_parse_pos(lim, UI_MAX_LIMIT, &pq->limit);
-	fold(pq->q, pq->fq);
+	kura_ui_fold(pq->q, pq->fq);
 	return r;
 }
 
@@ -444,7 +297,7 @@ static int patient_hit(const struct patient_query *pq, const char *id, const jso
 		return 0;
 	if (strcmp(id, pq->q) == 0)
 		return 1;
-	json_array_foreach(json_object_get(res, "name"), i, n) if (name_matches(n, pq->fq)) return 1;
+	json_array_foreach(json_object_get(res, "name"), i, n) if (kura_ui_name_matches(n, pq->fq)) return 1;
 	return 0;
 }
 
