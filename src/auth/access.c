@@ -255,6 +255,7 @@ struct rows {
 	size_t n, cap;
 	uint64_t hidden;
 	int r;
+	int breakglass; /* a row was shown through break-glass */
 };
 
 static int keep_allowed(void *ctx, const struct kura_version_row *row)
@@ -266,6 +267,7 @@ static int keep_allowed(void *ctx, const struct kura_version_row *row)
 		rs->hidden++;
 		return 0;
 	}
+	rs->breakglass |= strcmp(how, "breakglass") == 0;
 	if (rs->n == rs->cap) {
 		size_t cap = rs->cap ? 2 * rs->cap : 64;
 		struct kura_version_row *p = realloc(rs->v, cap * sizeof(*p));
@@ -296,8 +298,10 @@ static void listing_event(struct kura_access *a, struct kura_event *e, const cha
 	KURA_AUDIT_SET(e->record_id, record ? record : "");
 	snprintf(e->query, sizeof(e->query), "%s%s%s", record ? "history " : query ? query : "list",
 		 patient ? " patient=" : "", patient ? patient : "");
-	snprintf(e->detail, sizeof(e->detail), "%zu rows shown, %llu withheld", rs->n,
-		 (unsigned long long)rs->hidden);
+	snprintf(e->detail, sizeof(e->detail), "%zu rows shown, %llu withheld%s", rs->n,
+		 (unsigned long long)rs->hidden, rs->breakglass ? ", access via breakglass" : "");
+	if (rs->breakglass)
+		e->severity = KURA_SEV_ALERT; /* BG-02: every use is visible, listings too */
 }
 
 /* One listing: rows through keep_allowed, one event, then the rows. */
@@ -309,7 +313,7 @@ static int listing(struct kura_access *a, const char *action, const char *record
 	/* A search that shows content (FHIR) needs read, not only search. */
 	struct rows rs = {a, strcmp(action, "read") == 0 || strcmp(action, "search") == 0
 				     ? KURA_ACT_READ : KURA_ACT_SEARCH,
-			  NULL, 0, 0, 0, 0};
+			  NULL, 0, 0, 0, 0, 0};
 	struct kura_store *s = kura_vault_store(a->v);
 	int r = kura_txn_begin(a->v, &t);
 	if (r)

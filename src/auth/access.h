@@ -124,4 +124,44 @@ int kura_access_about(struct kura_access *a, enum kura_action act, const char *a
  * as an event of this action; 0 if allowed. */
 int kura_access_require(struct kura_access *a, enum kura_action act, const char *action);
 
+/* ---- an account's own security (selfserve.c; AU-07..12) ---- */
+
+/*
+ * Change the caller's own password.  old (when not NULL) is checked first:
+ * KURA_EAUTH when wrong, recorded and counted toward the lockout
+ * (kura_auth_reverify).  Then the policy and history (KURA_EPOLICY with
+ * *ret_reason, an enum kura_pw_reason).  Every session of the account ends;
+ * with keep the caller's own goes on without must_change.  The change is a
+ * password-change event; a refusal one of outcome minor.
+ */
+int kura_self_password(struct kura_access *a, const char *old, size_t old_len, const char *pw,
+		       size_t len, int keep, int *ret_reason);
+/* A new TOTP secret (KURA_TOTP_SECRET_LEN bytes, auth/totp.h) for the
+ * caller to show, kept sealed in the caller's session as pending: not a
+ * factor until confirmed.  A second call replaces it.  KURA_EEXIST when
+ * the account has a TOTP factor already (replacing it is the
+ * administrator's: kura factor remove). */
+int kura_self_totp_begin(struct kura_access *a, uint8_t *ret_secret);
+/* Enrol the session's pending secret if code is its current code:
+ * KURA_EAUTH (recorded; the secret stays pending), KURA_ENOTFOUND when
+ * nothing is pending.  The session goes on without must_enroll. */
+int kura_self_totp_confirm(struct kura_access *a, const char *code);
+
+/* ---- break-glass (breakglass.c; BG-01..03) ---- */
+
+/* Whether user's emergency access to patient is open: *ret_until its end
+ * (INT64_MAX: no end), 0 when none.  KURA_EINVAL for bad ids. */
+int kura_breakglass_status(struct kura_vault *v, const char *user, const char *patient,
+			   int64_t *ret_until);
+/*
+ * Open the caller's emergency access to patient until until_us (0: now
+ * plus the setting breakglass.hours), with reason (1..KURA_MAX_REASON
+ * bytes; KURA_EINVAL otherwise, or for an until in the past): the row and
+ * an event "breakglass" of severity alert (BG-02) committed together;
+ * *ret_until and *ret_leaf (the event's leaf) set.  A role without
+ * break-glass: KURA_EDENIED, recorded, a->why set.
+ */
+int kura_breakglass_open(struct kura_access *a, const char *patient, const char *reason,
+			 int64_t until_us, int64_t *ret_until, uint64_t *ret_leaf);
+
 #endif

@@ -330,6 +330,7 @@ struct totp_enroll {
 	struct kura_vault *v;
 	const uint8_t *secret;
 	size_t len;
+	int64_t last_step;
 };
 
 static int set_totp(json_t *a, void *ctx)
@@ -343,7 +344,7 @@ static int set_totp(json_t *a, void *ctx)
 		r = kura_state_seal(e->v, (char *)label.data, e->secret, e->len, &hex);
 	if (!r)
 		json_object_set_new(a, "totp", json_pack("{s:s, s:I, s:I}", "secret", (char *)hex.data,
-							  "last_step", (json_int_t)-1, "enrolled_us",
+							  "last_step", (json_int_t)e->last_step, "enrolled_us",
 							  (json_int_t)kura_time_now_us()));
 	kura_buf_release(&hex);
 	kura_buf_release(&label);
@@ -353,10 +354,18 @@ static int set_totp(json_t *a, void *ctx)
 int kura_account_totp_enroll(struct kura_txn *t, const char *id, uint8_t *ret_secret,
 			     size_t secret_len)
 {
-	struct totp_enroll e = {kura_txn_vault(t), ret_secret, secret_len};
 	if (secret_len != KURA_TOTP_SECRET_LEN)
 		return KURA_EINVAL;
 	kura_random(ret_secret, secret_len);
+	return kura_account_totp_set(t, id, ret_secret, secret_len, -1);
+}
+
+int kura_account_totp_set(struct kura_txn *t, const char *id, const uint8_t *secret,
+			  size_t secret_len, int64_t last_step)
+{
+	struct totp_enroll e = {kura_txn_vault(t), secret, secret_len, last_step};
+	if (secret_len != KURA_TOTP_SECRET_LEN)
+		return KURA_EINVAL;
 	return update(t, id, set_totp, &e);
 }
 

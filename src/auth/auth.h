@@ -85,6 +85,10 @@ int kura_account_set_password(struct kura_txn *t, const char *id, const char *pw
 /* Second factors. */
 int kura_account_totp_enroll(struct kura_txn *t, const char *id, uint8_t *ret_secret,
 			     size_t secret_len);
+/* Enrol a secret already shown and confirmed (the web UI's two steps);
+ * last_step: the step of the confirming code (spent), or -1. */
+int kura_account_totp_set(struct kura_txn *t, const char *id, const uint8_t *secret,
+			  size_t secret_len, int64_t last_step);
 int kura_account_cert_add(struct kura_txn *t, const char *id, const char *fingerprint,
 			  const char *subject);
 /* New recovery codes (KURA_RECOVERY_CODES of them) replace the old ones. */
@@ -139,6 +143,16 @@ int kura_auth_touch(struct kura_txn *t, const struct kura_identity *id);
 int kura_auth_logout(struct kura_vault *v, const struct kura_identity *id);
 /* End every session of an account (password change, disable). */
 int kura_auth_end_sessions(struct kura_txn *t, const char *user);
+/* Check the password of id's account again (to change it): 0, or
+ * KURA_EAUTH after committing the failure like a login's (the counter, a
+ * lockout at the limit, a login-failed event; AU-15). */
+int kura_auth_reverify(struct kura_vault *v, const struct kura_identity *id, const char *pw,
+		       size_t len);
+/* Inside t, after a change that ended the account's sessions (its own
+ * password, a factor): id's session goes on, bound to the account's new
+ * epoch, with these restrictions (id is updated too). */
+int kura_auth_keep_session(struct kura_txn *t, struct kura_identity *id, int must_change,
+			   int must_enroll);
 
 /* ---- authorization ---- */
 

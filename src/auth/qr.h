@@ -28,4 +28,13 @@
  */
 int kura_qr_text(const char *text, int invert, struct kura_buf *out);
 
+/*
+ * Append the same QR code as one SVG image to out: a white square of
+ * (modules + 8) units with the quiet zone, and one black path of the dark
+ * modules (a unit square each, runs of a row merged), no text and no
+ * script.  The same errors as kura_qr_text; out is left as it was on
+ * failure.  A secret's drawing is a secret too.
+ */
+int kura_qr_svg(const char *text, struct kura_buf *out);
+
 #endif

@@ -498,3 +498,54 @@ int kura_auth_end_sessions(struct kura_txn *t, const char *user)
 	json_decref(c.keys);
 	return r;
 }
+
+int kura_auth_reverify(struct kura_vault *v, const struct kura_identity *id, const char *pw,
+		       size_t len)
+{
+	struct kura_login in = {id->actor.user, pw, len, NULL, NULL, NULL};
+	struct attempt at = {v, &in, NULL, kura_time_now_us(), 0, "wrong password", 0};
+	struct kura_txn *t;
+	int r = kura_account_get(v, id->actor.user, &at.a);
+	if (!r && kura_pw_verify(jstr(at.a, "password"), pw, len) == 0) {
+		json_decref(at.a);
+		return 0;
+	}
+	if (!r)
+		r = kura_txn_begin(v, &t);
+	if (!r) {
+		/* A guess made through an open session counts like a login's
+		 * (AU-15): the counter, the lockout and the event. */
+		r = record_failure(t, &at, &id->actor);
+		if (!r)
+			r = login_event(t, &id->actor, id->actor.user, id->actor.role,
+					"wrong password (re-entered to change it)", 0);
+		r = kura_txn_finish(t, r, NULL);
+	}
+	json_decref(at.a);
+	return r ? r : KURA_EAUTH;
+}
+
+int kura_auth_keep_session(struct kura_txn *t, struct kura_identity *id, int must_change,
+			   int must_enroll)
+{
+	struct kura_vault *v = kura_txn_vault(t);
+	json_t *s = NULL, *a = NULL;
+	int r = kura_state_get(v, "session", id->session, &s);
+	if (!r)
+		r = kura_account_get(v, id->actor.user, &a);
+	if (!r) {
+		json_object_set_new(s, "ended", json_false());
+		json_object_set_new(s, "epoch", json_integer(jint(a, "epoch")));
+		json_object_set_new(s, "must_change", json_boolean(must_change));
+		json_object_set_new(s, "must_enroll", json_boolean(must_enroll));
+		json_object_set_new(s, "last_us", json_integer(kura_time_now_us()));
+		r = kura_state_put(t, "session", id->session, s);
+	}
+	if (!r) {
+		id->must_change = must_change;
+		id->must_enroll = must_enroll;
+	}
+	json_decref(s);
+	json_decref(a);
+	return r;
+}

@@ -13,16 +13,16 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/account_view.h"
 #include "auth/password.h"
 #include "auth/qr.h"
 #include "auth/totp.h"
+#include "audit/alert.h"
 #include "audit/query.h"
 #include "cli/cli.h"
 #include "crypto/crypto.h"
@@ -33,7 +33,6 @@
 #include "util/banned.h"
 
 #define US_PER_HOUR (3600LL * 1000000LL)
-#define ALERT_WAIT_S 10 /* longest wait for alert.command */
 
 /* ---- arguments shared by the commands ---- */
 
@@ -346,10 +345,7 @@ static const char *jstr(const json_t *o, const char *k)
 /* AC-04: no login (or, never used, no creation) for dormant_days. */
 static int is_dormant(const json_t *acc, int64_t now, int64_t days)
 {
-	int64_t last = jint(acc, "last_login_us");
-	if (!last)
-		last = jint(acc, "created_us");
-	return now - last > days * 24 * US_PER_HOUR;
+	return kura_account_dormant(acc, now, days);
 }
 
 /* What may be shown of an account: never its password hashes or secrets. */
@@ -1298,39 +1294,6 @@ static const char bg_usage[] =
 	"  emergency access to a patient outside your scope (BG-01..03); the\n"
 	"  security administrator is alerted and the access is reviewed";
 
-/* Run alert.command (no shell) with what happened but no patient id;
- * waits at most ALERT_WAIT_S.  Returns 0 or -1; never fails the command. */
-static int run_alert(const char *cmd, const char *user, uint64_t leaf)
-{
-	char eu[KURA_MAX_ID + 32], el[64];
-	snprintf(eu, sizeof(eu), "KURA_ALERT_USER=%s", user);
-	snprintf(el, sizeof(el), "KURA_ALERT_LEAF=%llu", (unsigned long long)leaf);
-	char *const argv[] = {(char *)cmd, NULL};
-	char *const envp[] = {"KURA_ALERT_ACTION=breakglass", eu, el,
-			      "PATH=/usr/local/bin:/usr/bin:/bin", NULL};
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execve(cmd, argv, envp);
-		_exit(127);
-	}
-	int status = 0;
-	for (int i = 0; i < ALERT_WAIT_S * 10; i++) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
-			return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-		if (w < 0 && errno != EINTR)
-			return -1;
-		struct timespec ts = {0, 100 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
-}
-
 static void alert(struct cli *c, struct cli_op *op, uint64_t leaf)
 {
 	struct kura_buf cmd;
@@ -1339,73 +1302,29 @@ static void alert(struct cli *c, struct cli_op *op, uint64_t leaf)
 	cli_forward_now(op);
 	kura_buf_init(&cmd, 4096);
 	if (kura_setting_get(op->v, "alert.command", &cmd) == 0 && cmd.len &&
-	    kura_buf_append(&cmd, "", 1) == 0 && run_alert((char *)cmd.data, op->id.actor.user, leaf))
+	    kura_buf_append(&cmd, "", 1) == 0 &&
+	    kura_alert_run((char *)cmd.data, "breakglass", op->id.actor.user, leaf))
 		fprintf(stderr, "%s\n", L(c, "kura: warning: alert.command failed; tell the security administrator",
 					  "kura: 警告: alert.command が失敗しました。セキュリティ管理者に連絡してください"));
 	kura_buf_release(&cmd);
 }
 
-struct bg_ctx {
-	struct row_ctx row;
-	struct kura_event *e;
-	uint64_t leaf;
-};
-
-/* The event first, so that the row can name its leaf. */
-static int do_breakglass(struct kura_txn *t, void *ctx)
-{
-	struct bg_ctx *x = ctx;
-	int r = kura_txn_event(t, x->e, &x->leaf);
-	if (!r)
-		json_object_set_new(x->row.value, "event", json_integer((json_int_t)x->leaf));
-	return r ? r : kura_state_put(t, "breakglass", x->row.key, x->row.value);
-}
-
-static int bg_commit(struct cli_op *op, struct bg_ctx *x)
-{
-	struct kura_txn *t = NULL;
-	int r = kura_txn_begin(op->v, &t);
-	if (!r)
-		r = do_breakglass(t, x);
-	return t ? kura_txn_finish(t, r, NULL) : r;
-}
-
-static int bg_denied(struct cli *c, struct cli_op *op, const struct args *a)
-{
-	struct kura_event e;
-	event_init(&e, op, "breakglass", KURA_SEV_WARNING, a->patient);
-	e.outcome = KURA_OUTCOME_MINOR;
-	KURA_AUDIT_SET(e.reason, a->reason);
-	snprintf(e.detail, sizeof(e.detail), "role %s may not use break-glass", op->id.actor.role);
-	op->a.why = "the role may not use break-glass";
-	int r = kura_access_record(&op->a, &e);
-	return cli_access_fail(c, op, r ? r : KURA_EDENIED, "break-glass");
-}
-
 static int breakglass(struct cli *c, struct cli_op *op, const struct args *a)
 {
-	struct kura_event e;
-	struct bg_ctx x = {{"breakglass", "", NULL}, &e, 0};
 	int64_t until = 0;
+	uint64_t leaf = 0;
 	char ut[KURA_TIME_STR];
-	if (!op->id.role.breakglass)
-		return bg_denied(c, op, a);
+	struct row_ctx x = {"breakglass", "", NULL};
 	int r = until_of(c, a, kura_setting_int(op->v, "breakglass.hours", 4), &until);
-	if (r || (r = pair_check(c, op, op->id.actor.user, a->patient, &x.row)))
+	if (r || (r = pair_check(c, op, op->id.actor.user, a->patient, &x)))
 		return r;
-	kura_time_format(until, ut);
-	x.row.value = json_pack("{s:I, s:s, s:I}", "until_us", (json_int_t)until, "reason", a->reason,
-				"from_us", (json_int_t)kura_time_now_us());
-	event_init(&e, op, "breakglass", KURA_SEV_ALERT, a->patient);
-	KURA_AUDIT_SET(e.reason, a->reason);
-	snprintf(e.detail, sizeof(e.detail), "emergency access until %s", ut);
-	r = bg_commit(op, &x);
-	json_decref(x.row.value);
+	r = kura_breakglass_open(&op->a, a->patient, a->reason, until, &until, &leaf);
 	if (r)
 		return cli_access_fail(c, op, r, "break-glass");
-	alert(c, op, x.leaf);
+	kura_time_format(until, ut);
+	alert(c, op, leaf);
 	if (c->json)
-		return done(c, json_pack("{s:s, s:I}", "until", ut, "event", (json_int_t)x.leaf), "", "");
+		return done(c, json_pack("{s:s, s:I}", "until", ut, "event", (json_int_t)leaf), "", "");
 	printf(L(c, "emergency access to '%s' until %s; recorded and reported to the security administrator\n",
 		 "'%s' への緊急アクセスを %s まで許可しました。記録され、セキュリティ管理者に通知されます\n"),
 	       a->patient, ut);

@@ -14,6 +14,7 @@
 #include "audit/query.h"
 #include "audit/report.h"
 #include "audit/syslog.h"
+#include "audit/trail.h"
 #include "cli/cli.h"
 #include "crypto/crypto.h"
 #include "util/time.h"
@@ -24,137 +25,13 @@
 /* Set by SIGINT/SIGTERM during 'kura audit forward' (the CLI's only global). */
 static volatile sig_atomic_t forward_stop;
 
-/* ---- rows of the trail ---- */
+/* ---- rows of the trail (audit/trail.h) ---- */
 
-struct rows {
-	struct kura_event_row *v;
-	size_t n, cap;
-};
-
-static int rows_add(void *ctx, const struct kura_event_row *row)
-{
-	struct rows *r = ctx;
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 256;
-		if (cap > KURA_MAX_AUDIT_RESULTS)
-			cap = KURA_MAX_AUDIT_RESULTS;
-		if (cap <= r->n)
-			return KURA_ETOOBIG;
-		void *p = realloc(r->v, cap * sizeof(*r->v));
-		if (!p)
-			return KURA_ENOMEM;
-		r->v = p;
-		r->cap = cap;
-	}
-	r->v[r->n++] = *row;
-	return 0;
-}
-
-static void rows_free(struct rows *r)
-{
-	free(r->v);
-	memset(r, 0, sizeof(*r));
-}
-
-static int rows_query(struct kura_vault *v, const struct kura_event_filter *f, struct rows *r)
+static int rows_query(struct kura_vault *v, const struct kura_event_filter *f,
+		      struct kura_audit_rows *r)
 {
 	struct kura_store *s = kura_vault_store(v);
-	return s->ops->event_query(s, f, rows_add, r);
-}
-
-/* ---- anomaly flags ---- */
-
-static int load_anomaly_config(struct kura_vault *v, struct kura_anomaly_config *ac)
-{
-	static const char *const keys[] = {"audit.offhours_start", "audit.offhours_end",
-					   "audit.weekends", "audit.bulk_reads",
-					   "audit.bulk_window_min"};
-	struct kura_buf b;
-	int r = 0;
-	kura_anomaly_config_default(ac);
-	kura_buf_init(&b, 256);
-	for (size_t i = 0; !r && i < sizeof(keys) / sizeof(keys[0]); i++) {
-		kura_buf_reset(&b);
-		r = kura_setting_get(v, keys[i], &b);
-		if (!r)
-			r = b.data ? kura_anomaly_config_set(ac, keys[i], (char *)b.data) : 0;
-		else if (r == KURA_ENOTFOUND)
-			r = 0;
-	}
-	kura_buf_release(&b);
-	return r;
-}
-
-/* A patient whose state row says "restricted": true (VIP, staff). */
-static int is_restricted(void *ctx, const char *patient_id)
-{
-	json_t *j = NULL;
-	int r = kura_state_get(ctx, "patient", patient_id, &j);
-	if (r == KURA_ENOTFOUND)
-		return 0;
-	if (r)
-		return r;
-	r = json_is_true(json_object_get(j, "restricted")) ? 1 : 0;
-	json_decref(j);
-	return r;
-}
-
-/*
- * Every event of [from, to) plus one bulk window before it (a burst that
- * began earlier still counts) and the audit-review events after it (a later
- * review covers earlier break-glass), flagged into *ret_flags (malloc'ed).
- * 0 for from/to: unbounded.
- */
-static int collect_period(struct kura_vault *v, int64_t from, int64_t to, struct rows *all,
-			  unsigned **ret_flags)
-{
-	struct kura_anomaly_config ac;
-	struct kura_event_filter f = {.outcome = -1};
-	*ret_flags = NULL;
-	int r = load_anomaly_config(v, &ac);
-	if (r)
-		return r;
-	f.from_us = from ? from - (int64_t)ac.bulk_window_min * 60 * 1000000 : 0;
-	f.from_us = f.from_us > 0 ? f.from_us : 0;
-	f.to_us = to;
-	r = rows_query(v, &f, all);
-	if (!r && to) {
-		struct kura_event_filter fr = {.action = "audit-review", .from_us = to, .outcome = -1};
-		r = rows_query(v, &fr, all);
-	}
-	unsigned *flags = r ? NULL : calloc(all->n ? all->n : 1, sizeof(*flags));
-	if (!r && !flags)
-		r = KURA_ENOMEM;
-	if (!r)
-		r = kura_anomaly_flags(&ac, all->v, all->n, is_restricted, v, flags);
-	if (r) {
-		free(flags);
-		return r;
-	}
-	*ret_flags = flags;
-	return 0;
-}
-
-/* Keep, in place, the rows q selects (with flag= when use_flags), at most
- * q->limit; flags follow their rows. */
-static size_t select_rows(const struct kura_audit_query *q, int use_flags, struct rows *all,
-			  unsigned *flags)
-{
-	uint64_t limit = q->limit ? q->limit : KURA_MAX_AUDIT_RESULTS;
-	size_t k = 0;
-	for (size_t i = 0; i < all->n && k < limit; i++) {
-		if (!kura_audit_query_match(q, &all->v[i]))
-			continue;
-		if (use_flags && !kura_audit_query_match_flags(q, flags[i]))
-			continue;
-		if (k != i) {
-			all->v[k] = all->v[i];
-			flags[k] = flags[i];
-		}
-		k++;
-	}
-	all->n = k;
-	return k;
+	return s->ops->event_query(s, f, kura_audit_rows_add, r);
 }
 
 /* ---- shared pieces of the subcommands ---- */
@@ -235,7 +112,7 @@ static int print_buf(struct cli *c, const struct kura_buf *out)
  * one patient or one user. */
 enum trail_kind { TRAIL_SEARCH, TRAIL_PATIENT, TRAIL_USER };
 
-static int format_trail(enum trail_kind kind, const char *id, const struct rows *all, size_t n,
+static int format_trail(enum trail_kind kind, const char *id, const struct kura_audit_rows *all, size_t n,
 			const unsigned *flags, enum kura_audit_fmt fmt, int ja, struct kura_buf *out)
 {
 	switch (kind) {
@@ -256,7 +133,7 @@ static int run_trail(struct cli *c, enum trail_kind kind, const char *id, const 
 	struct kura_audit_query q;
 	struct kura_event_filter f;
 	struct cli_op op;
-	struct rows all = {0};
+	struct kura_audit_rows all = {0};
 	struct kura_buf out;
 	unsigned *flags = NULL;
 	int e = parse_query(c, text, &q);
@@ -264,8 +141,8 @@ static int run_trail(struct cli *c, enum trail_kind kind, const char *id, const 
 		return e;
 	kura_audit_query_filter(&q, &f);
 	kura_buf_init(&out, OUT_MAX);
-	int r = collect_period(op.v, f.from_us, f.to_us, &all, &flags);
-	size_t n = r ? 0 : select_rows(&q, kind == TRAIL_SEARCH, &all, flags);
+	int r = kura_audit_collect(op.v, f.from_us, f.to_us, &all, &flags);
+	size_t n = r ? 0 : kura_audit_select(&q, kind == TRAIL_SEARCH, &all, flags);
 	if (!r)
 		r = format_trail(kind, id, &all, n, flags, fmt, c->lang == LANG_JA, &out);
 	e = r ? cli_fail_code(c, r, action) : record_read(c, &op, action, text, n);
@@ -273,7 +150,7 @@ static int run_trail(struct cli *c, enum trail_kind kind, const char *id, const 
 		e = print_buf(c, &out);
 	kura_buf_release(&out);
 	free(flags);
-	rows_free(&all);
+	kura_audit_rows_free(&all);
 	cli_op_close(&op);
 	return e;
 }
@@ -370,18 +247,6 @@ static int cmd_report(struct cli *c, int argc, char **argv)
 
 /* ---- kura audit review --from T --to T [--note TEXT] (LG-05) ---- */
 
-struct review_count {
-	uint64_t events, breakglass;
-};
-
-static int count_event(void *ctx, const struct kura_event_row *row)
-{
-	struct review_count *n = ctx;
-	n->events++;
-	n->breakglass += strcmp(row->ev.action, "breakglass") == 0;
-	return 0;
-}
-
 /* The window [from, to) in UTC microseconds; to= is end-of-day for a date. */
 static int parse_window(struct cli *c, const char *from, const char *to, int64_t *ret_from,
 			int64_t *ret_to)
@@ -397,39 +262,6 @@ static int parse_window(struct cli *c, const char *from, const char *to, int64_t
 	return 0;
 }
 
-/* Append the audit-review event in its own transaction: a signed leaf. */
-static int append_review(struct cli_op *op, int64_t from, int64_t to, const char *note,
-			 uint64_t *ret_index, struct kura_sth *ret_sth)
-{
-	struct kura_store *s = kura_vault_store(op->v);
-	struct kura_event_filter f = {.from_us = from, .to_us = to, .outcome = -1};
-	struct review_count n = {0};
-	struct kura_event ev;
-	struct kura_buf w;
-	struct kura_txn *t = NULL;
-	char detail[96];
-	int r = s->ops->event_query(s, &f, count_event, &n);
-	kura_buf_init(&w, 128);
-	if (!r)
-		r = kura_review_window_format(from, to, &w);
-	if (r) {
-		kura_buf_release(&w);
-		return r;
-	}
-	kura_audit_event(&ev, &op->id.actor, "audit-review");
-	KURA_AUDIT_SET(ev.query, (char *)w.data);
-	KURA_AUDIT_SET(ev.reason, note ? note : "");
-	snprintf(detail, sizeof(detail), "%llu events reviewed, %llu break-glass",
-		 (unsigned long long)n.events, (unsigned long long)n.breakglass);
-	KURA_AUDIT_SET(ev.detail, detail);
-	ev.severity = KURA_SEV_NOTICE;
-	kura_buf_release(&w);
-	r = kura_txn_begin(op->v, &t);
-	if (!r)
-		r = kura_txn_event(t, &ev, ret_index);
-	return t ? kura_txn_finish(t, r, ret_sth) : r;
-}
-
 static int cmd_review(struct cli *c, int argc, char **argv)
 {
 	static const char usage[] =
@@ -442,8 +274,7 @@ static int cmd_review(struct cli *c, int argc, char **argv)
 					     {NULL, 0, NULL, 0}};
 	const char *from = NULL, *to = NULL, *note = NULL;
 	int64_t f, t;
-	uint64_t idx = 0;
-	struct kura_sth sth;
+	struct kura_audit_review_result rv;
 	struct cli_op op;
 	int o, e;
 	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
@@ -457,16 +288,17 @@ static int cmd_review(struct cli *c, int argc, char **argv)
 	if ((e = parse_window(c, from, to, &f, &t)) ||
 	    (e = open_auditor(c, &op, KURA_ACT_AUDIT, "audit-review")))
 		return e;
-	int r = append_review(&op, f, t, note, &idx, &sth);
+	/* Its own transaction: a signed leaf (audit/trail.h). */
+	int r = kura_audit_review(op.v, &op.id.actor, f, t, note, &rv);
 	if (r)
 		e = cli_fail_code(c, r, "audit review");
 	else if (c->json)
-		cli_print_json(json_pack("{s:I, s:I}", "leaf_index", (json_int_t)idx, "tree_size",
-					 (json_int_t)sth.tree_size));
+		cli_print_json(json_pack("{s:I, s:I}", "leaf_index", (json_int_t)rv.leaf_index,
+					 "tree_size", (json_int_t)rv.sth.tree_size));
 	else
 		printf(L(c, "review recorded: leaf %llu, tree size %llu\n",
 			 "レビューを記録しました: リーフ %llu、ツリーサイズ %llu\n"),
-		       (unsigned long long)idx, (unsigned long long)sth.tree_size);
+		       (unsigned long long)rv.leaf_index, (unsigned long long)rv.sth.tree_size);
 	cli_op_close(&op);
 	return e;
 }
@@ -510,7 +342,7 @@ static int run_export(struct cli *c, struct cli_op *op, const struct kura_event_
 {
 	char host[256], log_id[2 * KURA_HASH_LEN + 1];
 	struct kura_export_site site;
-	struct rows all = {0};
+	struct kura_audit_rows all = {0};
 	struct kura_buf out, q;
 	export_site(op->v, host, sizeof(host), log_id, &site);
 	kura_buf_init(&out, OUT_MAX);
@@ -527,7 +359,7 @@ static int run_export(struct cli *c, struct cli_op *op, const struct kura_event_
 		e = cli_write_out(c, path, out.data, out.len);
 	kura_buf_release(&q);
 	kura_buf_release(&out);
-	rows_free(&all);
+	kura_audit_rows_free(&all);
 	return e;
 }
 

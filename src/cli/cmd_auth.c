@@ -165,8 +165,6 @@ int cmd_passwd(struct cli *c, int argc, char **argv)
 					     {NULL, 0, NULL, 0}};
 	const char *file = NULL;
 	struct cli_op op;
-	struct kura_txn *t = NULL;
-	struct kura_event ev;
 	size_t n = 0;
 	int o, reason = 0;
 	while ((o = cli_getopt(c, argc, argv, "", opts, usage)) != -1) {
@@ -184,28 +182,13 @@ int cmd_passwd(struct cli *c, int argc, char **argv)
 		kura_secret_free(pw);
 		return e;
 	}
-	int r = kura_txn_begin(op.v, &t);
-	if (!r)
-		r = kura_account_set_password(t, op.id.actor.user, pw, n, 1, &reason);
+	int r = kura_self_password(&op.a, NULL, 0, pw, n, 0, &reason);
 	kura_secret_free(pw);
-	kura_audit_event(&ev, &op.id.actor, "password-change");
-	if (r) {
-		kura_txn_abort(t);
-		ev.outcome = KURA_OUTCOME_MINOR;
-		ev.severity = KURA_SEV_WARNING;
-		KURA_AUDIT_SET(ev.detail, r == KURA_EPOLICY ? kura_pw_reason_text((enum kura_pw_reason)reason, 0)
-							     : kura_strerror(r));
-		kura_access_record(&op.a, &ev);
+	if (r)
 		e = cli_password_error(c, r, reason);
-	} else {
-		ev.severity = KURA_SEV_NOTICE;
-		r = kura_txn_event(t, &ev, NULL);
-		r = kura_txn_finish(t, r, NULL);
-		e = r ? cli_fail_code(c, r, NULL) : 0;
-		if (!e && !c->json)
-			printf("%s\n", L(c, "password changed; log in again ('kura login')",
-					 "パスワードを変更しました。ログインし直してください（'kura login'）"));
-	}
+	else if (!c->json)
+		printf("%s\n", L(c, "password changed; log in again ('kura login')",
+				 "パスワードを変更しました。ログインし直してください（'kura login'）"));
 	op.oneshot = 0; /* the change ended the session already */
 	cli_op_close(&op);
 	return e;

@@ -19,6 +19,7 @@
 #include "auth/auth.h"
 #include "backup/backup.h"
 #include "backup/policy.h"
+#include "backup/status.h"
 #include "cli/cli.h"
 #include "util/err.h"
 #include "util/fs.h"
@@ -109,38 +110,12 @@ static void hex32(const uint8_t *p, char out[65])
 	kura_hex_encode(p, KURA_HASH_LEN, out);
 }
 
-static json_t *sth_brief(const struct kura_sth *s)
-{
-	char root[65], t[KURA_TIME_STR];
-	hex32(s->root, root);
-	kura_time_format(s->time_us, t);
-	return json_pack("{sI ss ss}", "tree_size", (json_int_t)s->tree_size, "root", root, "time", t);
-}
-
 /* ---- the vault's backup history (state rows) ---- */
 
 static int gen_key(uint64_t gen, char out[48])
 {
 	return snprintf(out, 48, "generation/%020llu", (unsigned long long)gen) < 48 ? 0
 										  : KURA_EINVAL;
-}
-
-struct history {
-	json_t *gens; /* array of summaries, oldest first */
-};
-
-static int collect_gen(void *ctx, const char *key, json_t *value)
-{
-	struct history *h = ctx;
-	if (strncmp(key, "generation/", 11) == 0)
-		return json_array_append(h->gens, value) ? KURA_ENOMEM : 0;
-	return 0;
-}
-
-static int load_history(struct kura_vault *v, struct history *h)
-{
-	h->gens = json_array();
-	return h->gens ? kura_state_scan(v, KURA_BACKUP_STATE_KIND, collect_gen, h) : KURA_ENOMEM;
 }
 
 /* ---- kura backup run ---- */
@@ -153,60 +128,6 @@ static int split_targets(char *list, const char **out, size_t *n)
 		out[(*n)++] = t;
 	}
 	return 0;
-}
-
-static json_t *target_json(const struct kura_backup_target *t)
-{
-	return json_pack("{ss ss sb sb ss sI sI}", "target", t->name, "kind",
-			 t->kind == KURA_REPO_RECEIVER ? "receiver" : "dir", "immutable",
-			 t->immutable || t->kind == KURA_REPO_RECEIVER, "ok", t->ok, "error", t->err,
-			 "objects_sent", (json_int_t)t->put_objects, "bytes_sent",
-			 (json_int_t)t->put_bytes);
-}
-
-/* The generation's summary, the latest manifest and the event, in one
- * transaction. */
-static int record_run(struct cli_op *op, const struct kura_backup_result *res,
-		      struct kura_backup_target *t, size_t nt, double secs)
-{
-	struct kura_txn *txn = NULL;
-	struct kura_event ev;
-	char key[48], detail[256];
-	json_t *targets = json_array(), *sum, *latest;
-	size_t ok = 0;
-	for (size_t i = 0; i < nt; i++) {
-		json_array_append_new(targets, target_json(&t[i]));
-		ok += t[i].ok;
-	}
-	sum = json_pack("{sI sI sI so sI sI sI sI sI sI sf so}", "generation",
-			(json_int_t)res->generation, "created_us", (json_int_t)res->created_us,
-			"base_generation", (json_int_t)res->base_generation, "sth", sth_brief(&res->sth),
-			"new_leaves", (json_int_t)res->new_leaves, "versions",
-			(json_int_t)res->versions, "events", (json_int_t)res->events, "content_bytes",
-			(json_int_t)res->content_bytes, "new_bytes", (json_int_t)res->new_bytes,
-			"objects", (json_int_t)res->objects, "seconds", secs, "targets", targets);
-	latest = json_pack("{ss#}", "manifest", (const char *)res->manifest.data,
-			   (int)res->manifest.len);
-	kura_audit_event(&ev, &op->id.actor, "backup-run");
-	snprintf(detail, sizeof(detail), "generation %llu at tree size %llu to %zu of %zu targets",
-		 (unsigned long long)res->generation, (unsigned long long)res->sth.tree_size, ok, nt);
-	KURA_AUDIT_SET(ev.detail, detail);
-	ev.severity = ok == nt ? KURA_SEV_INFO : KURA_SEV_WARNING;
-	ev.outcome = ok == nt ? KURA_OUTCOME_SUCCESS : KURA_OUTCOME_SERIOUS;
-	int r = sum && latest ? gen_key(res->generation, key) : KURA_ENOMEM;
-	if (!r)
-		r = kura_txn_begin(op->v, &txn);
-	if (!r)
-		r = kura_state_put(txn, KURA_BACKUP_STATE_KIND, key, sum);
-	if (!r)
-		r = kura_state_put(txn, KURA_BACKUP_STATE_KIND, KURA_BACKUP_LATEST, latest);
-	if (!r)
-		r = kura_txn_event(txn, &ev, NULL);
-	if (txn)
-		r = kura_txn_finish(txn, r, NULL);
-	json_decref(sum);
-	json_decref(latest);
-	return r;
 }
 
 /* Seconds on the monotonic clock since a. */
@@ -315,11 +236,11 @@ static void print_run_json(const struct kura_backup_result *res,
 {
 	json_t *tj = json_array();
 	for (size_t i = 0; i < nt; i++)
-		json_array_append_new(tj, target_json(&t[i]));
+		json_array_append_new(tj, kura_backup_target_json(&t[i]));
 	cli_print_json(json_pack(
 		"{sI sI so sI sI sI sI sI sI sI sI sf so}", "generation",
 		(json_int_t)res->generation, "base_generation", (json_int_t)res->base_generation,
-		"sth", sth_brief(&res->sth), "new_leaves", (json_int_t)res->new_leaves, "versions",
+		"sth", kura_backup_sth_json(&res->sth), "new_leaves", (json_int_t)res->new_leaves, "versions",
 		(json_int_t)res->versions, "events", (json_int_t)res->events, "content_bytes",
 		(json_int_t)res->content_bytes, "objects", (json_int_t)res->objects, "new_objects",
 		(json_int_t)res->new_objects, "new_bytes", (json_int_t)res->new_bytes,
@@ -372,7 +293,7 @@ static int run_backup(struct cli *c, struct cli_op *op, const struct run_args *a
 	cli_progress_end(c);
 	if (r)
 		e = run_failed(c, op, r, t, a->nt);
-	else if ((r = record_run(op, &res, t, a->nt, secs)))
+	else if ((r = kura_backup_record_run(op->v, &op->id.actor, &res, t, a->nt, secs)))
 		e = cli_fail(c, r, "generation %llu was written but cannot be recorded in the vault: %s",
 			     "世代 %llu は書き込みましたが保管庫に記録できません: %s",
 			     (unsigned long long)res.generation, kura_strerror(r));
@@ -423,21 +344,10 @@ static void policy_of(struct kura_vault *v, struct kura_policy *p)
 
 /* Does a generation have a copy the vault host cannot change: on a
  * receiver (no delete in its protocol), offline, or immutable? */
-static int protected_copy(json_t *gen, int *offline)
+static int protected_copy(const json_t *gen, int *offline)
 {
-	json_t *t;
-	size_t i;
-	int any = 0;
-	json_array_foreach(json_object_get(gen, "targets"), i, t) {
-		const char *kind = json_string_value(json_object_get(t, "kind"));
-		if (!json_is_true(json_object_get(t, "ok")) || !kind)
-			continue;
-		if (strcmp(kind, "offline") == 0)
-			*offline = any = 1;
-		else if (strcmp(kind, "receiver") == 0 || json_is_true(json_object_get(t, "immutable")))
-			any = 1;
-	}
-	return any;
+	int immutable;
+	return kura_backup_copies(gen, &immutable, offline);
 }
 
 static int no_args(struct cli *c, int argc, char **argv, const char *usage)
@@ -496,7 +406,7 @@ static int bk_list(struct cli *c, int argc, char **argv)
 	static const char usage[] = "kura backup list [--json]\n"
 				    "  every generation made: time, tree head, size, targets, and whether\n"
 				    "  a copy is immutable or offline; which the retention policy keeps";
-	struct history h = {0};
+	json_t *gens = NULL;
 	struct cli_op op;
 	struct kura_policy pol;
 	int e;
@@ -504,14 +414,14 @@ static int bk_list(struct cli *c, int argc, char **argv)
 		return e;
 	if ((e = open_admin(c, &op, "backup-list")))
 		return e;
-	int r = load_history(op.v, &h);
-	size_t n = json_array_size(h.gens), i;
+	int r = kura_backup_history(op.v, &gens);
+	size_t n = json_array_size(gens), i;
 	struct kura_policy_gen *pg = calloc(n ? n : 1, sizeof(*pg));
 	json_t *g;
 	if (!r && !pg)
 		r = KURA_ENOMEM;
 	policy_of(op.v, &pol);
-	json_array_foreach(h.gens, i, g) {
+	json_array_foreach(gens, i, g) {
 		pg[i].generation = (uint64_t)json_integer_value(json_object_get(g, "generation"));
 		pg[i].created_us = json_integer_value(json_object_get(g, "created_us"));
 	}
@@ -523,60 +433,16 @@ static int bk_list(struct cli *c, int argc, char **argv)
 		e = cli_fail(c, r, "cannot list the backups: %s", "バックアップを一覧できません: %s",
 			     kura_strerror(r));
 	else if (c->json)
-		print_list_json(h.gens, pg);
+		print_list_json(gens, pg);
 	else
-		print_list_text(c, h.gens, pg);
+		print_list_text(c, gens, pg);
 	free(pg);
-	json_decref(h.gens);
+	json_decref(gens);
 	cli_op_close(&op);
 	return e;
 }
 
-struct status {
-	size_t generations, protected_old;
-	int ok_count, ok_protect, ok_age, ok_drill;
-	int64_t last_us, drill_us;
-	json_t *drill;
-};
-
-static void status_eval(struct kura_vault *v, struct history *h, struct status *s)
-{
-	size_t n = json_array_size(h->gens), good = 0, old = 0, prot = 0;
-	int64_t now = kura_time_now_us();
-	memset(s, 0, sizeof(*s));
-	/* Newest first: generations that reached at least one target. */
-	for (size_t i = n; i-- > 0;) {
-		json_t *g = json_array_get(h->gens, i), *t;
-		size_t k;
-		int reached = 0, off = 0;
-		json_array_foreach(json_object_get(g, "targets"), k, t)
-			reached |= json_is_true(json_object_get(t, "ok"));
-		if (!reached)
-			continue;
-		if (!good)
-			s->last_us = json_integer_value(json_object_get(g, "created_us"));
-		good++;
-		/* BK-03: from the third generation back, a copy out of reach. */
-		if (good >= 3) {
-			old++;
-			prot += protected_copy(g, &off) != 0;
-		}
-	}
-	s->generations = good;
-	s->protected_old = prot;
-	s->ok_count = good >= 3;
-	s->ok_protect = good >= 3 && prot == old;
-	s->ok_age = good && now - s->last_us <=
-				    kura_setting_int(v, "backup.max_age_hours", 26) * 3600 * 1000000LL;
-	if (!kura_state_get(v, KURA_BACKUP_STATE_KIND, "drill", &s->drill)) {
-		s->drill_us = json_integer_value(json_object_get(s->drill, "time_us"));
-		s->ok_drill = json_is_true(json_object_get(s->drill, "ok")) &&
-			      now - s->drill_us <=
-				      kura_setting_int(v, "backup.drill_days", 90) * 86400 * 1000000LL;
-	}
-}
-
-static void print_status_json(const struct status *s, int all, const char *last,
+static void print_status_json(const struct kura_backup_status *s, int all, const char *last,
 			      const char *drill)
 {
 	cli_print_json(json_pack("{sb sI sb sI sb ss sb ss sb sO}", "ok", all, "generations",
@@ -587,7 +453,7 @@ static void print_status_json(const struct status *s, int all, const char *last,
 				 s->drill ? s->drill : json_null()));
 }
 
-static void print_status_text(const struct cli *c, const struct status *s, const char *last,
+static void print_status_text(const struct cli *c, const struct kura_backup_status *s, const char *last,
 			      const char *drill)
 {
 	printf("%s %s: %zu\n", s->ok_count ? "ok  " : "FAIL",
@@ -606,7 +472,7 @@ static void print_status_text(const struct cli *c, const struct status *s, const
 }
 
 /* Report the evaluation: EXIT_OK when every expectation holds. */
-static int status_report(const struct cli *c, const struct status *s)
+static int status_report(const struct cli *c, const struct kura_backup_status *s)
 {
 	int all = s->ok_count && s->ok_protect && s->ok_age && s->ok_drill;
 	char last[KURA_TIME_STR] = "-", drill[KURA_TIME_STR] = "-";
@@ -629,17 +495,17 @@ static int bk_status(struct cli *c, int argc, char **argv)
 		"  third and older out of the vault host's reach (receiver, offline or\n"
 		"  immutable), the last backup recent, a recent successful drill;\n"
 		"  exit status 1 when one does not";
-	struct history h = {0};
-	struct status s = {0}; /* s.drill is released even when the history cannot be read */
+	json_t *gens = NULL;
+	struct kura_backup_status s = {0}; /* released even when the history cannot be read */
 	struct cli_op op;
 	int e;
 	if ((e = no_args(c, argc, argv, usage)))
 		return e;
 	if ((e = open_admin(c, &op, "backup-status")))
 		return e;
-	int r = load_history(op.v, &h);
+	int r = kura_backup_history(op.v, &gens);
 	if (!r)
-		status_eval(op.v, &h, &s);
+		kura_backup_status_eval(op.v, gens, kura_time_now_us(), &s);
 	if (!r)
 		r = audit_backup(&op, "backup-status", 0, KURA_SEV_INFO, "");
 	if (r)
@@ -647,8 +513,8 @@ static int bk_status(struct cli *c, int argc, char **argv)
 			     "バックアップ履歴を読めません: %s", kura_strerror(r));
 	else
 		e = status_report(c, &s);
-	json_decref(s.drill);
-	json_decref(h.gens);
+	kura_backup_status_release(&s);
+	json_decref(gens);
 	cli_op_close(&op);
 	return e;
 }
@@ -1109,12 +975,12 @@ static int open_scanner(const struct cli *c, const char *db, struct kura_scanner
 static json_t *restore_json(const struct kura_restore_result *res, const char *to, double secs)
 {
 	return json_pack("{sI so sI sI sI sI sI sI sI sf so sI sf sI ss sf}", "generation",
-			 (json_int_t)res->generation, "sth", sth_brief(&res->sth), "versions",
+			 (json_int_t)res->generation, "sth", kura_backup_sth_json(&res->sth), "versions",
 			 (json_int_t)res->versions, "events", (json_int_t)res->events, "patients",
 			 (json_int_t)res->patients, "state_rows", (json_int_t)res->state_rows,
 			 "content_bytes", (json_int_t)res->content_bytes, "scanned_documents",
 			 (json_int_t)res->scanned_docs, "scanned_bytes", (json_int_t)res->scanned_bytes,
-			 "scan_seconds", res->scan_seconds, "newest_known", sth_brief(&res->newest),
+			 "scan_seconds", res->scan_seconds, "newest_known", kura_backup_sth_json(&res->newest),
 			 "rpo_entries", (json_int_t)res->rpo_entries, "rpo_seconds",
 			 (double)res->rpo_us / 1e6, "later_tree_heads_checked",
 			 (json_int_t)res->later_checked, "to", to, "seconds", secs);
@@ -1468,46 +1334,6 @@ static int drill_restore(struct cli *c, struct cli_op *op, struct kura_repo *rep
 	return r;
 }
 
-static json_t *drill_json(const struct drill *d, int r, int64_t now)
-{
-	char tm[KURA_TIME_STR];
-	kura_time_format(now, tm);
-	return json_pack("{sI ss sb ss sI sf sI sf sI ss}", "time_us", (json_int_t)now, "time", tm,
-			 "ok", r == 0, "from", d->from, "generation",
-			 (json_int_t)d->res.generation, "rto_seconds", d->rto, "rpo_entries",
-			 (json_int_t)d->rpo_entries, "rpo_seconds", d->rpo_s, "scanned_documents",
-			 (json_int_t)d->res.scanned_docs, "why", r ? d->res.why : "");
-}
-
-/* Record the drill (dj, the state row "drill") and its event in one
- * transaction. */
-static int drill_record(struct cli_op *op, const struct drill *d, int r, json_t *dj)
-{
-	struct kura_txn *txn = NULL;
-	struct kura_event ev;
-	char detail[512];
-	if (r)
-		snprintf(detail, sizeof(detail), "drill from %s failed: %s", d->from,
-			 *d->res.why ? d->res.why : kura_strerror(r));
-	else
-		snprintf(detail, sizeof(detail),
-			 "drill from %s: generation %llu restored and verified, RTO %.2f s, RPO %llu entries / %.0f s",
-			 d->from, (unsigned long long)d->res.generation, d->rto,
-			 (unsigned long long)d->rpo_entries, d->rpo_s);
-	kura_audit_event(&ev, &op->id.actor, "backup-drill");
-	KURA_AUDIT_SET(ev.detail, detail);
-	ev.outcome = r ? KURA_OUTCOME_SERIOUS : KURA_OUTCOME_SUCCESS;
-	ev.severity = r ? KURA_SEV_ALERT : KURA_SEV_NOTICE;
-	int x = dj ? kura_txn_begin(op->v, &txn) : KURA_ENOMEM;
-	if (!x)
-		x = kura_state_put(txn, KURA_BACKUP_STATE_KIND, "drill", dj);
-	if (!x)
-		x = kura_txn_event(txn, &ev, NULL);
-	if (txn)
-		x = kura_txn_finish(txn, x, NULL);
-	return x;
-}
-
 static void print_drill(const struct cli *c, const struct drill *d, json_t *dj)
 {
 	if (c->json) {
@@ -1532,8 +1358,10 @@ static int drill_run(struct cli *c, struct cli_op *op, struct kura_repo *repo,
 	memset(&d, 0, sizeof(d));
 	d.from = from;
 	int r = drill_restore(c, op, repo, scan, scratch_base, &d);
-	json_t *dj = drill_json(&d, r, kura_time_now_us());
-	int x = drill_record(op, &d, r, dj), e = 0;
+	struct kura_backup_drill bd = {from, &d.res, r, d.rto, d.rpo_s, d.rpo_entries,
+				       kura_time_now_us()};
+	json_t *dj = kura_backup_drill_json(&bd);
+	int x = kura_backup_record_drill(op->v, &op->id.actor, &bd, dj), e = 0;
 	if (x && !r)
 		r = x;
 	if (r)

@@ -28,6 +28,13 @@
 #define TLS13_SUITES "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
 #define GROUPS "P-256:X25519:P-384"
 #define VERIFY_DEPTH 4
+#define SECURITY_LEVEL 2
+
+void kura_tls_server_policy(struct kura_tls_policy *ret)
+{
+	*ret = (struct kura_tls_policy){"TLSv1.3:TLSv1.2", TLS13_SUITES, TLS12_CIPHERS, GROUPS,
+					SECURITY_LEVEL};
+}
 #define TICKET_NAME 16
 #define TICKET_KEY 32
 
@@ -77,7 +84,7 @@ static int ctx_policy(SSL_CTX *ctx, const char *context)
 		return KURA_EINTERNAL;
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 					 SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_security_level(ctx, 2);
+	SSL_CTX_set_security_level(ctx, SECURITY_LEVEL);
 	if (!SSL_CTX_set_session_id_context(ctx, (const unsigned char *)context, strlen(context)))
 		return KURA_EINTERNAL;
 	return 0;

@@ -68,6 +68,17 @@ void *kura_tls_conn(struct ssl_st *ssl);
  * KURA_ECRYPTO if the random generator fails. */
 int kura_tls_server_rotate_tickets(struct kura_tls_server *s);
 
+/* The policy above as OpenSSL names it, each list ':'-separated (static
+ * strings): what an administrator's status screen shows. */
+struct kura_tls_policy {
+	const char *protocols;     /* "TLSv1.3:TLSv1.2" */
+	const char *tls13_suites;
+	const char *tls12_ciphers;
+	const char *groups;
+	int security_level;
+};
+void kura_tls_server_policy(struct kura_tls_policy *ret);
+
 /* SHA-256 of the DER of the verified peer certificate, lowercase hex; ""
  * if there is none (handshake not done or failed). */
 void kura_tls_peer_fingerprint(struct ssl_st *ssl, char out[KURA_CERT_FP_HEX + 1]);

@@ -146,6 +146,37 @@ int kura_x509_info(const uint8_t *pem, size_t len, struct kura_cert_info *ret)
 	return r;
 }
 
+/* "EC P-256", "RSA 3072", "ED25519": the public key's algorithm and size. */
+static void key_text(EVP_PKEY *k, char out[KURA_CERT_KEY_DESC])
+{
+	char group[64] = "";
+	size_t glen = 0;
+	const char *name = EVP_PKEY_get0_type_name(k);
+	if (EVP_PKEY_is_a(k, "EC") &&
+	    EVP_PKEY_get_utf8_string_param(k, "group", group, sizeof(group), &glen))
+		snprintf(out, KURA_CERT_KEY_DESC, "EC %s", strcmp(group, "prime256v1") == 0 ? "P-256"
+			 : strcmp(group, "secp384r1") == 0 ? "P-384" : group);
+	else if (EVP_PKEY_is_a(k, "RSA") || EVP_PKEY_is_a(k, "RSA-PSS"))
+		snprintf(out, KURA_CERT_KEY_DESC, "%s %d", name ? name : "RSA", EVP_PKEY_get_bits(k));
+	else
+		snprintf(out, KURA_CERT_KEY_DESC, "%s", name ? name : "unknown");
+}
+
+int kura_x509_key_desc(const uint8_t *pem, size_t len, char ret[KURA_CERT_KEY_DESC])
+{
+	X509 *x = NULL;
+	ret[0] = 0;
+	int r = cert_load(pem, len, &x);
+	EVP_PKEY *k = r ? NULL : X509_get0_pubkey(x);
+	if (!r && !k)
+		r = KURA_EINVAL;
+	if (!r)
+		key_text(k, ret);
+	X509_free(x);
+	ERR_clear_error();
+	return r;
+}
+
 /* Every certificate of a PEM bundle into a new store; KURA_EINVAL if none. */
 static int store_load(const uint8_t *p, size_t len, X509_STORE **ret)
 {

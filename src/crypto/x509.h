@@ -34,6 +34,12 @@ struct kura_cert_info {
  */
 int kura_x509_info(const uint8_t *pem, size_t len, struct kura_cert_info *ret);
 
+/* The public key of the first certificate of a PEM buffer, for people:
+ * "EC P-256", "EC P-384", "RSA 3072", "ED25519" (always NUL-terminated).
+ * KURA_EINVAL if it is not a certificate, KURA_ETOOBIG, KURA_ENOMEM. */
+#define KURA_CERT_KEY_DESC 48
+int kura_x509_key_desc(const uint8_t *pem, size_t len, char ret[KURA_CERT_KEY_DESC]);
+
 /*
  * Check the first certificate of cert_pem against the certificates of
  * ca_pem (PEM, one or more; each of them is a trust anchor, so an issuing

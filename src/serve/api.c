@@ -4,6 +4,7 @@
  * A login is decided and audited by the auth library (kura_auth_login);
  * this file reads the request, hands out the cookie and the CSRF token.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,117 @@ int api_only(const struct kura_http_req *req, struct kura_http_resp *resp, int m
 	if (!r)
 		r = api_reply_error(resp, 0, NULL, 405, "method not allowed");
 	return r ? r : 1;
+}
+
+/* ---- query strings and bodies the /api handlers share ---- */
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Percent-decode (and '+' as space) [s, s+n) into out; KURA_EINVAL when
+ * malformed, too long or holding a NUL. */
+static int unescape(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+		if (c == '%') {
+			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+			int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+			if (lo < 0)
+				return KURA_EINVAL;
+			c = hi * 16 + lo;
+			i += 2;
+		} else if (c == '+')
+			c = ' ';
+		if (c == 0 || o + 1 >= cap)
+			return KURA_EINVAL;
+		out[o++] = (char)c;
+	}
+	out[o] = 0;
+	return 0;
+}
+
+int api_query_get(const char *q, const char *name, char *out, size_t cap)
+{
+	size_t len = strlen(name);
+	int found = 0;
+	while (q && *q) {
+		size_t n = strcspn(q, "&");
+		if (n > len && q[len] == '=' && memcmp(q, name, len) == 0) {
+			if (found++ || unescape(q + len + 1, n - len - 1, out, cap))
+				return KURA_EINVAL;
+		}
+		q += n + (q[n] == '&');
+	}
+	return found ? 0 : KURA_ENOTFOUND;
+}
+
+int api_query_only(const char *q, const char *const *names)
+{
+	struct kura_http_query_iter it;
+	char name[KURA_HTTP_QUERY_MAX_NAME], value[KURA_HTTP_QUERY_MAX_VALUE];
+	unsigned seen = 0; /* one bit per entry of names */
+	int r;
+	kura_http_query_init(&it, q);
+	while ((r = kura_http_query_next(&it, name, sizeof(name), value, sizeof(value))) == 1) {
+		unsigned i = 0;
+		while (names[i] && strcmp(names[i], name) != 0)
+			i++;
+		if (!names[i] || i >= 32 || (seen & (1u << i)))
+			return KURA_EINVAL;
+		seen |= 1u << i;
+	}
+	return r ? KURA_EINVAL : 0;
+}
+
+int api_parse_pos(const char *s, uint64_t max, uint64_t *ret)
+{
+	char *end;
+	if (!(*s >= '1' && *s <= '9'))
+		return KURA_EINVAL;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (errno || *end || x > max)
+		return KURA_EINVAL;
+	*ret = x;
+	return 0;
+}
+
+static int is_json(const char *ct);
+
+int api_body(const struct kura_http_req *req, json_t **ret, const char **ret_msg)
+{
+	json_error_t err;
+	*ret = NULL;
+	*ret_msg = "the body must be a JSON object";
+	if (!is_json(kura_http_header(req, "Content-Type"))) {
+		*ret_msg = "Content-Type must be application/json";
+		return 415;
+	}
+	json_t *j = json_loadb(req->body_len ? (const char *)req->body : "", req->body_len,
+			       JSON_REJECT_DUPLICATES, &err);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return 400;
+	}
+	*ret = j;
+	return 0;
+}
+
+int api_reply_denied(struct kura_http_resp *resp, const struct kura_access *a, int breakglass,
+		     const char *patient)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:b}", "error",
+			      "access denied (recorded in the audit trail)", "error_ja",
+			      "アクセスが拒否されました（監査証跡に記録しました）", "reason",
+			      a->why ? a->why : "not permitted", "breakglass", breakglass);
+	if (j && breakglass && patient && json_object_set_new(j, "patient", json_string(patient)))
+		j = (json_decref(j), NULL);
+	return api_reply_json(resp, 403, j);
 }
 
 /* ---- POST /api/login ---- */

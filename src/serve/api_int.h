@@ -25,6 +25,24 @@ static inline int api_answered(int r)
 {
 	return r == KURA_EAUTH || r == KURA_EEXPIRED || r == KURA_ELOCKED || r == KURA_EDENIED ? 0 : r;
 }
+/* The value of parameter name in a query string (a=b&c=d), percent-decoded
+ * into out: 0, or KURA_ENOTFOUND, or KURA_EINVAL (malformed, too long,
+ * given twice). */
+int api_query_get(const char *q, const char *name, char *out, size_t cap);
+/* 0 if every parameter of q is one of names (NULL-terminated, at most 32)
+ * and none repeats; KURA_EINVAL otherwise (then answer 400). */
+int api_query_only(const char *q, const char *const *names);
+/* A decimal integer in [1, max]; KURA_EINVAL. */
+int api_parse_pos(const char *s, uint64_t max, uint64_t *ret);
+/* The request's body as a JSON object (duplicate members refused): 0 with
+ * *ret (json_decref it), or the status to answer (415 not JSON, 400 not an
+ * object) with *ret_msg.  The server has capped the body's size. */
+int api_body(const struct kura_http_req *req, json_t **ret, const char **ret_msg);
+/* 403 after the access layer refused (and recorded) an access:
+ * {"error", "error_ja", "reason": a->why, "breakglass"} and, when
+ * breakglass is set, "patient" (whom the emergency access would be for). */
+int api_reply_denied(struct kura_http_resp *resp, const struct kura_access *a, int breakglass,
+		     const char *patient);
 /* Set-Cookie that ends the browser's session cookie. */
 int api_clear_cookie(struct kura_http_resp *resp);
 /* Drop a loop's cached certificate session with this state key (logout). */

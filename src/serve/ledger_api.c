@@ -6,7 +6,6 @@
  * (cli/cmd_ledger.c): an inclusion proof carries its leaf (patient,
  * authors, time), so handing it out is an audited export of that version.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,67 +17,6 @@
 #include "util/banned.h"
 
 #define MAX_QUERY_VALUE 128 /* longer query values: 400 */
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Percent-decode (and '+' as space) [s, s+n) into out; KURA_EINVAL when
- * malformed, too long or holding a NUL. */
-static int unescape(const char *s, size_t n, char *out, size_t cap)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-		if (c == '%') {
-			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-			int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
-			if (lo < 0)
-				return KURA_EINVAL;
-			c = hi * 16 + lo;
-			i += 2;
-		} else if (c == '+')
-			c = ' ';
-		if (c == 0 || o + 1 >= cap)
-			return KURA_EINVAL;
-		out[o++] = (char)c;
-	}
-	out[o] = 0;
-	return 0;
-}
-
-/* The value of parameter name in a query string (a=b&c=d): 0, or
- * KURA_ENOTFOUND, or KURA_EINVAL (malformed, too long, given twice). */
-static int query_get(const char *q, const char *name, char *out, size_t cap)
-{
-	size_t len = strlen(name);
-	int found = 0;
-	while (q && *q) {
-		size_t n = strcspn(q, "&");
-		if (n > len && q[len] == '=' && memcmp(q, name, len) == 0) {
-			if (found++ || unescape(q + len + 1, n - len - 1, out, cap))
-				return KURA_EINVAL;
-		}
-		q += n + (q[n] == '&');
-	}
-	return found ? 0 : KURA_ENOTFOUND;
-}
-
-/* A decimal integer in [1, max]. */
-static int parse_pos(const char *s, uint64_t max, uint64_t *ret)
-{
-	char *end;
-	if (!(*s >= '1' && *s <= '9'))
-		return KURA_EINVAL;
-	errno = 0;
-	unsigned long long x = strtoull(s, &end, 10);
-	if (errno || *end || x > max)
-		return KURA_EINVAL;
-	*ret = x;
-	return 0;
-}
 
 static int doc_reply(struct kura_http_resp *resp, json_t *doc)
 {
@@ -115,9 +53,9 @@ static int inclusion(const struct kura_http_req *req, struct kura_http_auth *au,
 	struct kura_sth s;
 	struct kura_buf leaf;
 	json_t *doc = NULL;
-	int r = query_get(req->query, "version", vs, sizeof(vs));
-	if ((r && r != KURA_ENOTFOUND) || (!r && parse_pos(vs, UINT32_MAX, &ver)) ||
-	    query_get(req->query, "record", id, sizeof(id)) || !kura_valid_id(id))
+	int r = api_query_get(req->query, "version", vs, sizeof(vs));
+	if ((r && r != KURA_ENOTFOUND) || (!r && api_parse_pos(vs, UINT32_MAX, &ver)) ||
+	    api_query_get(req->query, "record", id, sizeof(id)) || !kura_valid_id(id))
 		return api_reply_error(resp, 0, NULL, 400,
 				       "expected ?record=ID and optionally &version=N (N >= 1)");
 	kura_buf_init(&leaf, KURA_MAX_PROOF_FILE);
@@ -144,15 +82,15 @@ static int inclusion(const struct kura_http_req *req, struct kura_http_auth *au,
 static int consistency_args(const char *q, uint64_t *old, uint64_t *nsize)
 {
 	char os[MAX_QUERY_VALUE], ns[MAX_QUERY_VALUE];
-	int r = query_get(q, "new", ns, sizeof(ns));
+	int r = api_query_get(q, "new", ns, sizeof(ns));
 	*nsize = 0;
 	if (r == 0)
-		r = parse_pos(ns, UINT64_MAX, nsize);
+		r = api_parse_pos(ns, UINT64_MAX, nsize);
 	else if (r == KURA_ENOTFOUND)
 		r = 0;
 	if (!r)
-		r = query_get(q, "old", os, sizeof(os));
-	return r ? KURA_EINVAL : parse_pos(os, UINT64_MAX, old);
+		r = api_query_get(q, "old", os, sizeof(os));
+	return r ? KURA_EINVAL : api_parse_pos(os, UINT64_MAX, old);
 }
 
 /* GET /api/ledger/consistency?old=N[&new=M] */

@@ -384,6 +384,9 @@ static int limited(const struct kura_http_req *req, const struct kura_identity *
 	for (size_t i = 0; i < sizeof(open) / sizeof(open[0]); i++)
 		if (req->path && strcmp(req->path, open[i]) == 0)
 			return 0;
+	/* POST /api/factors/totp and .../confirm (ui-api.md §1). */
+	if (req->path && strncmp(req->path, "/api/factors/", 13) == 0)
+		return 0;
 	f->status = 403;
 	f->code = "forbidden";
 	f->msg = id->must_change ? "the password must be changed first"
