@@ -11,7 +11,7 @@
 // login page.  Screenshots: tests/e2e/out/ui/ (not committed).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OUT, CHROMIUM, openBrowser, setupUi } from './lib/ui.mjs';
 import { request } from './lib/serve.mjs';
@@ -27,14 +27,18 @@ after(async () => { if (F) await F.cleanup(); });
 
 const T = { en: (await import(join(ROOT, 'web/ui/en.js'))).default, ja: (await import(join(ROOT, 'web/ui/ja.js'))).default };
 
-// Log in through the form (one step: user, password, code).
+// Log in through the form (one step: user, password, code) with the
+// keyboard only: the cursor starts in the user field, Tab, Enter.
 async function login(b, id, { otp = true } = {}) {
   const p = b.page;
   await p.goto(`${F.base}/`);
-  await p.locator('#user').fill(id);
-  await p.locator('#password').fill(F.password(id));
-  if (otp) await p.locator('#otp').fill(await F.code(id));
-  await p.locator('#login-submit').click();
+  await p.locator('#user:focus').waitFor();
+  await p.keyboard.type(id);
+  await p.keyboard.press('Tab');
+  await p.keyboard.type(F.password(id));
+  await p.keyboard.press('Tab');
+  if (otp) await p.keyboard.type(await F.code(id));
+  await p.keyboard.press('Enter');
   await p.locator('#logout').waitFor({ state: 'visible' });
 }
 
@@ -82,9 +86,8 @@ test('the page\'s verifier (web/ui/verify.js) accepts kura\'s inclusion proofs a
 });
 
 test('static files: strict CSP and security headers, ETag, no traversal, no listing', { skip: NO_CHROMIUM }, async () => {
-  const ca = F.pki && undefined;
-  const get = (path, headers = {}) => request(`${F.base}${path}`, { ca: undefined, headers, ...{} });
-  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+  const ca = readFileSync(F.pki.ca);
+  const get = (path, headers = {}) => request(`${F.base}${path}`, { ca, headers });
   const r = await get('/');
   assert.equal(r.status, 200);
   assert.match(r.headers['content-type'], /^text\/html; charset=utf-8/);
@@ -106,7 +109,6 @@ test('static files: strict CSP and security headers, ETag, no traversal, no list
   const api = await get('/api/me');
   assert.equal(api.status, 401);
   assert.equal(api.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'");
-  delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
 });
 
 for (const lang of ['en', 'ja']) {
@@ -138,6 +140,19 @@ for (const lang of ['en', 'ja']) {
         await p.locator('#login-error').filter({ hasText: L['login.failed'] }).waitFor();
       });
       await b.shot('login-failed');
+      // repeated failures lock the account: the page says so (423, AU-15)
+      const who = `dr.lock.${lang}`;
+      await b.watch.expect(401, /^\/api\/login$/, () => b.watch.expect(423, /^\/api\/login$/, async () => {
+        for (let i = 0; i < 8; i++) {
+          await p.locator('#user').fill(who);
+          await p.locator('#password').fill(`wrong-${i}`);
+          await p.locator('#login-submit').click();
+          await p.locator('#login-submit:not([disabled])').waitFor();
+          if ((await p.locator('#login-error').textContent()) === L['login.locked']) break;
+        }
+      }));
+      assert.equal(await p.locator('#login-error').textContent(), L['login.locked']);
+      await b.shot('login-locked');
       clean(b, 'login');
     } catch (e) { throw await explain(b, e); } finally { await b.close(); }
   });
@@ -253,6 +268,17 @@ for (const lang of ['en', 'ja']) {
       await p.locator('.banner.alert').waitFor();
       assert.match(await p.locator('.banner.alert').textContent(), /\d+:\d\d/);
       await b.shot('breakglass-open');
+      // the session ends on the server (idle limit, logout elsewhere): the next step says so
+      await p.evaluate(() => fetch('/api/me').then((r) => r.json()).then((me) => fetch('/api/logout', { method: 'POST', headers: { 'X-CSRF-Token': me.csrf_token } })));
+      await b.watch.expect(401, /^\/api\/(patients\/.*|me)$/, async () => {
+        await p.locator('nav a[href="#/patients"]').click();
+        await p.locator('#q').fill('jp');
+        await b.watch.expect(401, /^\/api\/patients$/, async () => {
+          await p.locator('form.search button[type=submit]').click();
+          await p.locator('#login-error', { hasText: L['login.expired'] }).waitFor();
+        });
+      });
+      await b.shot('session-ended');
       clean(b, 'break-glass');
     } catch (e) { throw await explain(b, e); } finally { await b.close(); }
   });

@@ -43,6 +43,7 @@ export async function setupUi() {
     v.user(id, { role, departments: deps });
   }
   v.user('dr.new', { change: false });
+  for (const l of ['en', 'ja']) v.user(`dr.lock.${l}`); // locked by the tests
   const put = (content, patient, type, ctype, reason = 'initial entry') => v.put(content, { patient, type,
     extra: ['--content-type', ctype, '--confirm', '--reason', reason] });
   const rec = {};
