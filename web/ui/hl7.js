@@ -92,17 +92,36 @@ export function parseHl7(text) {
   return out;
 }
 
+// Components as one line: "JHDL · HDL Cholesterol (CAD)" (empty ones left out).
+const comps = (f) => (f && f.components ? f.components.filter((c) => c !== '' && c !== '""').join(' · ') : (f && f.value) || '');
+const field = (s, n) => s && s.fields.find((f) => f.n === n);
+
+// For a result message: one row per OBX, as a clinician reads it.
+function resultsTable(segs) {
+  const obx = segs.filter((s) => s.id === 'OBX');
+  if (!obx.length) return null;
+  return h('table.grid.hl7-results', h('caption', t('hl7.results')),
+    h('thead', h('tr', [t('hl7.test'), t('hl7.value'), t('hl7.unit'), t('hl7.range'), t('hl7.flag'), t('hl7.status')].map((x) => h('th', { scope: 'col' }, x)))),
+    h('tbody', obx.map((o) => {
+      const flag = comps(field(o, 8));
+      return h(`tr${flag && flag !== 'N' ? '.abnormal' : ''}`, h('td', comps(field(o, 3))), h('td', h('strong', comps(field(o, 5)))),
+        h('td', comps(field(o, 6))), h('td', comps(field(o, 7))), h('td', flag), h('td', comps(field(o, 11))));
+    })));
+}
+
 export function renderHl7(text) {
   const segs = parseHl7(text);
   const msh = segs.find((s) => s.id === 'MSH');
-  const get = (s, n) => s && (s.fields.find((f) => f.n === n) || {}).value;
+  const pid = segs.find((s) => s.id === 'PID');
+  const get = (s, n) => (field(s, n) || {}).value;
   return h('div.hl7',
-    msh ? h('p.summary', `${t('hl7.message')}: ${(get(msh, 9) || '').replace(/\^/g, ' ')} · ${t('hl7.version')} ${get(msh, 12) || '?'} · ${t('hl7.sent')} ${get(msh, 7) || '?'}`) : null,
+    msh ? h('p.summary', `${t('hl7.message')}: ${comps(field(msh, 9))} · ${t('hl7.version')} ${get(msh, 12) || '?'} · ${t('hl7.sent')} ${get(msh, 7) || '?'}`) : null,
+    pid ? h('p.summary', `${t('hl7.patient')}: ${comps(field(pid, 5))} · ${comps(field(pid, 3))} · ${get(pid, 7) || ''} · ${get(pid, 8) || ''}`) : null,
+    resultsTable(segs),
+    h('h3', t('hl7.segments')),
     segs.map((s, i) => h('section.seg', { 'aria-label': `${s.id} ${segName(s.id)}` },
       h('h4', h('code', s.id), ' ', segName(s.id), h('span.muted', ` #${i + 1}`)),
       h('table.grid.hl7f', h('thead', h('tr', h('th', { scope: 'col' }, t('hl7.field')), h('th', { scope: 'col' }, t('hl7.name')), h('th', { scope: 'col' }, t('hl7.value')))),
         h('tbody', s.fields.map((f) => h('tr', h('td', h('code', `${s.id}-${f.n}`)), h('td', f.name),
-          h('td', f.components && f.components.length > 1
-            ? h('ol.comps', f.components.map((c) => h('li', c)))
-            : f.value))))))));
+          h('td', f.n <= 2 && /^(MSH|FHS|BHS)$/.test(s.id) ? h('code', f.value) : comps(f)))))))));
 }

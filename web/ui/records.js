@@ -45,7 +45,8 @@ route(/^#\/patients(?:\?(.*))?$/, async (el, qs) => {
     h('td', { lang: 'ja' }, (p.name && p.name.kana) || ''), h('td', (p.name && p.name.romaji) || ''),
     h('td', p.birthdate || ''), h('td', p.gender ? t(`fhir.gender.${p.gender}`) : '')));
   put(results, h('p', t('patients.found', { n: rows.length })),
-    j.hidden ? h('p.muted', t('patients.hidden', { n: j.hidden })) : null,
+    j.hidden ? h('p.muted', t('patients.hidden', { n: j.hidden }), ' ',
+      /^[A-Za-z0-9._-]{1,64}$/.test(params.get('q') || '') ? h('a#open-by-id', { href: `#/patient/${enc(params.get('q'))}` }, t('patients.openById', { id: params.get('q') })) : null) : null,
     rows.length ? table([t('patients.id'), t('patients.kanji'), t('patients.kana'), t('patients.romaji'), t('patients.birthdate'), t('patients.gender')], rows) : null);
 });
 
