@@ -208,6 +208,7 @@ for (const lang of ['en', 'ja']) {
       assert.match(hl7, /Patient Name/);
       assert.match(hl7, /JONES/);
       assert.match(hl7, /LDL-C/);
+      assert.match(await p.locator('table.hl7-results tr.abnormal').first().textContent(), /134/);
       assert.match(hl7, new RegExp(L['hl7.seg.OBX']));
       await b.shot('record-hl7');
       await open(F.rec.pdf, 'pdf');
@@ -253,8 +254,12 @@ for (const lang of ['en', 'ja']) {
     try {
       const p = b.page;
       await b.watch.expect(401, /^\/api\/me$/, () => login(b, 'dr.er'));
+      // the search finds the id but hides the patient: the page offers to open it by id
+      await p.locator('#q').fill(bgPatient);
+      await p.locator('form.search button[type=submit]').click();
+      await p.locator('#open-by-id').waitFor();
       await b.watch.expect(403, new RegExp(`^/api/patients/${bgPatient}$`), async () => {
-        await p.goto(`${F.base}/#/patient/${bgPatient}`);
+        await p.locator('#open-by-id').click();
         await p.locator('#bg-reason').waitFor();
       });
       assert.match(await p.locator('.bg').textContent(), new RegExp(L['bg.explain'].slice(0, 12)));
@@ -320,6 +325,7 @@ for (const lang of ['en', 'ja']) {
       for (const id of ['#alerts', '#accounts', '#roles', '#policy', '#tls', '#ledger', '#backups']) assert.equal(await p.locator(id).count(), 1, id);
       assert.match(await p.locator('#accounts').textContent(), /dr\.new/);
       assert.match(await p.locator('#tls').textContent(), /TLSv1\.3|TLS ?1\.3/);
+      assert.match(await p.locator('#accounts tr.locked').first().textContent(), /dr\.lock\./, 'locked accounts are marked');
       await b.shot('admin');
       await logout(b);
       clean(b, 'admin');
