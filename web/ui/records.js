@@ -113,7 +113,7 @@ route(/^#\/patient\/([^/?]+)$/, async (el, id) => {
 const TYPE_KEYS = { hl7v2: 'type.hl7v2', 'application/pdf': 'type.pdf', 'application/dicom': 'type.dicom' };
 function typeLabel(r) {
   const k = TYPE_KEYS[r.type] || TYPE_KEYS[r.content_type];
-  return k ? t(k) : r.type;
+  return k ? t(k) : t(`type.${r.type}`); // an unknown type shows as it is
 }
 
 // ---- content: fetched once, rendered by kind ----
