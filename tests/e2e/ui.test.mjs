@@ -11,10 +11,11 @@
 // login page.  Screenshots: tests/e2e/out/ui/ (not committed).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { OUT, CHROMIUM, openBrowser, setupUi } from './lib/ui.mjs';
-import { request } from './lib/serve.mjs';
+import { request, startServe } from './lib/serve.mjs';
 import { ROOT } from './lib/kura.mjs';
 
 const NO_CHROMIUM = existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (scripts/bootstrap installs Debian's chromium)`;
@@ -110,6 +111,44 @@ test('static files: strict CSP and security headers, ETag, no traversal, no list
   assert.equal(api.status, 401);
   assert.equal(api.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'");
 });
+
+test('[ui] dir: symbolic links are never followed, only regular files are served; enabled = off', { skip: NO_CHROMIUM }, async () => {
+  const dir = join(F.v.dir, 'webroot');
+  mkdirSync(join(dir, 'ui/sub'), { recursive: true });
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>t</title>');
+  writeFileSync(join(dir, 'ui/a.js'), 'export const a = 1;\n');
+  writeFileSync(join(dir, 'ui/sub/b.css'), 'p{}');
+  writeFileSync(join(F.v.dir, 'secret.txt'), 'not for the web');
+  symlinkSync(join(F.v.dir, 'secret.txt'), join(dir, 'ui/link.txt'));
+  symlinkSync(join(dir, 'ui/sub'), join(dir, 'ui/dirlink'));
+  mkfifoOrSkip(join(dir, 'ui/fifo.txt'));
+  const ca = readFileSync(F.pki.ca);
+  for (const [extra, want] of [[`[ui]\ndir = ${dir}\n`, 'on'], [`[ui]\ndir = ${dir}\nenabled = off\n`, 'off']]) {
+    const cfg = join(F.v.dir, `serve-ui-${want}.ini`);
+    writeFileSync(cfg, readFileSync(join(F.v.dir, 'serve.ini'), 'utf8') + extra);
+    const srv = await startServe(cfg);
+    try {
+      const get = async (path) => (await request(`${srv.urls[0]}${path}`, { ca })).status;
+      if (want === 'on') {
+        assert.equal(await get('/'), 200);
+        assert.equal(await get('/ui/a.js'), 200);
+        assert.equal(await get('/ui/sub/b.css'), 200);
+        assert.equal(await get('/ui/link.txt'), 404, 'a link to a file');
+        assert.equal(await get('/ui/dirlink/b.css'), 404, 'a link to a directory');
+        assert.equal(await get('/ui/sub'), 404, 'a directory');
+        if (existsSync(join(dir, 'ui/fifo.txt'))) assert.equal(await get('/ui/fifo.txt'), 404, 'a FIFO');
+      } else {
+        assert.equal(await get('/'), 404);
+        assert.equal(await get('/ui/a.js'), 404);
+        assert.equal(await get('/healthz'), 200);
+      }
+    } finally { await srv.stop(); }
+  }
+});
+
+function mkfifoOrSkip(path) {
+  spawnSync('mkfifo', [path]);
+}
 
 for (const lang of ['en', 'ja']) {
   const L = T[lang];
