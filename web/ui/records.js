@@ -144,7 +144,9 @@ function decodeText(bytes) {
 function renderContent(rec, c, { print = false } = {}) {
   const kind = kindOf(rec, c.bytes);
   const text = decodeText(c.bytes);
-  const url = blobUrl(c.blob);
+  // downloads are opaque bytes: a stored HTML or SVG document must never
+  // open as a page of this origin from a blob: URL
+  const url = blobUrl(new Blob([c.bytes], { type: 'application/octet-stream' }));
   const dlName = `${rec.patient}-v${rec.version}.${{ pdf: 'pdf', dicom: 'dcm', hl7: 'hl7', fhir: 'json', text: 'txt' }[kind] || 'bin'}`;
   if (kind === 'fhir') return h('div.content', { dataset: { kind } }, renderFhir(JSON.parse(text)));
   if (kind === 'hl7') return h('div.content', { dataset: { kind } }, renderHl7(text));
