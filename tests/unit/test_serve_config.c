@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -131,6 +133,101 @@ static void test_routes(void **state)
 	assert_int_equal(kura_route("", KURA_HTTP_GET, &ok), KURA_ROUTE_NONE);
 }
 
+/* ---- the web UI's files (serve/static.c), without a network ---- */
+
+struct ui_call {
+	struct kura_serve_config cfg;
+	struct kura_serve_thread th;
+	struct kura_http_req req;
+	struct kura_http_resp resp;
+	struct kura_http_header hdr[1];
+};
+
+static const char *resp_header(const struct kura_http_resp *r, const char *name)
+{
+	for (size_t i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return r->headers[i].value;
+	return NULL;
+}
+
+/* GET (or another method) url below dir → the status; c->resp kept. */
+static int ui_get(struct ui_call *c, const char *dir, int method, const char *url,
+		  const char *inm)
+{
+	kura_buf_release(&c->resp.body);
+	memset(&c->resp, 0, sizeof(c->resp));
+	kura_buf_init(&c->resp.body, KURA_HTTP_MAX_RESP_BODY);
+	c->cfg.ui_enabled = dir != NULL;
+	snprintf(c->cfg.ui_dir, sizeof(c->cfg.ui_dir), "%s", dir ? dir : "");
+	c->th.cfg = &c->cfg;
+	c->hdr[0] = (struct kura_http_header){"If-None-Match", inm};
+	c->req = (struct kura_http_req){.method = method, .path = url, .thread = &c->th,
+					.headers = c->hdr, .nheaders = inm ? 1 : 0};
+	assert_int_equal(kura_ui_static(&c->req, &c->resp), 0);
+	return c->resp.status;
+}
+
+static void put_file(const char *dir, const char *rel, const char *text)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_static(void **state)
+{
+	(void)state;
+	static struct ui_call c;
+	char dir[] = "/tmp/kura-ui-XXXXXX", p[512], q[512], etag[128];
+	assert_non_null(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/ui", dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	put_file(dir, "index.html", "<!doctype html>");
+	put_file(dir, "ui/app.js", "export {};\n");
+	put_file(dir, "ui/x.exe", "MZ");
+	put_file(dir, "secret", "no");
+	snprintf(p, sizeof(p), "%s/secret", dir);
+	snprintf(q, sizeof(q), "%s/ui/link.js", dir);
+	assert_int_equal(symlink(p, q), 0);
+
+	assert_int_equal(ui_get(&c, dir, KURA_HTTP_GET, "/", NULL), 200);
+	assert_string_equal(c.resp.content_type, "text/html; charset=utf-8");
+	assert_int_equal(c.resp.body.len, 15);
+	assert_non_null(strstr(resp_header(&c.resp, "Content-Security-Policy"), "default-src 'none'; script-src 'self'"));
+	assert_non_null(strstr(resp_header(&c.resp, "Content-Security-Policy"), "frame-ancestors 'none'"));
+	assert_string_equal(resp_header(&c.resp, "Cross-Origin-Opener-Policy"), "same-origin");
+	assert_string_equal(resp_header(&c.resp, "Cache-Control"), "no-cache");
+	snprintf(etag, sizeof(etag), "%s", resp_header(&c.resp, "ETag"));
+	assert_int_equal(etag[0], '"');
+	assert_int_equal(ui_get(&c, dir, KURA_HTTP_GET, "/", etag), 304);
+	assert_int_equal(c.resp.body.len, 0);
+	assert_int_equal(ui_get(&c, dir, KURA_HTTP_GET, "/", "\"other\""), 200);
+	assert_int_equal(ui_get(&c, dir, KURA_HTTP_HEAD, "/ui/app.js", NULL), 200);
+	assert_string_equal(c.resp.content_type, "text/javascript; charset=utf-8");
+	/* refused: a link, an unknown type, a directory, a name with a dot
+	 * first, outside ui/, a method other than GET/HEAD, the UI off */
+	const char *const bad[] = {"/ui/link.js", "/ui/x.exe", "/ui", "/ui/", "/ui/.app.js",
+				   "/index.html", "/secret", "/ui/app.js/x", "/ui/a%2fb.js"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(ui_get(&c, dir, KURA_HTTP_GET, bad[i], NULL), 404);
+		assert_non_null(resp_header(&c.resp, "Content-Security-Policy"));
+	}
+	assert_int_equal(ui_get(&c, dir, KURA_HTTP_POST, "/", NULL), 405);
+	assert_int_equal(ui_get(&c, NULL, KURA_HTTP_GET, "/", NULL), 404);
+	kura_buf_release(&c.resp.body);
+	unlink(q);
+	snprintf(p, sizeof(p), "%s/ui/app.js", dir), unlink(p);
+	snprintf(p, sizeof(p), "%s/ui/x.exe", dir), unlink(p);
+	snprintf(p, sizeof(p), "%s/ui", dir), rmdir(p);
+	snprintf(p, sizeof(p), "%s/index.html", dir), unlink(p);
+	snprintf(p, sizeof(p), "%s/secret", dir), unlink(p);
+	rmdir(dir);
+}
+
 static void test_query(void **state)
 {
 	(void)state;
@@ -163,7 +260,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_minimal), cmocka_unit_test(test_ui), cmocka_unit_test(test_listeners_limits),
 		cmocka_unit_test(test_refused), cmocka_unit_test(test_routes),
-		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_query), cmocka_unit_test(test_static),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
