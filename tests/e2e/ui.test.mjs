@@ -163,6 +163,10 @@ for (const lang of ['en', 'ja']) {
         await p.locator('#login-submit').waitFor();
       });
       assert.equal(await p.locator('html').getAttribute('lang'), lang);
+      // light for a slow terminal: the whole page and its modules in a few requests and bytes
+      const load = await p.evaluate(() => performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))
+        .reduce((a, e) => ({ n: a.n + 1, bytes: a.bytes + (e.encodedBodySize || 0) }), { n: 0, bytes: 0 }));
+      assert.ok(load.n <= 25 && load.bytes < 200_000, `page load: ${JSON.stringify(load)}`);
       assert.equal((await p.locator('h1').textContent()).trim(), L['login.title']);
       await b.shot('login');
       for (const hash of ['#/patients', '#/record/x', '#/audit']) {
