@@ -149,7 +149,7 @@ int kura_x509_info(const uint8_t *pem, size_t len, struct kura_cert_info *ret)
 /* "EC P-256", "RSA 3072", "ED25519": the public key's algorithm and size. */
 static void key_text(EVP_PKEY *k, char out[KURA_CERT_KEY_DESC])
 {
-	char group[64] = "";
+	char group[KURA_CERT_KEY_DESC - 3] = ""; /* "EC " and the group fit out */
 	size_t glen = 0;
 	const char *name = EVP_PKEY_get0_type_name(k);
 	if (EVP_PKEY_is_a(k, "EC") &&

@@ -64,49 +64,22 @@ int api_only(const struct kura_http_req *req, struct kura_http_resp *resp, int m
 
 /* ---- query strings and bodies the /api handlers share ---- */
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Percent-decode (and '+' as space) [s, s+n) into out; KURA_EINVAL when
- * malformed, too long or holding a NUL. */
-static int unescape(const char *s, size_t n, char *out, size_t cap)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-		if (c == '%') {
-			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-			int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
-			if (lo < 0)
-				return KURA_EINVAL;
-			c = hi * 16 + lo;
-			i += 2;
-		} else if (c == '+')
-			c = ' ';
-		if (c == 0 || o + 1 >= cap)
-			return KURA_EINVAL;
-		out[o++] = (char)c;
-	}
-	out[o] = 0;
-	return 0;
-}
-
 int api_query_get(const char *q, const char *name, char *out, size_t cap)
 {
-	size_t len = strlen(name);
-	int found = 0;
-	while (q && *q) {
-		size_t n = strcspn(q, "&");
-		if (n > len && q[len] == '=' && memcmp(q, name, len) == 0) {
-			if (found++ || unescape(q + len + 1, n - len - 1, out, cap))
-				return KURA_EINVAL;
-		}
-		q += n + (q[n] == '&');
+	struct kura_http_query_iter it;
+	char n[KURA_HTTP_QUERY_MAX_NAME], v[KURA_HTTP_QUERY_MAX_VALUE];
+	int found = 0, r;
+	/* The one query parser (http.c): the same decoding and limits as FHIR
+	 * search parameters. */
+	kura_http_query_init(&it, q);
+	while ((r = kura_http_query_next(&it, n, sizeof(n), v, sizeof(v))) == 1) {
+		if (strcmp(n, name) != 0)
+			continue;
+		if (found++ || strlen(v) >= cap)
+			return KURA_EINVAL;
+		memcpy(out, v, strlen(v) + 1);
 	}
-	return found ? 0 : KURA_ENOTFOUND;
+	return r ? KURA_EINVAL : found ? 0 : KURA_ENOTFOUND;
 }
 
 int api_query_only(const char *q, const char *const *names)
