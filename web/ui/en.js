@@ -36,7 +36,7 @@ export default {
   'bg.explain': 'You may open this record in an emergency. The access is time-limited, recorded with your reason, raises an alert and will be reviewed by the auditor.',
   'bg.reason': 'Reason for emergency access (required)', 'bg.open': 'Open in an emergency (recorded)',
   'bg.notAllowed': 'Your role may not use emergency access for this patient.',
-  'bg.active': 'Emergency access active: {m}:{s} left. Every read is recorded and will be reviewed.',
+  'bg.active': 'Emergency access active: {left} left. Every read is recorded and will be reviewed.',
   'record.patient': 'Patient', 'record.raw': 'Raw view', 'record.readable': 'Readable view', 'record.content': 'Content',
   'record.time': 'Time', 'record.inputter': 'Input by', 'record.confirmer': 'Confirmed by', 'record.notConfirmed': 'not confirmed (draft)',
   'record.onBehalfOf': 'On behalf of (proxy input)', 'record.reason': 'Reason', 'record.status': 'Status',

@@ -36,7 +36,7 @@ export default {
   'bg.explain': '緊急時に限りこの記録を開けます。アクセスは時間制限付きで、理由とともに記録され、警告が発せられ、監査責任者が確認します。',
   'bg.reason': '緊急アクセスの理由 (必須)', 'bg.open': '緊急アクセスで開く (記録されます)',
   'bg.notAllowed': 'あなたの職種ではこの患者への緊急アクセスは使えません。',
-  'bg.active': '緊急アクセス中: 残り {m}:{s}。すべての閲覧は記録され、確認されます。',
+  'bg.active': '緊急アクセス中: 残り {left}。すべての閲覧は記録され、確認されます。',
   'record.patient': '患者', 'record.raw': '原データ表示', 'record.readable': '見読表示', 'record.content': '内容',
   'record.time': '日時', 'record.inputter': '入力者', 'record.confirmer': '確定者', 'record.notConfirmed': '未確定 (下書き)',
   'record.onBehalfOf': '代行入力 (依頼者)', 'record.reason': '理由', 'record.status': '状態',

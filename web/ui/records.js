@@ -59,7 +59,9 @@ function showBreakglass(until) {
   if (!end) return;
   const tick = () => {
     const s = Math.max(0, Math.round((end - Date.now()) / 1000));
-    banner(t('bg.active', { m: Math.floor(s / 60), s: String(s % 60).padStart(2, '0') }), 'alert');
+    const two = (n) => String(n).padStart(2, '0');
+    const left = s >= 3600 ? `${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}` : `${Math.floor(s / 60)}:${two(s % 60)}`;
+    banner(t('bg.active', { left }), 'alert');
     if (!s) clearInterval(countdown);
   };
   tick();
