@@ -244,7 +244,9 @@ static void security_headers(struct worker *w, struct evkeyvalq *h, const char *
 		evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Frame-Options", "DENY");
 	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
-	if (strncmp(type, "text/html", 9) != 0 && !evhttp_find_header(h, "Content-Security-Policy"))
+	/* ...unless a handler's own policy already forbids framing (static.c) */
+	const char *csp = evhttp_find_header(h, "Content-Security-Policy");
+	if (strncmp(type, "text/html", 9) != 0 && !(csp && strstr(csp, "frame-ancestors")))
 		evhttp_add_header(h, "Content-Security-Policy",
 				  "default-src 'none'; frame-ancestors 'none'");
 	if (w->draining)
