@@ -32,7 +32,8 @@ route(/^#\/admin$/, async (el) => {
       h('li.card', h('strong', String((s.alerts || []).length)), ' ', t('admin.alerts')),
       h('li.card', h('strong', String(accounts.length)), ' ', t('admin.accounts'), ' · ', t('admin.dormantN', { n: dormant }), ' · ', t('admin.lockedN', { n: locked })),
       h('li.card', t('admin.lastBackup'), ': ', h('strong', b.last_backup ? fmtTime(b.last_backup) : t('admin.never'))),
-      h('li.card', t('admin.lastVerify'), ': ', ledger.last_verify ? [fmtTime(ledger.last_verify.time), ' ', okBadge(ledger.last_verify.ok)] : t('admin.never'))),
+      h('li.card', t('admin.lastVerify'), ': ', ledger.last_verify ? [fmtTime(ledger.last_verify.time), ' ', okBadge(ledger.last_verify.ok)] : t('admin.never')),
+      h(`li.card${(b.checks || []).some((c) => !c.ok) ? '.bad' : ''}`, h('strong', String((b.checks || []).filter((c) => !c.ok).length)), ' ', t('admin.checksFailing'))),
     h('section.card#alerts', h('h2', t('admin.alerts')), (s.alerts || []).length
       ? table([t('audit.time'), t('audit.actor'), t('audit.action'), t('audit.patient'), t('audit.reason')],
         s.alerts.map((e) => h('tr.alert-row', h('td', fmtTime(e.time)), h('td', e.actor || ''), h('td', t(`action.${e.action}`)), h('td', e.patient || ''), h('td', [e.reason, e.detail].filter(Boolean).join(' — ')))))

@@ -187,4 +187,5 @@ export default {
   'type.Binary': 'Binary',
   'type.Provenance': 'Provenance',
   'type.text/plain': 'Text note',
+  'admin.checksFailing': 'backup checks failing',
 };

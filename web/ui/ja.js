@@ -187,4 +187,5 @@ export default {
   'type.Binary': 'バイナリ',
   'type.Provenance': '来歴',
   'type.text/plain': 'テキスト記録',
+  'admin.checksFailing': '件のバックアップ点検が不合格',
 };
