@@ -235,10 +235,12 @@ static json_t *identity_json(struct kura_vault *v, const struct kura_identity *i
 			return json_decref(f), NULL;
 	if (!f || kura_serve_csrf_token(v, id->session, csrf))
 		return json_decref(f), NULL;
-	json_t *j = json_pack("{s:s, s:s, s:o*, s:o*, s:b, s:b, s:s, s:o*}", "user", id->actor.user,
+	/* idle_minutes: so a page can say when an unused session will end. */
+	json_t *j = json_pack("{s:s, s:s, s:o*, s:o*, s:b, s:b, s:s, s:o*, s:I}", "user", id->actor.user,
 			      "role", id->actor.role, "departments", departments(id), "factors", f,
 			      "must_change", id->must_change, "must_enroll", id->must_enroll,
-			      "csrf_token", csrf, "expires", expires(v, id));
+			      "csrf_token", csrf, "expires", expires(v, id), "idle_minutes",
+			      (json_int_t)kura_setting_int(v, "auth.idle_minutes", 15));
 	kura_wipe(csrf, sizeof(csrf));
 	return j;
 }

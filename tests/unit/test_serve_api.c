@@ -240,6 +240,7 @@ static void test_login(void **state)
 	assert_true(json_is_false(json_object_get(c->j, "must_change")));
 	assert_true(json_is_false(json_object_get(c->j, "must_enroll")));
 	assert_non_null(jstr(c, "expires"));
+	assert_int_equal(json_integer_value(json_object_get(c->j, "idle_minutes")), 15); /* AC-01 */
 	assert_int_equal(strlen(jstr(c, "token")), 64); /* asked for */
 	assert_string_equal(resp_hdr(c, "Cache-Control"), "no-store");
 	assert_non_null(strstr(resp_hdr(c, "Set-Cookie"), jstr(c, "token")));

@@ -11,7 +11,7 @@ import './audit.js';
 import './admin.js';
 
 const main = () => document.getElementById('main');
-const IDLE_MIN_DEFAULT = 15; // auth.idle_minutes: the server's limit decides; this only warns
+const IDLE_MIN_DEFAULT = 15; // when /api/me does not say idle_minutes; the server's limit decides
 
 const clinical = (role) => !['auditor', 'security-admin', 'system'].includes(role);
 
@@ -75,7 +75,7 @@ function chrome() {
 
 function sessionLeft() {
   if (!state.me) return '';
-  const idleEnd = lastActivity() + IDLE_MIN_DEFAULT * 60000;
+  const idleEnd = lastActivity() + (state.me.idle_minutes || IDLE_MIN_DEFAULT) * 60000;
   const abs = Date.parse(state.me.expires) || Infinity;
   const end = Math.min(idleEnd, abs);
   const min = Math.max(0, Math.round((end - Date.now()) / 60000));
