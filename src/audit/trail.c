@@ -17,10 +17,11 @@
 int kura_audit_rows_add(void *ctx, const struct kura_event_row *row)
 {
 	struct kura_audit_rows *r = ctx;
+	size_t max = r->max && r->max < KURA_MAX_AUDIT_RESULTS ? r->max : KURA_MAX_AUDIT_RESULTS;
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 256;
-		if (cap > KURA_MAX_AUDIT_RESULTS)
-			cap = KURA_MAX_AUDIT_RESULTS;
+		if (cap > max)
+			cap = max;
 		if (cap <= r->n)
 			return KURA_ETOOBIG;
 		void *p = realloc(r->v, cap * sizeof(*r->v));
@@ -82,7 +83,7 @@ int kura_audit_restricted(void *ctx, const char *patient_id)
 	return r;
 }
 
-int kura_audit_collect(struct kura_vault *v, int64_t from, int64_t to,
+int kura_audit_collect(struct kura_vault *v, int64_t from, int64_t to, uint64_t max_rows,
 		       struct kura_audit_rows *all, unsigned **ret_flags)
 {
 	struct kura_anomaly_config ac;
@@ -94,6 +95,7 @@ int kura_audit_collect(struct kura_vault *v, int64_t from, int64_t to,
 	f.from_us = from ? from - (int64_t)ac.bulk_window_min * 60 * 1000000 : 0;
 	f.from_us = f.from_us > 0 ? f.from_us : 0;
 	f.to_us = to;
+	all->max = max_rows;
 	r = rows_query(v, &f, all);
 	if (!r && to) {
 		struct kura_event_filter fr = {.action = "audit-review", .from_us = to, .outcome = -1};

@@ -23,10 +23,11 @@
 struct kura_audit_rows {
 	struct kura_event_row *v;
 	size_t n, cap;
+	size_t max; /* rows at most (0: KURA_MAX_AUDIT_RESULTS) */
 };
 
 /* A kura_event_cb appending row to ctx (a struct kura_audit_rows):
- * KURA_ETOOBIG past KURA_MAX_AUDIT_RESULTS, KURA_ENOMEM. */
+ * KURA_ETOOBIG past its max (or KURA_MAX_AUDIT_RESULTS), KURA_ENOMEM. */
 int kura_audit_rows_add(void *ctx, const struct kura_event_row *row);
 /* Free the rows and clear r (NULL-safe). */
 void kura_audit_rows_free(struct kura_audit_rows *r);
@@ -47,10 +48,11 @@ int kura_audit_restricted(void *ctx, const char *patient_id);
  * audit-review events after to (a later review covers earlier break-glass),
  * appended to all and flagged into *ret_flags (malloc'ed, all->n entries,
  * the caller frees).  Select what was asked with kura_audit_select.
- * KURA_ETOOBIG when the period holds more than KURA_MAX_AUDIT_RESULTS
- * events; KURA_ENOMEM; errors of the store.
+ * KURA_ETOOBIG when the period holds more than max_rows events (0:
+ * KURA_MAX_AUDIT_RESULTS; a row takes ~7 KB, so a server keeps this far
+ * lower); KURA_ENOMEM; errors of the store.
  */
-int kura_audit_collect(struct kura_vault *v, int64_t from, int64_t to,
+int kura_audit_collect(struct kura_vault *v, int64_t from, int64_t to, uint64_t max_rows,
 		       struct kura_audit_rows *all, unsigned **ret_flags);
 
 /* Keep, in place and in order, the rows q selects (with its flag= when

@@ -141,7 +141,7 @@ static int run_trail(struct cli *c, enum trail_kind kind, const char *id, const 
 		return e;
 	kura_audit_query_filter(&q, &f);
 	kura_buf_init(&out, OUT_MAX);
-	int r = kura_audit_collect(op.v, f.from_us, f.to_us, &all, &flags);
+	int r = kura_audit_collect(op.v, f.from_us, f.to_us, 0, &all, &flags);
 	size_t n = r ? 0 : kura_audit_select(&q, kind == TRAIL_SEARCH, &all, flags);
 	if (!r)
 		r = format_trail(kind, id, &all, n, flags, fmt, c->lang == LANG_JA, &out);

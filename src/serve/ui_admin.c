@@ -368,11 +368,14 @@ static int alerts_json(struct kura_vault *v, int64_t now, json_t **ret)
 	unsigned *flags = NULL;
 	json_t *a = json_array();
 	*ret = NULL;
-	int r = a ? kura_audit_collect(v, now - KURA_UI_ALERT_DAYS * US_PER_DAY, 0, &all, &flags)
-		  : KURA_ENOMEM;
-	if (r == KURA_ETOOBIG) { /* a busy month: the last day only */
+	/* The last 30 days; in a busier month the last day, then the last hour
+	 * (KURA_UI_AUDIT_MAX_PERIOD rows at most, each read). */
+	static const int64_t spans[] = {KURA_UI_ALERT_DAYS * US_PER_DAY, US_PER_DAY,
+					US_PER_DAY / 24};
+	int r = a ? KURA_ETOOBIG : KURA_ENOMEM;
+	for (size_t i = 0; r == KURA_ETOOBIG && i < sizeof(spans) / sizeof(spans[0]); i++) {
 		kura_audit_rows_free(&all);
-		r = kura_audit_collect(v, now - US_PER_DAY, 0, &all, &flags);
+		r = kura_audit_collect(v, now - spans[i], 0, KURA_UI_AUDIT_MAX_PERIOD, &all, &flags);
 	}
 	for (size_t i = all.n; !r && i-- > 0 && json_array_size(a) < KURA_UI_MAX_ALERTS;)
 		if (all.v[i].ev.severity == KURA_SEV_ALERT)

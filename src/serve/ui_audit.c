@@ -200,7 +200,8 @@ static int events(const struct kura_http_req *req, struct kura_http_auth *au,
 	if (s.flagged)
 		q.flags = KURA_FLAG_ALL;
 	kura_audit_query_filter(&q, &f);
-	r = kura_audit_collect(au->a.v, f.from_us, f.to_us, &all, &flags);
+	r = kura_audit_collect(au->a.v, f.from_us, f.to_us, KURA_UI_AUDIT_MAX_PERIOD, &all,
+			       &flags);
 	if (!r)
 		kura_audit_select(&q, s.flagged, &all, flags);
 	if (!r)

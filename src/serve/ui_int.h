@@ -12,6 +12,9 @@
 #define KURA_UI_AUDIT_DEFAULT_LIMIT 100u
 #define KURA_UI_AUDIT_MAX_LIMIT 1000u
 #define KURA_UI_AUDIT_MAX_OFFSET 1000000u
+/* Events of a period read (and flagged) for one answer: ~7 KB each in
+ * memory, so a busy period is refused (400: narrow it) rather than read. */
+#define KURA_UI_AUDIT_MAX_PERIOD 20000u
 /* GET /api/admin/status: alerts shown, and how far back they are sought
  * (a day when those days hold more than KURA_MAX_AUDIT_RESULTS events). */
 #define KURA_UI_MAX_ALERTS 50u

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "audit/trail.h"
 #include "backup/status.h"
 #include "crypto/crypto.h"
 #include "crypto/x509_issue.h"
@@ -346,6 +347,17 @@ static void test_search_paging(void **state)
 	assert_int_equal(json_array_size(evs(p1)), 0);
 	assert_true(json_integer_value(json_object_get(p1->j, "total")) > 0);
 	done(p1);
+	/* A period of more events than a caller will hold in memory is
+	 * refused, not cut short (the server's cap: KURA_UI_AUDIT_MAX_PERIOD). */
+	struct kura_audit_rows rows = {0};
+	unsigned *flags = NULL;
+	assert_int_equal(kura_audit_collect(f->v, 0, 0, 2, &rows, &flags), KURA_ETOOBIG);
+	assert_null(flags);
+	kura_audit_rows_free(&rows);
+	assert_int_equal(kura_audit_collect(f->v, 0, 0, 0, &rows, &flags), 0);
+	assert_true(rows.n >= 3);
+	free(flags);
+	kura_audit_rows_free(&rows);
 }
 
 static void test_search_bad(void **state)
