@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "http_call.h"
+
 #include "auth/totp.h"
 #include "crypto/crypto.h"
 #include "serve/serve.h"
@@ -35,15 +37,6 @@ struct fx {
 	char sato[65], geka[65], clerk[65]; /* bearer tokens */
 };
 
-struct call {
-	struct kura_http_header h[8];
-	struct kura_http_peer peer;
-	struct kura_http_req req;
-	struct kura_http_resp resp;
-	char auth[80];
-	json_t *j;
-};
-
 /* ---- the fixture ---- */
 
 static void add(struct fx *f, const char *id, const char *role, const char *deps, int change)
@@ -61,44 +54,11 @@ static void add(struct fx *f, const char *id, const char *role, const char *deps
 static struct call *req(struct fx *f, int method, const char *path, const char *query,
 			const char *tok)
 {
-	struct call *c = calloc(1, sizeof(*c));
-	assert_non_null(c);
-	snprintf(c->peer.ip, sizeof(c->peer.ip), "192.0.2.8");
-	c->req = (struct kura_http_req){method, path, query, c->h, 0, NULL, 0, &c->peer, &f->th, 1};
-	kura_buf_init(&c->resp.body, KURA_HTTP_MAX_RESP_BODY);
+	struct call *c = call_new(&f->th, "192.0.2.8", method, path, query);
 	if (tok) {
-		snprintf(c->auth, sizeof(c->auth), "Bearer %s", tok);
-		c->h[c->req.nheaders++] = (struct kura_http_header){"Authorization", c->auth};
+		hdr_own(c, "Authorization", "Bearer ", tok);
 	}
 	return c;
-}
-
-static void hdr(struct call *c, const char *name, const char *value)
-{
-	assert_true(c->req.nheaders < 8);
-	c->h[c->req.nheaders++] = (struct kura_http_header){name, value};
-}
-
-static void body(struct call *c, const char *text)
-{
-	hdr(c, "Content-Type", "application/json");
-	c->req.body = (const uint8_t *)text;
-	c->req.body_len = strlen(text);
-}
-
-static int run(struct call *c, kura_http_handler h)
-{
-	assert_int_equal(h(&c->req, &c->resp), 0);
-	c->j = c->resp.body.len ? json_loadb((char *)c->resp.body.data, c->resp.body.len, 0, NULL)
-				: NULL;
-	return c->resp.status;
-}
-
-static void done(struct call *c)
-{
-	json_decref(c->j);
-	kura_buf_release(&c->resp.body);
-	free(c);
 }
 
 /* One request, answered; the caller calls done(). */
@@ -120,14 +80,6 @@ static void api_done(struct fx *f, int method, const char *path, const char *que
 		     const char *tok, const char *json, kura_http_handler h, int want)
 {
 	done(api(f, method, path, query, tok, json, h, want));
-}
-
-static const char *resp_hdr(const struct call *c, const char *name)
-{
-	for (size_t i = 0; i < c->resp.nheaders; i++)
-		if (strcmp(c->resp.headers[i].name, name) == 0)
-			return c->resp.headers[i].value;
-	return NULL;
 }
 
 static const char *jstr(const json_t *j, const char *k)
